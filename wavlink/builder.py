@@ -1,0 +1,133 @@
+"""Create (random), build (from pretrained parts) and save complete WavLink model folders.
+
+A saved folder is one standard Hugging Face repo that serves three audiences at once: `AutoModel` /
+`AutoProcessor` with `trust_remote_code=True` (the package's flat remote-code files travel with it),
+sentence-transformers (`modules.json` + `sentence_bert_config.json`), and the transformers
+`zero-shot-audio-classification` pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from transformers import AutoTokenizer
+
+from .configuration_wavlink import WavLinkConfig
+from .modeling_wavlink import WavLinkModel
+from .presets import PRESETS, preset_config
+from .processing_wavlink import WavLinkFeatureExtractor, WavLinkProcessor
+from .tokenization import byte_level_tokenizer
+
+BYTE_LEVEL = "byte-level"
+
+
+def feature_extractor_for(config: WavLinkConfig) -> WavLinkFeatureExtractor:
+    """The feature extractor that matches a model config (mel bins, window, long-audio policy)."""
+    return WavLinkFeatureExtractor(
+        feature_size=config.audio_config.num_mel_bins,
+        sampling_rate=config.sampling_rate,
+        max_audio_seconds=config.max_audio_seconds,
+        long_audio_policy=config.long_audio_policy,
+        audio_padding=config.audio_padding,
+    )
+
+
+def load_tokenizer(source: str, max_length: int | None = None):
+    """A tokenizer from a folder/Hub id, or the built-in byte-level one; capped at the text tower's positions."""
+    if source == BYTE_LEVEL:
+        tok = byte_level_tokenizer()
+    else:
+        try:
+            tok = AutoTokenizer.from_pretrained(source)
+        except OSError as err:
+            raise ValueError(
+                f"cannot load the tokenizer {source!r} ({err.__class__.__name__}). Offline? Pass a local "
+                f"folder, or tokenizer='{BYTE_LEVEL}' for a randomly initialised model."
+            ) from err
+    if max_length is not None and (tok.model_max_length is None or tok.model_max_length > max_length):
+        tok.model_max_length = max_length
+    return tok
+
+
+def processor_for(config: WavLinkConfig, tokenizer: Any) -> WavLinkProcessor:
+    return WavLinkProcessor(feature_extractor=feature_extractor_for(config), tokenizer=tokenizer)
+
+
+def create_model(
+    preset: str, tokenizer: str | None = None, seed: int = 0, **config_overrides: Any
+) -> tuple[WavLinkModel, WavLinkProcessor]:
+    """A randomly initialised model of a preset and its processor.
+
+    `tokenizer=None` uses the preset's real tokenizer (a Hub id: needs the network or the HF cache), except
+    for `tiny-random`, which uses the built-in byte-level tokenizer. `tokenizer="byte-level"` also shrinks
+    the text vocabulary to 259 tokens, so the parameter count is then below the paper's.
+    """
+    import torch
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    if tokenizer is None:
+        tokenizer = BYTE_LEVEL if preset == "tiny-random" else PRESETS[preset].text
+    config = preset_config(preset, byte_level_vocab=tokenizer == BYTE_LEVEL, **config_overrides)
+    tok = load_tokenizer(tokenizer, config.text_config.max_position_embeddings)
+    torch.manual_seed(seed)
+    return WavLinkModel(config), processor_for(config, tok)
+
+
+def build_model(
+    whisper: str, text: str, projection_dim: int | None = None, seed: int = 0, **config_overrides: Any
+) -> tuple[WavLinkModel, WavLinkProcessor]:
+    """A model from real Whisper and text checkpoints, with the text checkpoint's tokenizer."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = WavLinkModel.from_pretrained_components(whisper, text, projection_dim=projection_dim,
+                                                    **config_overrides)
+    tok = load_tokenizer(os.fspath(text), model.config.text_config.max_position_embeddings)
+    return model, processor_for(model.config, tok)
+
+
+SENTENCE_BERT_CONFIG = {
+    "transformer_task": "feature-extraction",
+    "modality_config": {
+        "text": {"method": "get_text_features", "method_output_name": "pooler_output"},
+        "audio": {"method": "get_audio_features", "method_output_name": "pooler_output"},
+    },
+    "module_output_name": "sentence_embedding",
+}
+
+
+def write_sentence_transformers_files(out_dir: str | os.PathLike) -> None:
+    """modules.json & co. so `SentenceTransformer(out_dir, trust_remote_code=True)` uses get_*_features."""
+    import sentence_transformers
+
+    out = Path(out_dir)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Normalize",
+         "type": "sentence_transformers.base.modules.normalize.Normalize"},
+    ]
+    (out / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
+    (out / "sentence_bert_config.json").write_text(json.dumps(SENTENCE_BERT_CONFIG, indent=2) + "\n")
+    st_config = {
+        "model_type": "SentenceTransformer",
+        "__version__": {"sentence_transformers": sentence_transformers.__version__},
+        "prompts": {},
+        "default_prompt_name": None,
+        "similarity_fn_name": "cosine",
+    }
+    (out / "config_sentence_transformers.json").write_text(json.dumps(st_config, indent=2) + "\n")
+    (out / "1_Normalize").mkdir(exist_ok=True)
+
+
+def save_model_folder(model: Any, processor: WavLinkProcessor, out_dir: str | os.PathLike) -> Path:
+    """Write model + processor + remote code + sentence-transformers files (safetensors only)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    processor.save_pretrained(out)
+    write_sentence_transformers_files(out)
+    return out

@@ -1,0 +1,123 @@
+"""Assemble a WavLinkModel from real pretrained checkpoints, refusing to leave any weight uninitialised.
+
+`WhisperEncoder.from_pretrained(whisper_checkpoint)` silently loads nothing (the keys carry an `encoder.`
+prefix), so the encoder is read through `WhisperModel` and copied with a strict key check. Text towers:
+CLIP checkpoints (full `CLIPModel` or `CLIPTextModelWithProjection`: the pretrained text projection is
+reused, as in the paper) or any `AutoModel` encoder (BERT, MiniLM, RoBERTa, ModernBERT, ...), whose pooling
+is read from its sentence-transformers config when it has one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig, WhisperModel
+
+
+@dataclass
+class TextTower:
+    config: PretrainedConfig
+    module: nn.Module
+    projection: torch.Tensor | None  # pretrained projection weight (CLIP), (proj_dim, hidden)
+    pooling: str
+
+
+def load_strict(target: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Copy `state` into `target`; any missing or unexpected key is an error, never a silent random weight."""
+    missing, unexpected = target.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{what}: pretrained weights do not match the model: missing={sorted(missing)[:20]} "
+            f"unexpected={sorted(unexpected)[:20]} ({len(missing)} missing, {len(unexpected)} unexpected)"
+        )
+
+
+def load_whisper_encoder(source: str | os.PathLike) -> tuple[PretrainedConfig, dict[str, torch.Tensor]]:
+    """Config and encoder state dict of a Whisper checkpoint (WhisperModel or ForConditionalGeneration)."""
+    model, info = WhisperModel.from_pretrained(os.fspath(source), output_loading_info=True)
+    missing = [k for k in info.get("missing_keys", []) if k.startswith("encoder.")]
+    if missing:
+        raise ValueError(f"Whisper checkpoint {source} lacks encoder weights: {missing[:10]}")
+    return model.config, model.encoder.state_dict()
+
+
+def sentence_transformers_pooling(source: str) -> str | None:
+    """Pooling mode declared by a sentence-transformers checkpoint ("mean"/"cls"), if any."""
+    try:
+        from transformers.utils import cached_file
+
+        modules_file = cached_file(source, "modules.json", _raise_exceptions_for_missing_entries=False)
+        if modules_file is None:
+            return None
+        with open(modules_file) as f:
+            modules = json.load(f)
+        for module in modules:
+            if module.get("type", "").endswith("Pooling"):
+                cfg_file = cached_file(source, f"{module['path']}/config.json",
+                                       _raise_exceptions_for_missing_entries=False)
+                if cfg_file is None:
+                    return None
+                with open(cfg_file) as f:
+                    cfg = json.load(f)
+                if cfg.get("pooling_mode_mean_tokens"):
+                    return "mean"
+                if cfg.get("pooling_mode_cls_token"):
+                    return "cls"
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def load_text_tower(source: str | os.PathLike) -> TextTower:
+    source = os.fspath(source)
+    cfg = AutoConfig.from_pretrained(source)
+    if cfg.model_type == "clip":
+        from transformers import CLIPModel
+
+        clip = CLIPModel.from_pretrained(source)
+        return TextTower(clip.config.text_config, clip.text_model, clip.text_projection.weight.detach(), "eos")
+    if cfg.model_type == "clip_text_model":
+        from transformers import CLIPTextModelWithProjection
+
+        clip, info = CLIPTextModelWithProjection.from_pretrained(source, output_loading_info=True)
+        if info.get("missing_keys"):
+            raise ValueError(f"CLIP text checkpoint {source} lacks weights: {info['missing_keys'][:10]}")
+        return TextTower(clip.config, clip.text_model, clip.text_projection.weight.detach(), "eos")
+    pooling = sentence_transformers_pooling(source) or "cls"
+    kwargs: dict[str, Any] = {"output_loading_info": True}
+    try:
+        model, info = AutoModel.from_pretrained(source, add_pooling_layer=False, **kwargs)
+    except TypeError:
+        model, info = AutoModel.from_pretrained(source, **kwargs)
+    if info.get("missing_keys"):
+        raise ValueError(f"text checkpoint {source} lacks weights: {info['missing_keys'][:10]}")
+    return TextTower(model.config, model, None, pooling)
+
+
+def build_from_components(
+    model_cls: type, whisper: str | os.PathLike, text: str | os.PathLike, projection_dim: int | None = None,
+    **config_overrides: Any,
+):
+    """A WavLinkModel whose towers hold the given checkpoints; new parts (token, audio projection) are fresh."""
+    config_cls = model_cls.config_class
+    audio_config, audio_state = load_whisper_encoder(whisper)
+    tower = load_text_tower(text)
+    if projection_dim is None:
+        projection_dim = tower.projection.shape[0] if tower.projection is not None else 512
+    overrides = {"text_pooling": tower.pooling, **config_overrides}
+    config = config_cls(
+        audio_config=audio_config, text_config=tower.config, projection_dim=projection_dim, **overrides
+    )
+    model = model_cls(config)
+    load_strict(model.audio_model, audio_state, f"Whisper encoder from {whisper}")
+    load_strict(model.text_model, tower.module.state_dict(), f"text encoder from {text}")
+    if tower.projection is not None and tuple(tower.projection.shape) == tuple(model.text_projection.weight.shape):
+        with torch.no_grad():
+            model.text_projection.weight.copy_(tower.projection)
+    model.config.name_or_path = ""
+    return model

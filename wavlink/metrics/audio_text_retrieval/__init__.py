@@ -1,0 +1,1 @@
+"""Audio-text retrieval metric (the script next to this file is also loadable with ``evaluate.load``)."""

@@ -1,0 +1,338 @@
+"""WavLinkModel: a Whisper encoder with a learnable global token, and a pretrained text encoder.
+
+Audio path (WavLink, arXiv 2601.15118): log-mel -> Whisper conv stem -> + Whisper positions -> the
+learnable global token is APPENDED after the last frame -> Whisper layers -> final LayerNorm -> the global
+token's state -> linear projection -> L2 norm. Unlike Whisper we run the encoder on the real frames only:
+padded frames are zeroed before each convolution and masked out of attention, so a clip gives the same
+embedding alone or in a padded batch, and a 10 s clip costs a third of a 30 s one.
+
+The model returns features and its logit scale/bias; the contrastive losses live in `losses.py`.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.models.whisper.modeling_whisper import WhisperEncoder, sinusoids
+from transformers.utils import ModelOutput
+
+from .configuration_wavlink import WavLinkConfig
+from .losses import build_loss
+
+
+@dataclass
+class WavLinkOutput(ModelOutput):
+    """Output of `WavLinkModel.forward` (deliberately without `last_hidden_state`: it is an embedder)."""
+
+    loss: torch.Tensor | None = None
+    logits_per_audio: torch.Tensor | None = None
+    logits_per_text: torch.Tensor | None = None
+    text_embeds: torch.Tensor | None = None
+    audio_embeds: torch.Tensor | None = None
+
+
+def _build_text_model(config) -> nn.Module:
+    """Any `AutoModel` text encoder; BERT-like pooler layers are dropped when unused."""
+    if config.model_type == "clip_text_model":
+        from transformers import CLIPTextModel
+
+        return CLIPTextModel(config)
+    try:
+        return AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_config(config)
+
+
+def check_truncate_dim(dim: int | None, trained_dims: list[int]) -> None:
+    """Only Matryoshka-trained widths are meaningful; anything else is a silent quality loss."""
+    if dim is not None and int(dim) not in trained_dims:
+        raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(trained_dims)}")
+
+
+def truncate_and_normalize(embeds: torch.Tensor, dim: int | None) -> torch.Tensor:
+    if dim is not None:
+        embeds = embeds[..., :dim]
+    return F.normalize(embeds, dim=-1)
+
+
+class WavLinkPreTrainedModel(PreTrainedModel):
+    config_class = WavLinkConfig
+    base_model_prefix = "wavlink"
+    main_input_name = "input_features"
+    input_modalities = ("audio", "text")
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = False
+    _no_split_modules = ["WhisperEncoderLayer", "CLIPEncoderLayer", "BertLayer"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, WhisperEncoder):
+            init.copy_(module.embed_positions.weight, sinusoids(*module.embed_positions.weight.shape))
+        if isinstance(module, WavLinkModel):
+            cfg = self.config
+            init.normal_(module.global_token, mean=0.0, std=cfg.global_token_init_std)
+            if module.global_token_position is not None:
+                init.zeros_(module.global_token_position)
+            init.constant_(module.logit_scale, cfg.logit_scale_init)
+            init.constant_(module.siglip_logit_scale, cfg.siglip_logit_scale_init)
+            init.constant_(module.siglip_logit_bias, cfg.siglip_logit_bias_init)
+
+
+class WavLinkModel(WavLinkPreTrainedModel):
+    """Audio-text dual encoder with a shared, L2-normalised, Matryoshka-trained embedding space."""
+
+    def __init__(self, config: WavLinkConfig) -> None:
+        super().__init__(config)
+        d_audio = config.audio_config.d_model
+        self.audio_model = WhisperEncoder(config.audio_config)
+        self.text_model = _build_text_model(config.text_config)
+        self.global_token = nn.Parameter(torch.zeros(1, 1, d_audio))
+        self.global_token_position = (
+            nn.Parameter(torch.zeros(1, 1, d_audio)) if config.global_token_position == "learned" else None
+        )
+        self.audio_projection = nn.Linear(d_audio, config.projection_dim, bias=config.audio_projection_bias)
+        self.text_projection = nn.Linear(
+            config.text_config.hidden_size, config.projection_dim, bias=config.text_projection_bias
+        )
+        self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init)))
+        self.siglip_logit_scale = nn.Parameter(torch.tensor(float(config.siglip_logit_scale_init)))
+        self.siglip_logit_bias = nn.Parameter(torch.tensor(float(config.siglip_logit_bias_init)))
+        self.post_init()
+
+    @classmethod
+    def from_pretrained_components(
+        cls, whisper: str, text: str, projection_dim: int | None = None, **config_overrides
+    ) -> "WavLinkModel":
+        """Assemble from a Whisper checkpoint and a text-encoder checkpoint (local folders or Hub ids).
+
+        Raises if any pretrained weight would stay uninitialised. The global token and the audio projection
+        are new (randomly initialised); CLIP's pretrained text projection is reused.
+        """
+        from .components import build_from_components
+
+        return build_from_components(cls, whisper, text, projection_dim=projection_dim, **config_overrides)
+
+    # ------------------------------------------------------------------ audio
+    def _encode_windows(
+        self, features: torch.Tensor, frame_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the Whisper encoder on (B, n_mels, T<=window) with a frame mask; returns (pooled, hidden)."""
+        enc = self.audio_model
+        mask = frame_mask.to(features.dtype)
+        x = features * mask[:, None, :]
+        x = F.gelu(enc.conv1(x)) * mask[:, None, :]
+        x = F.gelu(enc.conv2(x)).transpose(1, 2)  # (B, T', D)
+        lengths = (frame_mask.sum(-1) - 1) // 2 + 1
+        n_pos = x.shape[1]
+        if n_pos > enc.embed_positions.weight.shape[0]:
+            raise ValueError(f"{n_pos} encoder positions exceed Whisper's {enc.embed_positions.weight.shape[0]}")
+        x = x + enc.embed_positions.weight[:n_pos].to(x.dtype)
+        token_mask = torch.arange(n_pos, device=x.device)[None, :] < lengths[:, None]
+        if self.config.audio_pooling == "global_token":
+            token = self.global_token.to(x.dtype).expand(x.shape[0], 1, -1)
+            if self.global_token_position is not None:
+                token = token + self.global_token_position.to(x.dtype)
+            x = torch.cat([x, token], dim=1)
+            token_mask = torch.cat([token_mask, token_mask.new_ones(x.shape[0], 1)], dim=1)
+        x = F.dropout(x, p=enc.dropout, training=self.training)
+        attn_mask = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
+        attn_mask = attn_mask.masked_fill(~token_mask, torch.finfo(x.dtype).min)[:, None, None, :]
+        for layer in enc.layers:
+            if self.training and enc.layerdrop > 0 and torch.rand([]) < enc.layerdrop:
+                continue
+            x = layer(x, attn_mask)
+        x = enc.layer_norm(x)
+        if self.config.audio_pooling == "global_token":
+            pooled = x[:, -1]
+        else:
+            w = token_mask.to(x.dtype)[..., None]
+            pooled = (x * w).sum(1) / w.sum(1)
+        return pooled, x
+
+    @staticmethod
+    def _split_windows(
+        features: torch.Tensor, lengths: torch.Tensor, window: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Cut each clip into consecutive non-overlapping windows; the last keeps the remainder."""
+        pieces, masks, owners, sizes = [], [], [], []
+        for i, length in enumerate(lengths.tolist()):
+            for start in range(0, length, window):
+                size = min(window, length - start)
+                piece = features.new_zeros(features.shape[1], window)
+                piece[:, :size] = features[i, :, start : start + size]
+                mask = lengths.new_zeros(window)
+                mask[:size] = 1
+                pieces.append(piece)
+                masks.append(mask)
+                owners.append(i)
+                sizes.append(size)
+        longest = max(sizes)
+        stacked = torch.stack(pieces)[:, :, :longest]
+        return stacked, torch.stack(masks)[:, :longest], torch.tensor(owners), torch.tensor(sizes)
+
+    def _check_audio_inputs(
+        self, input_features: torch.Tensor | None, feature_attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        if input_features is None:
+            raise ValueError("input_features is required for audio embeddings")
+        n_mels = self.config.audio_config.num_mel_bins
+        if input_features.dim() != 3 or input_features.shape[1] != n_mels:
+            raise ValueError(
+                f"input_features must have shape (batch, {n_mels}, frames), got {tuple(input_features.shape)}"
+            )
+        if not torch.isfinite(input_features).all():
+            raise ValueError("input_features contain NaN or inf")
+        if feature_attention_mask is None:
+            return torch.ones(input_features.shape[0], input_features.shape[2], dtype=torch.long,
+                              device=input_features.device)
+        if feature_attention_mask.shape != (input_features.shape[0], input_features.shape[2]):
+            raise ValueError(
+                f"feature_attention_mask shape {tuple(feature_attention_mask.shape)} does not match "
+                f"input_features {tuple(input_features.shape)}"
+            )
+        if (feature_attention_mask.sum(-1) == 0).any():
+            raise ValueError("a clip has no valid frames (empty audio)")
+        return feature_attention_mask
+
+    def get_audio_features(
+        self,
+        input_features: torch.Tensor,
+        feature_attention_mask: torch.Tensor | None = None,
+        truncate_dim: int | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPooling:
+        """L2-normalised audio embeddings in `pooler_output` (B, projection_dim or truncate_dim).
+
+        Clips longer than `max_audio_seconds` follow `config.long_audio_policy` (see the config).
+        `last_hidden_state` holds the encoder states (global token last) when no clip needed chunking.
+        """
+        check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
+        frame_mask = self._check_audio_inputs(input_features, feature_attention_mask)
+        features = input_features.to(self.audio_projection.weight.dtype)
+        lengths = frame_mask.sum(-1).long()
+        window = self.config.max_audio_frames
+        if int(lengths.max()) <= window:
+            valid = int(lengths.max())
+            pooled, hidden = self._encode_windows(features[:, :, :valid], frame_mask[:, :valid])
+            embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
+            return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=embeds)
+        policy = self.config.long_audio_policy
+        if policy == "error":
+            raise ValueError(
+                f"audio of {int(lengths.max())} frames exceeds max_audio_seconds={self.config.max_audio_seconds:g} "
+                "and long_audio_policy='error'"
+            )
+        if policy == "truncate":
+            lengths = lengths.clamp(max=window)
+            pooled, _ = self._encode_windows(features[:, :, :window], frame_mask[:, :window])
+            embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
+            return BaseModelOutputWithPooling(last_hidden_state=None, pooler_output=embeds)
+        pieces, masks, owners, sizes = self._split_windows(features, lengths, window)
+        pooled, _ = self._encode_windows(pieces, masks.to(frame_mask.dtype))
+        window_embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
+        weights = sizes.to(window_embeds)[:, None]
+        summed = window_embeds.new_zeros(features.shape[0], window_embeds.shape[1])
+        summed.index_add_(0, owners.to(window_embeds.device), window_embeds * weights)
+        return BaseModelOutputWithPooling(last_hidden_state=None, pooler_output=F.normalize(summed, dim=-1))
+
+    # ------------------------------------------------------------------ text
+    def get_text_features(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        truncate_dim: int | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPooling:
+        """L2-normalised text embeddings in `pooler_output`; pooling per `config.text_pooling`."""
+        check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
+        if input_ids is None:
+            raise ValueError("input_ids is required for text embeddings")
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if (attention_mask.sum(-1) == 0).any():
+            raise ValueError("a text has no tokens (empty text)")
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        if position_ids is not None:
+            inputs["position_ids"] = position_ids
+        out = self.text_model(**inputs)
+        hidden = out.last_hidden_state
+        pooling = self.config.resolved_text_pooling
+        if pooling in ("eos", "pooler"):
+            if getattr(out, "pooler_output", None) is None:
+                raise ValueError(f"text_pooling={pooling!r} but {type(self.text_model).__name__} has no pooler")
+            pooled = out.pooler_output
+        elif pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            w = attention_mask.to(hidden.dtype)[..., None]
+            pooled = (hidden * w).sum(1) / w.sum(1)
+        embeds = truncate_and_normalize(self.text_projection(pooled), truncate_dim)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=embeds)
+
+    # ------------------------------------------------------------------ both
+    def loss_scales(self, loss_type: str) -> dict[str, torch.Tensor]:
+        """The learnable scale/bias arguments each package loss expects."""
+        if loss_type == "siglip":
+            return {"logit_scale": self.siglip_logit_scale, "logit_bias": self.siglip_logit_bias}
+        if loss_type == "clip+siglip":
+            return {
+                "logit_scale": self.logit_scale,
+                "siglip_logit_scale": self.siglip_logit_scale,
+                "logit_bias": self.siglip_logit_bias,
+            }
+        return {"logit_scale": self.logit_scale}
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        feature_attention_mask: torch.Tensor | None = None,
+        return_loss: bool | None = None,
+        truncate_dim: int | None = None,
+        **kwargs,
+    ) -> WavLinkOutput:
+        """Embed whichever modalities are given; with both, return CLIP-style similarity logits."""
+        if input_ids is None and input_features is None:
+            raise ValueError("give input_ids (text), input_features (audio) or both")
+        text_embeds = audio_embeds = logits_per_audio = logits_per_text = loss = None
+        if input_ids is not None:
+            text_embeds = self.get_text_features(
+                input_ids, attention_mask, token_type_ids, position_ids, truncate_dim=truncate_dim
+            ).pooler_output
+        if input_features is not None:
+            audio_embeds = self.get_audio_features(
+                input_features, feature_attention_mask, truncate_dim=truncate_dim
+            ).pooler_output
+        if text_embeds is not None and audio_embeds is not None:
+            scale = self.logit_scale.exp().clamp(max=100)
+            logits_per_audio = scale * audio_embeds @ text_embeds.t()
+            logits_per_text = logits_per_audio.t()
+            if return_loss:
+                dims = self.config.matryoshka_dims if self.config.matryoshka_loss else None
+                loss_fn = build_loss(self.config.loss_type, matryoshka_dims=dims)
+                loss = loss_fn(audio_embeds, text_embeds, **self.loss_scales(self.config.loss_type))
+        elif return_loss:
+            raise ValueError("return_loss needs both text and audio inputs")
+        return WavLinkOutput(
+            loss=loss,
+            logits_per_audio=logits_per_audio,
+            logits_per_text=logits_per_text,
+            text_embeds=text_embeds,
+            audio_embeds=audio_embeds,
+        )
+
+
+__all__ = ["WavLinkModel", "WavLinkOutput", "WavLinkPreTrainedModel"]
