@@ -1,0 +1,1 @@
+"""Subcommands of the `wavlink` CLI, one module each (see `wavlink.cli`)."""

@@ -1,0 +1,57 @@
+"""`wavlink classify`: zero-shot labels for audio files, with prompt-template ensembling."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ._common import add_model_arguments, cosine, load_embedder, print_table
+
+COMMAND = "classify"
+HELP = "zero-shot classify audio files against candidate labels"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", help="audio files or folders")
+    parser.add_argument("--labels", required=True,
+                        help="comma-separated labels, or a text file with one label per line")
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--template", action="append", default=None,
+                        help="prompt template with {} (repeatable; default: the package's template ensemble)")
+    add_model_arguments(parser)
+
+
+def read_labels(spec: str) -> list[str]:
+    if os.path.isfile(spec):
+        with open(spec) as f:
+            labels = [line.strip() for line in f if line.strip()]
+    else:
+        labels = [x.strip() for x in spec.split(",") if x.strip()]
+    if not labels:
+        raise ValueError("no labels given")
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ValueError(f"duplicate labels: {dupes}")
+    return labels
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inference import list_audio_files
+    from ..metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
+
+    labels = read_labels(args.labels)
+    files = [f for x in args.inputs for f in (list_audio_files(x) if os.path.isdir(x) else [x])]
+    embedder = load_embedder(args)
+    templates = args.template or list(DEFAULT_TEMPLATES)
+    classes = class_embeddings_from_templates(
+        lambda texts: embedder.encode_text(texts, truncate_dim=args.dim),
+        [prettify_label(x) for x in labels], templates)
+    audio = embedder.encode_audio(files, truncate_dim=args.dim, progress=len(files) > 32)
+    scores = cosine(audio, classes)
+    k = min(args.top_k, len(labels))
+    rows = []
+    for path, row in zip(files, scores):
+        best = row.argsort()[::-1][:k]
+        rows.append([os.path.basename(path)] + [f"{labels[i]} ({row[i]:.3f})" for i in best])
+    print_table(rows, ["file"] + [f"#{i + 1}" for i in range(k)])
+    return 0

@@ -1,0 +1,176 @@
+"""High-level embedding API shared by the CLI, evaluation and user code.
+
+Works with any model folder or Hub id that follows the package contract (`get_audio_features` /
+`get_text_features` returning the normalised embedding in `pooler_output`): WavLinkModel and
+OmniAudioEmbedder alike. Batches are formed after sorting clips by duration so that each batch pads as
+little as possible; results come back in input order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aac", ".m4a", ".opus", ".aiff", ".aif")
+
+
+def trained_dims(config: Any) -> list[int]:
+    dims = getattr(config, "matryoshka_dims", None)
+    if dims:
+        return list(dims)
+    width = getattr(config, "projection_dim", None) or config.get_text_config().hidden_size
+    return [int(width)]
+
+
+def check_dim(config: Any, dim: int | None) -> None:
+    allowed = trained_dims(config)
+    if dim is not None and int(dim) not in allowed:
+        raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(allowed)}")
+
+
+def is_audio_path(item: Any) -> bool:
+    return isinstance(item, (str, os.PathLike)) and os.fspath(item).lower().endswith(AUDIO_SUFFIXES) and (
+        os.path.isfile(item)
+    )
+
+
+def infer_modality(item: Any) -> str:
+    if is_audio_path(item):
+        return "audio"
+    if isinstance(item, str):
+        return "text"
+    return "audio"
+
+
+def _duration(item: Any) -> float:
+    """Cheap length estimate used only for batching order."""
+    if isinstance(item, (str, os.PathLike)):
+        try:
+            import soundfile as sf
+
+            return float(sf.info(os.fspath(item)).duration)
+        except Exception:  # errors are reported properly when the file is decoded
+            return 0.0
+    if isinstance(item, dict):
+        item = item.get("array", [])
+        return float(np.asarray(item).shape[-1]) if item is not None else 0.0
+    shape = getattr(item, "shape", None)
+    return float(max(shape)) if shape else float(len(item))
+
+
+class Embedder:
+    """Embed audio and text with a loaded model + processor."""
+
+    def __init__(self, model: Any, processor: Any, device: str | torch.device | None = None,
+                 batch_size: int = 16) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.processor = processor
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
+             dtype: torch.dtype | None = None) -> Embedder:
+        """Load a model folder or Hub id (remote code); `None` means the package's default model."""
+        from transformers import AutoModel, AutoProcessor
+
+        if source is None:
+            from .default_model import default_model_dir
+
+            source = default_model_dir()
+        source = os.fspath(source)
+        kwargs = {"dtype": dtype} if dtype is not None else {}
+        model = AutoModel.from_pretrained(source, trust_remote_code=True, **kwargs)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
+        return cls(model, processor, device=device, batch_size=batch_size)
+
+    @property
+    def dims(self) -> list[int]:
+        return trained_dims(self.model.config)
+
+    def _batched(self, items: Sequence[Any], keys: Iterable[float], fn, progress: bool, desc: str) -> np.ndarray:
+        order = np.argsort(-np.asarray(list(keys), dtype=float), kind="stable")
+        out: list[np.ndarray | None] = [None] * len(items)
+        starts = range(0, len(items), self.batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=desc, unit="batch")
+        for start in starts:
+            idx = order[start : start + self.batch_size]
+            emb = fn([items[i] for i in idx])
+            for j, i in enumerate(idx):
+                out[i] = emb[j]
+        return np.stack(out)
+
+    @torch.inference_mode()
+    def encode_audio(self, audio: Sequence[Any], truncate_dim: int | None = None, sampling_rate: int | None = None,
+                     progress: bool = False) -> np.ndarray:
+        """(N, dim) float32 embeddings of clips given as paths, arrays, tensors or audio dicts."""
+        check_dim(self.model.config, truncate_dim)
+        if len(audio) == 0:
+            raise ValueError("no audio given")
+
+        def run(batch: list[Any]) -> np.ndarray:
+            inputs = self.processor(audio=batch, sampling_rate=sampling_rate, return_tensors="pt").to(self.device)
+            feats = self.model.get_audio_features(**inputs, truncate_dim=truncate_dim).pooler_output
+            return feats.float().cpu().numpy()
+
+        return self._batched(list(audio), (_duration(a) for a in audio), run, progress, "audio")
+
+    @torch.inference_mode()
+    def encode_text(self, texts: Sequence[str], truncate_dim: int | None = None,
+                    progress: bool = False) -> np.ndarray:
+        """(N, dim) float32 embeddings of texts."""
+        check_dim(self.model.config, truncate_dim)
+        if isinstance(texts, str):
+            texts = [texts]
+        if len(texts) == 0:
+            raise ValueError("no text given")
+
+        def run(batch: list[str]) -> np.ndarray:
+            inputs = self.processor(text=batch, return_tensors="pt").to(self.device)
+            feats = self.model.get_text_features(**inputs, truncate_dim=truncate_dim).pooler_output
+            return feats.float().cpu().numpy()
+
+        return self._batched(list(texts), (len(t) for t in texts), run, progress, "text")
+
+    def encode(self, inputs: Sequence[Any], truncate_dim: int | None = None, progress: bool = False) -> np.ndarray:
+        """Embed a list of one modality (texts, or audio paths/arrays); mixing modalities is an error."""
+        modalities = {infer_modality(x) for x in inputs}
+        if len(modalities) > 1:
+            raise ValueError("this call mixes text and audio inputs; encode each modality separately")
+        if modalities == {"text"}:
+            return self.encode_text(list(inputs), truncate_dim=truncate_dim, progress=progress)
+        return self.encode_audio(list(inputs), truncate_dim=truncate_dim, progress=progress)
+
+
+def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | None = None, **kwargs: Any):
+    """`SentenceTransformer(source, trust_remote_code=True)` with `truncate_dim` checked against the trained
+    Matryoshka dims (plain sentence-transformers slices any width without complaint)."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(os.fspath(source), trust_remote_code=True, **kwargs)
+    check_dim(st[0].model.config, truncate_dim)
+    st.truncate_dim = truncate_dim
+    return st
+
+
+def list_audio_files(folder: str | os.PathLike) -> list[str]:
+    """Audio files under a folder, sorted (deterministic order)."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"not a folder: {folder}")
+    found = [
+        os.path.join(root, name)
+        for root, _, files in os.walk(folder)
+        for name in files
+        if name.lower().endswith(AUDIO_SUFFIXES)
+    ]
+    if not found:
+        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {folder}")
+    return sorted(found)
