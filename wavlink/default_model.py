@@ -86,8 +86,42 @@ def lora_factors(peft_model: Any) -> dict[str, torch.Tensor]:
     return out
 
 
-def export_delta(model: Any, out_dir: str | os.PathLike, trained: list[str], spec: dict[str, Any]) -> Path:
-    """Write delta.safetensors + default_model.json from a trained (possibly peft-wrapped) model."""
+def lora_factors_from_adapter(adapter_dir: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The same factors as `lora_factors`, read from a saved peft adapter folder."""
+    from safetensors.torch import load_file
+
+    folder = Path(adapter_dir)
+    cfg = json.loads((folder / "adapter_config.json").read_text())
+    scale = float(cfg["lora_alpha"]) / float(cfg["r"])
+    out: dict[str, torch.Tensor] = {}
+    for key, value in load_file(str(folder / "adapter_model.safetensors")).items():
+        for part in ("lora_A", "lora_B"):
+            suffix = f".{part}.weight"
+            if key.endswith(suffix):
+                module = key[: -len(suffix)].removeprefix("base_model.model.")
+                value = value.float()
+                out[f"{module}.{part}"] = (value * scale if part == "lora_B" else value).contiguous()
+    return out
+
+
+def concat_lora(*factor_sets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Several successive LoRA updates of one base as one: [B1 B2] @ [A1; A2] = B1 A1 + B2 A2."""
+    modules = sorted({k[: -len(".lora_A")] for s in factor_sets for k in s if k.endswith(".lora_A")})
+    out = {}
+    for m in modules:
+        sets = [s for s in factor_sets if f"{m}.lora_A" in s]
+        out[f"{m}.lora_A"] = torch.cat([s[f"{m}.lora_A"] for s in sets], dim=0)
+        out[f"{m}.lora_B"] = torch.cat([s[f"{m}.lora_B"] for s in sets], dim=1)
+    return out
+
+
+def export_delta(model: Any, out_dir: str | os.PathLike, trained: list[str], spec: dict[str, Any],
+                 lora: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write delta.safetensors + default_model.json from a trained model.
+
+    LoRA factors come from `lora` when given (e.g. `concat_lora` of several stages' adapters), else from the
+    model itself when it is peft-wrapped.
+    """
     from safetensors.torch import save_file
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -102,7 +136,8 @@ def export_delta(model: Any, out_dir: str | os.PathLike, trained: list[str], spe
                 raise ValueError(f"trained parameter {name!r} not found in the model")
             plain = matches[0]
         tensors[f"param.{name}"] = state[plain].detach().float().cpu().contiguous()
-    tensors.update({f"lora.{k}": v for k, v in lora_factors(model).items()})
+    factors = lora if lora is not None else lora_factors(model)
+    tensors.update({f"lora.{k}": v for k, v in factors.items()})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, out / DELTA_FILE)
