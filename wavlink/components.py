@@ -17,6 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, WhisperModel
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 
 @dataclass
@@ -40,7 +43,7 @@ def load_strict(target: nn.Module, state: dict[str, torch.Tensor], what: str) ->
 def load_whisper_encoder(source: str | os.PathLike) -> tuple[PretrainedConfig, dict[str, torch.Tensor]]:
     """Config and encoder state dict of a Whisper checkpoint (WhisperModel or ForConditionalGeneration)."""
     model, info = WhisperModel.from_pretrained(os.fspath(source), output_loading_info=True)
-    missing = [k for k in info.get("missing_keys", []) if k.startswith("encoder.")]
+    missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith("encoder."))
     if missing:
         raise ValueError(f"Whisper checkpoint {source} lacks encoder weights: {missing[:10]}")
     return model.config, model.encoder.state_dict()
@@ -79,14 +82,17 @@ def load_text_tower(source: str | os.PathLike) -> TextTower:
     if cfg.model_type == "clip":
         from transformers import CLIPModel
 
-        clip = CLIPModel.from_pretrained(source)
+        clip, info = CLIPModel.from_pretrained(source, output_loading_info=True)
+        missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith(("text_model.", "text_projection.")))
+        if missing:
+            raise ValueError(f"CLIP checkpoint {source} lacks text weights: {missing[:10]}")
         return TextTower(clip.config.text_config, clip.text_model, clip.text_projection.weight.detach(), "eos")
     if cfg.model_type == "clip_text_model":
         from transformers import CLIPTextModelWithProjection
 
         clip, info = CLIPTextModelWithProjection.from_pretrained(source, output_loading_info=True)
         if info.get("missing_keys"):
-            raise ValueError(f"CLIP text checkpoint {source} lacks weights: {info['missing_keys'][:10]}")
+            raise ValueError(f"CLIP text checkpoint {source} lacks weights: {sorted(info['missing_keys'])[:10]}")
         return TextTower(clip.config, clip.text_model, clip.text_projection.weight.detach(), "eos")
     pooling = sentence_transformers_pooling(source) or "cls"
     kwargs: dict[str, Any] = {"output_loading_info": True}
@@ -95,7 +101,7 @@ def load_text_tower(source: str | os.PathLike) -> TextTower:
     except TypeError:
         model, info = AutoModel.from_pretrained(source, **kwargs)
     if info.get("missing_keys"):
-        raise ValueError(f"text checkpoint {source} lacks weights: {info['missing_keys'][:10]}")
+        raise ValueError(f"text checkpoint {source} lacks weights: {sorted(info['missing_keys'])[:10]}")
     return TextTower(model.config, model, None, pooling)
 
 
@@ -116,8 +122,13 @@ def build_from_components(
     model = model_cls(config)
     load_strict(model.audio_model, audio_state, f"Whisper encoder from {whisper}")
     load_strict(model.text_model, tower.module.state_dict(), f"text encoder from {text}")
-    if tower.projection is not None and tuple(tower.projection.shape) == tuple(model.text_projection.weight.shape):
-        with torch.no_grad():
-            model.text_projection.weight.copy_(tower.projection)
+    if tower.projection is not None:
+        if tuple(tower.projection.shape) == tuple(model.text_projection.weight.shape):
+            with torch.no_grad():
+                model.text_projection.weight.copy_(tower.projection)
+        else:
+            logger.warning(
+                "projection_dim=%d differs from the checkpoint's text projection %s: the text projection starts "
+                "from random weights instead of the pretrained one", projection_dim, tuple(tower.projection.shape))
     model.config.name_or_path = ""
     return model

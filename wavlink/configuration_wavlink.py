@@ -136,6 +136,13 @@ class WavLinkConfig(PretrainedConfig):
                 f"matryoshka_dims must be positive, at most projection_dim={self.projection_dim} and contain it; "
                 f"got {self.matryoshka_dims}"
             )
+        if self.sampling_rate <= 0:
+            raise ValueError(f"WavLinkConfig.sampling_rate={self.sampling_rate} must be positive")
+        if self.max_audio_frames < 1:
+            raise ValueError(
+                f"WavLinkConfig.max_audio_seconds={self.max_audio_seconds:g} must be positive "
+                "(at least one 10 ms mel frame)"
+            )
         max_positions = self.audio_config.max_source_positions
         max_seconds = max_positions * 2 * 160 / self.sampling_rate  # conv stride 2, hop 160
         if self.max_audio_seconds > max_seconds + 1e-6:
