@@ -31,3 +31,23 @@ __all__ = [
     "WavLinkProcessor",
     "__version__",
 ]
+
+# OmniAudioEmbedder family (issue 4): module combination of a multimodal-LLM audio encoder and a decoder LLM.
+from .configuration_omni import OmniAudioEmbedderConfig  # noqa: E402
+from .modeling_omni import OmniAudioEmbedder, OmniAudioEmbedderOutput  # noqa: E402
+from .omni_builder import OMNI_PRESETS, build_omni, create_omni, register_omni  # noqa: E402
+from .processing_omni import OmniAudioFeatureExtractor, OmniAudioProcessor  # noqa: E402
+
+register_omni()
+
+__all__ += [
+    "OMNI_PRESETS",
+    "OmniAudioEmbedder",
+    "OmniAudioEmbedderConfig",
+    "OmniAudioEmbedderOutput",
+    "OmniAudioFeatureExtractor",
+    "OmniAudioProcessor",
+    "build_omni",
+    "create_omni",
+    "register_omni",
+]
