@@ -1,0 +1,503 @@
+"""Publishing (`wavlink push`): dry runs, cards, offline uploads against patched HfApi, and bad input.
+
+Offline throughout: the Hub calls are `HfApi.create_repo` / `create_commit` / `upload_folder` patched
+together (huggingface_hub has no fake server; see the ecosystem notes). Real sizes are replaced by tiny
+stand-ins; every preset name still gets its folder and card. Child processes are shared: one for the
+whole all-sizes dry run, one for the verified single-folder push, one for the adapter.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # conftest sets it too; keep this module safe on its own
+
+from huggingface_hub import CommitInfo, HfApi, ModelCard, RepoUrl  # noqa: E402
+
+from wavlink.cli import main  # noqa: E402
+from wavlink.hub import folders as hub_folders  # noqa: E402
+from wavlink.hub import upload as hub_upload  # noqa: E402
+from wavlink.hub import verify as hub_verify  # noqa: E402
+
+ORG = "test-org"
+OMNI_AVAILABLE = all(importlib.util.find_spec(f"wavlink.{m}") is not None
+                     for m in ("omni_builder", "omni_presets", "modeling_omni", "configuration_omni"))
+CORE_MODEL_FILES = {
+    "README.md", "config.json", "model.safetensors", "processor_config.json", "tokenizer.json",
+    "tokenizer_config.json", "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
+}
+WAVLINK_CODE = {"configuration_wavlink.py", "modeling_wavlink.py", "processing_wavlink.py"}
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+class FakeHub:
+    """Records the three HfApi calls a push may make; `fail` makes create_commit raise that many times."""
+
+    def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
+        self.fail, self.error = fail, error or ConnectionError("connection reset by peer")
+        self.repos: list[dict[str, Any]] = []
+        self.commits: list[dict[str, Any]] = []
+        self.commit_attempts = 0
+        self.upload_folder_calls: list[Any] = []
+        self.branches: list[str] = []
+
+    def create_repo(self, _api: HfApi, repo_id: str, **kwargs: Any) -> RepoUrl:
+        self.repos.append({"repo_id": repo_id, **kwargs})
+        return RepoUrl(f"https://huggingface.co/{repo_id}")
+
+    def create_branch(self, _api: HfApi, repo_id: str, *, branch: str, **kwargs: Any) -> None:
+        self.branches.append(branch)
+
+    def create_commit(self, _api: HfApi, repo_id: str, operations: Any, **kwargs: Any) -> CommitInfo:
+        self.commit_attempts += 1
+        if self.fail:
+            self.fail -= 1
+            raise self.error
+        ops = list(operations)
+        files = {}
+        for op in ops:  # the staged files must exist while the commit runs; read them like the Hub would
+            files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
+        self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, **kwargs})
+        return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{'a' * 40}",
+                          commit_message=kwargs.get("commit_message", ""), commit_description="", oid="a" * 40)
+
+    def upload_folder(self, _api: HfApi, **kwargs: Any) -> None:
+        self.upload_folder_calls.append(kwargs)
+        raise AssertionError("publishing must use one create_commit, not upload_folder")
+
+    def patch(self) -> Any:
+        stack = mock.patch.multiple(
+            HfApi, create_repo=_bind(self.create_repo), create_commit=_bind(self.create_commit),
+            upload_folder=_bind(self.upload_folder), create_branch=_bind(self.create_branch))
+        return stack
+
+
+def _bind(fn: Any) -> Any:
+    def method(api: HfApi, *args: Any, **kwargs: Any) -> Any:
+        return fn(api, *args, **kwargs)
+    return method
+
+
+def push(*args: str) -> int:
+    return main(["push", *args])
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+def expected_presets() -> list[tuple[str, str]]:
+    from wavlink.presets import PRESETS
+
+    names = [("wavlink", p.hub_name) for p in PRESETS.values()]
+    if OMNI_AVAILABLE:
+        from wavlink.omni_presets import OMNI_PRESETS
+
+        names += [("omni", getattr(p, "hub_name", None) or f"omni-audio-embedder-{n}")
+                  for n, p in OMNI_PRESETS.items()]
+    return names
+
+
+# ----------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny-random WavLink folder, as `wavlink create` writes it."""
+    from wavlink.builder import create_model, save_model_folder
+
+    out = tmp_path_factory.mktemp("src") / "tiny"
+    model, processor = create_model("tiny-random")
+    save_model_folder(model, processor, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def all_sizes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """One `--all-sizes` dry run with tiny stand-ins, both families when Omni exists (one verify process)."""
+    out = tmp_path_factory.mktemp("dry")
+    family = "all" if OMNI_AVAILABLE else "wavlink"
+    rc = push("--all-sizes", "--org", ORG, "--family", family, "--tiny-standins", "--dry-run", str(out))
+    return out, rc
+
+
+@pytest.fixture()
+def token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_tests")
+    return "hf_fake_token_for_tests"
+
+
+# ----------------------------------------------------------------------------------------------- dry runs
+def test_all_sizes_dry_run_writes_one_verified_repo_per_preset(all_sizes: tuple[Path, int]) -> None:
+    out, rc = all_sizes
+    assert rc == 0
+    expected = expected_presets()
+    assert sorted(p.name for p in (out / ORG).iterdir()) == sorted(name for _, name in expected)
+    for family, name in expected:
+        folder = out / ORG / name
+        files = tree(folder)
+        assert CORE_MODEL_FILES <= set(files), (name, files)
+        assert not [f for f in files if (folder / f).is_dir()], "empty folders cannot be uploaded; none staged"
+        assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl"))]
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.library_name == "transformers"
+        assert card.data.pipeline_tag == ("zero-shot-audio-classification" if family == "wavlink"
+                                          else "feature-extraction")
+        assert "sentence-transformers" in card.data.tags and card.data.license == "apache-2.0"
+        assert f"{ORG}/{name}" in card.text and "truncate_dim" in card.text and "```bibtex" in card.text
+        modules = json.loads((folder / "modules.json").read_text())
+        assert [m["type"].rsplit(".", 1)[-1] for m in modules] == ["Transformer", "Normalize"]
+
+
+def test_all_sizes_cards_name_the_preset_and_the_standin(all_sizes: tuple[Path, int]) -> None:
+    out, _ = all_sizes
+    base = ModelCard.load(out / ORG / "wavlink-base" / "README.md")
+    assert "Test stand-in" in base.text and "`base` preset" in base.text
+    assert "WavLink-Base" in base.text and "arXiv 2601.15118" in base.text  # the paper's numbers, labelled
+    assert "model-index" not in base.data.to_dict()  # no eval results given -> no metrics claimed
+    assert base.data.base_model is None  # random weights are derived from nothing
+    tiny = ModelCard.load(out / ORG / "wavlink-tiny-random" / "README.md")
+    assert "Test stand-in" not in tiny.text and "randomly initialised" in tiny.text
+    for field in ("long_audio_policy", "audio_padding", "global_token_position", "matryoshka_dims", "text_pooling"):
+        assert f"`{field}`" in tiny.text, field
+    assert "| 32 | yes | 128 | 64 | 32 | 4 |" in tiny.text  # Matryoshka table: dim, bytes f32/f16/int8/binary
+
+
+def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
+    if not OMNI_AVAILABLE:
+        pytest.skip("Omni family (wavlink.omni_builder / omni_presets) not written yet")
+    out, rc = all_sizes
+    assert rc == 0
+    from wavlink.omni_presets import OMNI_PRESETS
+
+    for name in OMNI_PRESETS:
+        folder = out / ORG / f"omni-audio-embedder-{name}"
+        assert (folder / "model.safetensors").is_file(), folder
+        assert ModelCard.load(folder / "README.md").data.pipeline_tag == "feature-extraction"
+
+
+def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--from-pretrained` calls build_model with the preset's checkpoints (stubbed: no Hub offline) and the
+    card names them as `base_model`."""
+    import wavlink.builder
+    from wavlink.presets import PRESETS
+
+    calls = []
+
+    def fake_build(whisper: str, text: str, **kwargs: Any) -> Any:
+        calls.append((whisper, text, kwargs.get("projection_dim")))
+        return wavlink.builder.create_model("tiny-random")
+
+    monkeypatch.setattr(wavlink.builder, "build_model", fake_build)
+    assert push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "base", "--from-pretrained",
+                "--dry-run", str(tmp_path), "--no-verify") == 0
+    base = PRESETS["base"]
+    assert calls == [(base.whisper, base.text, base.projection_dim)]
+    card = ModelCard.load(tmp_path / ORG / "wavlink-base" / "README.md")
+    assert card.data.base_model == [base.whisper, base.text]
+    assert "not yet trained contrastively" in card.text
+
+
+def test_dry_run_refuses_to_mix_with_old_output(all_sizes: tuple[Path, int], capsys: pytest.CaptureFixture) -> None:
+    out, _ = all_sizes
+    assert push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "tiny-random",
+                "--dry-run", str(out), "--no-verify") == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------- uploads
+def test_push_folder_uploads_exactly_the_dry_run_files_in_one_commit(
+        tiny_folder: Path, tmp_path: Path, token: str, capsys: pytest.CaptureFixture) -> None:
+    retrieval = tmp_path / "clotho.json"
+    retrieval.write_text(json.dumps({
+        "task": "Clotho", "model": "x", "text_to_audio": {"R@1": 0.25, "R@5": 0.5, "R@10": 0.625, "mAP@10": 0.3,
+                                                          "cvR@5": 0.5},
+        "audio_to_text": {"R@1": 0.3, "R@5": 0.55, "R@10": 0.7}, "per_dim": {"16": {"text_to_audio": {"R@1": 0.2}}}}))
+    esc = tmp_path / "esc50.json"
+    esc.write_text(json.dumps({"dataset": "ESC-50", "top1": 0.8, "top5": 0.95}))
+    hub = FakeHub()
+    with hub.patch():
+        rc = push("--model", str(tiny_folder), "--repo", f"{ORG}/wavlink-mine", "--results", str(retrieval),
+                  "--results", str(esc), "--private", "--revision", "v1", "--commit-message", "first")
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert hub.repos == [{"repo_id": f"{ORG}/wavlink-mine", "token": token, "private": True, "exist_ok": True}]
+    assert hub.branches == ["v1"] and not hub.upload_folder_calls
+    (commit,) = hub.commits
+    assert commit["commit_message"] == "first" and commit["revision"] == "v1" and commit["token"] == token
+    assert CORE_MODEL_FILES | WAVLINK_CODE <= set(commit["paths"])
+    assert all(size > 0 for name, size in commit["sizes"].items() if name != "1_Normalize")
+    assert "ok " in out.out and f"pushed {ORG}/wavlink-mine" in out.out
+
+    # the dry run of the same folder writes exactly the uploaded file list
+    dry = tmp_path / "dry"
+    assert push("--model", str(tiny_folder), "--repo", f"{ORG}/wavlink-mine", "--results", str(retrieval),
+                "--results", str(esc), "--dry-run", str(dry), "--no-verify") == 0
+    staged = dry / ORG / "wavlink-mine"
+    assert tree(staged) == commit["paths"]
+    card = ModelCard.load(staged / "README.md")
+    metrics = {(r.task_type, r.dataset_name, r.metric_name): r.metric_value for r in card.data.eval_results}
+    assert metrics[("text-to-audio-retrieval", "Clotho", "T2A R@1")] == 25.0
+    assert metrics[("text-to-audio-retrieval", "Clotho", "T2A R@1 (dim 16)")] == 20.0
+    assert metrics[("zero-shot-audio-classification", "ESC-50", "top1")] == 80.0
+    assert "| Clotho | T2A | 25.00 | 50.00 | 62.50 | 30.00 | 50.00 |" in card.text
+
+
+def _lora(tiny_folder: Path) -> Any:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModel
+
+    base = AutoModel.from_pretrained(tiny_folder)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:  # non-zero, so the adapter changes the embeddings and the check means something
+                param.normal_(std=0.2, generator=torch.Generator().manual_seed(0))
+    return peft_model
+
+
+def test_finetune_adapter_push_records_its_base_and_serves_both_libraries(tiny_folder: Path, tmp_path: Path,
+                                                                         token: str) -> None:
+    """An adapter as `wavlink finetune` writes it (peft + processor + sentence-transformers files)."""
+    from transformers import AutoProcessor
+
+    from wavlink.training.finetune import save_adapter
+
+    adapter = tmp_path / "adapter"
+    save_adapter(_lora(tiny_folder), AutoProcessor.from_pretrained(tiny_folder), adapter, str(tiny_folder))
+    hub = FakeHub()
+    with hub.patch():  # verified: PeftModel, ST + load_adapter, and SentenceTransformer(<adapter repo>)
+        rc = push("--model", str(adapter), "--repo", f"{ORG}/wavlink-lora", "--base-repo", f"{ORG}/wavlink-base",
+                  "--base-folder", str(tiny_folder))
+    assert rc == 0
+    (commit,) = hub.commits
+    assert {"README.md", "adapter_config.json", "adapter_model.safetensors", "modules.json",
+            "processor_config.json", "wavlink_adapter.json"} <= set(commit["paths"])
+    assert "model.safetensors" not in commit["paths"]  # no base weights in an adapter repo
+
+    dry = tmp_path / "dry"
+    assert push("--model", str(adapter), "--repo", f"{ORG}/wavlink-lora", "--base-repo", f"{ORG}/wavlink-base",
+                "--dry-run", str(dry), "--no-verify") == 0
+    staged = dry / ORG / "wavlink-lora"
+    assert tree(staged) == commit["paths"]
+    assert json.loads((staged / "adapter_config.json").read_text())["base_model_name_or_path"] == f"{ORG}/wavlink-base"
+    assert json.loads((staged / "wavlink_adapter.json").read_text())["base_model"] == f"{ORG}/wavlink-base"
+    assert str(tiny_folder) not in (staged / "README.md").read_text()  # no publisher-local path leaks
+    card = ModelCard.load(staged / "README.md")
+    assert card.data.base_model == [f"{ORG}/wavlink-base"] and card.data.library_name == "peft"
+    assert "PeftModel.from_pretrained" in card.text
+    assert f'SentenceTransformer("{ORG}/wavlink-lora", trust_remote_code=True)' in card.text
+
+
+def test_plain_peft_adapter_dry_run(tiny_folder: Path, tmp_path: Path) -> None:
+    adapter = tmp_path / "adapter"
+    _lora(tiny_folder).save_pretrained(adapter)
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_folder)
+    dry = tmp_path / "dry"
+    assert push("--model", str(adapter), "--repo", f"{ORG}/wavlink-lora", "--base-repo", f"{ORG}/wavlink-base",
+                "--dry-run", str(dry), "--no-verify") == 0
+    staged = dry / ORG / "wavlink-lora"
+    assert tree(staged) == ["README.md", "adapter_config.json", "adapter_model.safetensors"]
+    card = ModelCard.load(staged / "README.md")
+    assert card.data.base_model == [f"{ORG}/wavlink-base"]
+    assert "load_adapter" in card.text
+
+
+def test_adapter_with_a_local_base_needs_base_repo(tiny_folder: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(tiny_folder), "r": 4}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"")
+    assert push("--model", str(adapter), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d")) == 2
+    assert "--base-repo" in capsys.readouterr().err
+
+
+def test_network_failure_is_retried_then_succeeds(all_sizes: tuple[Path, int], capsys: pytest.CaptureFixture) -> None:
+    folder = all_sizes[0] / ORG / "wavlink-tiny-random"
+    hub = FakeHub(fail=2)
+    with hub.patch():
+        info = hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token="hf_x",
+                                               policy=hub_upload.RetryPolicy(attempts=3, base_delay=0))
+    assert hub.commit_attempts == 3 and len(hub.commits) == 1
+    assert hub.commits[0]["paths"] == hub_folders.list_files(folder)
+    assert info.oid == "a" * 40
+    assert capsys.readouterr().err.count("retrying") == 2
+
+
+def test_network_failure_that_persists_is_a_clear_error_and_no_success(
+        tiny_folder: Path, token: str, capsys: pytest.CaptureFixture) -> None:
+    hub = FakeHub(fail=99)
+    with hub.patch():
+        rc = push("--model", str(tiny_folder), "--repo", f"{ORG}/wavlink-x", "--no-verify", "--retry-delay", "0")
+    out = capsys.readouterr()
+    assert rc == 1 and hub.commit_attempts == 3 and not hub.commits
+    assert "failed after 3 attempts" in out.err and "Nothing from this run was committed" in out.err
+    assert "pushed" not in out.out
+
+
+def test_non_transient_http_errors_are_not_retried() -> None:
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    response = httpx2.Response(401, request=httpx2.Request("POST", "https://huggingface.co/api/x"))
+    err = HfHubHTTPError("401 Unauthorized", response=response)
+    calls = []
+
+    def action() -> None:
+        calls.append(1)
+        raise err
+
+    with pytest.raises(hub_upload.PushError, match="401"):
+        hub_upload.with_retries(action, "uploading", hub_upload.RetryPolicy(3, 0))
+    assert len(calls) == 1
+    assert hub_upload.is_retryable(HfHubHTTPError("503", response=httpx2.Response(
+        503, request=response.request)))
+    assert hub_upload.is_retryable(httpx2.ConnectError("refused"))
+
+
+# ----------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("repo", ["no-namespace", "a/b/c", "org/bad name", "org/-bad", "org/x..y", "org/" + "x" * 97])
+def test_invalid_repo_ids_are_refused_before_any_work(repo: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    hub = FakeHub()
+    with hub.patch():
+        assert push("--model", str(tmp_path), "--repo", repo, "--dry-run", str(tmp_path / "d")) == 2
+    assert "repo id" in capsys.readouterr().err and not hub.repos
+
+
+def test_invalid_org_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert push("--all-sizes", "--org", "bad org", "--dry-run", str(tmp_path)) == 2
+    assert "--org" in capsys.readouterr().err
+
+
+def test_folders_that_are_not_models_are_refused(tiny_folder: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    other = tmp_path / "bert"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (other / "model.safetensors").write_bytes(b"")
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_folder, pickled)
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    no_weights = tmp_path / "no_weights"
+    shutil.copytree(tiny_folder, no_weights)
+    (no_weights / "model.safetensors").unlink()
+    cases = {tmp_path / "missing": "not a folder", empty: "not a model folder", other: "neither a WavLink",
+             pickled: "non-safetensors", no_weights: "no *.safetensors"}
+    for folder, message in cases.items():
+        assert push("--model", str(folder), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d")) == 2
+        assert message in capsys.readouterr().err, folder
+
+
+def test_missing_token_fails_before_any_network_call(tiny_folder: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    hub = FakeHub()
+    with hub.patch():
+        assert push("--model", str(tiny_folder), "--repo", f"{ORG}/x") == 2
+        assert push("--all-sizes", "--org", ORG) == 2
+    assert capsys.readouterr().err.count("no Hugging Face token") == 2
+    assert not hub.repos and not hub.commit_attempts
+
+
+def test_card_template_with_a_missing_field_is_a_clear_error(tiny_folder: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    from wavlink.cards import TEMPLATE_DIR
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATE_DIR, templates)
+    card = templates / "wavlink.md.jinja"
+    card.write_text(card.read_text() + "\nTrained on {{ training_hours }} hours.\n")
+    assert push("--model", str(tiny_folder), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d"),
+                "--no-verify", "--card-templates", str(templates)) == 2
+    err = capsys.readouterr().err
+    assert "training_hours" in err and "not provided" in err
+
+
+def test_results_in_the_wavlink_eval_format(tmp_path: Path) -> None:
+    """The shape `wavlink eval --matryoshka --quantize` writes: `dim`, `scale`, `dims` with int8/binary cells."""
+    from wavlink.cards import load_eval_results, model_index
+
+    cell = {"bytes_per_clip": 64, "text_to_audio": {"R@1": 0.5, "R@5": 0.75, "medR": 2.0},
+            "audio_to_text": {"R@1": 0.25}, "int8": {"text_to_audio": {"R@1": 0.1}}}
+    path = tmp_path / "clotho.json"
+    path.write_text(json.dumps({"task": "clotho", "kind": "retrieval", "dataset": "Clotho", "split": "evaluation",
+                                "dim": 32, "scale": "fraction", "text_to_audio": cell["text_to_audio"],
+                                "audio_to_text": cell["audio_to_text"], "dims": {"32": cell, "16": cell}}))
+    (res,) = load_eval_results([path])
+    assert res.metrics == {"text_to_audio": {"R@1": 50.0, "R@5": 75.0}, "audio_to_text": {"R@1": 25.0}}
+    assert sorted(res.per_dim) == [16, 32] and res.full_dim == 32
+    (entry,) = model_index("m", [res])
+    names = [m["name"] for r in entry["results"] for m in r["metrics"]]
+    assert names == ["T2A R@1", "T2A R@5", "T2A R@1 (dim 16)", "T2A R@5 (dim 16)", "A2T R@1", "A2T R@1 (dim 16)"]
+    assert entry["results"][0]["dataset"] == {"name": "Clotho", "type": "clotho", "split": "evaluation"}
+
+
+def test_bad_results_files_are_refused(tmp_path: Path) -> None:
+    from wavlink.cards import CardError, load_eval_results
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"task": "x", "loss": 1.0}))
+    with pytest.raises(CardError, match="neither"):
+        load_eval_results([bad])
+    bad.write_text(json.dumps({"task": "x", "top1": "high"}))
+    with pytest.raises(CardError, match="finite number"):
+        load_eval_results([bad])
+    bad.write_text("{not json")
+    with pytest.raises(CardError, match="cannot read"):
+        load_eval_results([bad])
+
+
+# ----------------------------------------------------------------------------------------------- verification
+def _job(folder: Path, reference: dict[str, Any]) -> hub_verify.VerifyJob:
+    return hub_verify.VerifyJob(folder, "model", "wavlink", reference, [], pipeline="pipeline" in reference)
+
+
+def test_verification_fails_loudly_on_any_difference(all_sizes: tuple[Path, int],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = all_sizes[0] / ORG / "wavlink-tiny-random"
+    reference = {"transformers": {"text": [0.6, 0.8], "audio": [1.0, 0.0]}}
+    child = {"folder": str(folder), "ok": True, "leaked": [],
+             "transformers": {"text": [0.6, 0.8], "audio": [1.0, 0.0]},
+             "sentence_transformers": {"text": [0.6, 0.8001], "audio": [1.0, 0.0]}}
+    monkeypatch.setattr(hub_verify, "run_child", lambda jobs, timeout: [child])
+    with pytest.raises(hub_verify.VerificationError, match=r"sentence-transformers\] text: max \|diff\| 0.0001"):
+        hub_verify.verify([_job(folder, reference)])
+    child.update(ok=False, error="OSError: no file", traceback="Traceback ...")
+    with pytest.raises(hub_verify.VerificationError, match="reload without wavlink failed: OSError"):
+        hub_verify.verify([_job(folder, reference)])
+    child.update(ok=True, leaked=["wavlink"], sentence_transformers=child["transformers"])
+    with pytest.raises(hub_verify.VerificationError, match="imported"):
+        hub_verify.verify([_job(folder, reference)])
+
+
+def test_verification_checks_files_and_card_before_reloading(all_sizes: tuple[Path, int], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub_verify, "run_child", lambda jobs, timeout: pytest.fail("must not reload"))
+    source = all_sizes[0] / ORG / "wavlink-tiny-random"
+    no_code = tmp_path / "no_code"
+    shutil.copytree(source, no_code)
+    (no_code / "modeling_wavlink.py").unlink()
+    bad_card = tmp_path / "bad_card"
+    shutil.copytree(source, bad_card)
+    text = (bad_card / "README.md").read_text()
+    (bad_card / "README.md").write_text(text.replace("model-index", "x").replace("license:", "license: [", 1))
+    bad_index = tmp_path / "bad_index"
+    shutil.copytree(source, bad_index)
+    (bad_index / "README.md").write_text(text.replace("---\n", "---\nmodel-index:\n- name: x\n  results:\n"
+                                                             "  - task: {type: t}\n", 1))
+    for folder, message in [(no_code, "modeling_wavlink.py"), (bad_card, "does not parse"),
+                            (bad_index, "model_index")]:
+        with pytest.raises(hub_verify.VerificationError, match=message):
+            hub_verify.verify([_job(folder, {"transformers": {}})])

@@ -1,0 +1,143 @@
+"""Every publishable preset of both families, and how to build each one (random, pretrained or stand-in).
+
+The Omni family (`wavlink.omni_builder`, `wavlink.omni_presets`) is imported lazily so that WavLink
+publishing works on its own and the Omni part fails with a clear message when it is not installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .folders import PublishError
+
+FAMILIES = ("wavlink", "omni")
+STANDIN = "tiny-random"
+OMNI_HUB_PREFIX = "omni-audio-embedder-"
+
+
+@dataclass(frozen=True)
+class PresetEntry:
+    """One repo of `--all-sizes`: the family, the preset and the repo name it is published under."""
+
+    family: str
+    name: str
+    hub_name: str
+    description: str = ""
+    components: tuple[str, ...] = ()
+    preset: Any = field(default=None, compare=False, repr=False)
+
+    def repo_id(self, org: str) -> str:
+        return f"{org}/{self.hub_name}"
+
+
+@dataclass
+class Built:
+    model: Any
+    processor: Any
+    weights: str  # "random" | "pretrained-components"
+    components: list[str]
+    standin_for: str | None
+
+
+def omni_modules() -> tuple[Any, Any]:
+    """(omni_builder, omni_presets), or a PublishError naming what is missing."""
+    try:
+        from .. import omni_builder, omni_presets
+    except ImportError as err:
+        raise PublishError(
+            f"the Omni family is not available ({err}); publish WavLink only with --family wavlink"
+        ) from err
+    return omni_builder, omni_presets
+
+
+def _first_attr(obj: Any, names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value:
+            return value
+    return None
+
+
+def _omni_components(preset: Any) -> tuple[str, ...]:
+    audio = _first_attr(preset, ("audio_encoder", "audio", "audio_checkpoint"))
+    llm = _first_attr(preset, ("llm", "text", "llm_checkpoint", "language_model"))
+    if not llm or str(llm).startswith(STANDIN):
+        return ()
+    return tuple(dict.fromkeys(str(c) for c in (audio, llm) if c))  # M4: one checkpoint holds both parts
+
+
+def family_presets(family: str) -> list[PresetEntry]:
+    if family == "wavlink":
+        from ..presets import PRESETS
+
+        return [PresetEntry("wavlink", p.name, p.hub_name, p.description,
+                            tuple(c for c in (p.whisper, p.text) if c != STANDIN), p) for p in PRESETS.values()]
+    if family == "omni":
+        _, omni_presets = omni_modules()
+        entries = []
+        for name, p in omni_presets.OMNI_PRESETS.items():
+            hub_name = getattr(p, "hub_name", None) or f"{OMNI_HUB_PREFIX}{name}"
+            entries.append(PresetEntry("omni", name, hub_name, str(getattr(p, "description", "") or ""),
+                                       _omni_components(p), p))
+        return entries
+    raise PublishError(f"unknown family {family!r}; choose from {FAMILIES}")
+
+
+def select_presets(families: list[str], names: list[str] | None) -> list[PresetEntry]:
+    """Presets of the families, optionally restricted by preset or repo name (`base`, `omni-audio-embedder-m1`)."""
+    entries = [e for family in families for e in family_presets(family)]
+    if not names:
+        return entries
+    chosen = [e for e in entries if e.name in names or e.hub_name in names]
+    unknown = sorted(set(names) - {e.name for e in chosen} - {e.hub_name for e in chosen})
+    if unknown:
+        known = ", ".join(sorted({e.name for e in entries} | {e.hub_name for e in entries}))
+        raise PublishError(f"unknown preset(s) {unknown}; known: {known}")
+    return chosen
+
+
+def find_preset(family: str, name: str | None = None, repo_name: str | None = None) -> PresetEntry | None:
+    """The preset named `name`, else the one a repo name refers to (`wavlink-base` -> base); for cards."""
+    try:
+        entries = family_presets(family)
+    except PublishError:
+        return None
+    if name is not None:
+        return next((e for e in entries if e.name == name), None)
+    return next((e for e in entries if e.hub_name == repo_name), None)
+
+
+def build(entry: PresetEntry, *, pretrained: bool = False, standin: bool = False, tokenizer: str | None = None,
+          seed: int = 0) -> Built:
+    """Build one preset: the tiny stand-in, its real pretrained components, or random weights."""
+    if entry.name.startswith(STANDIN):  # already tiny and random by definition
+        model, processor = _create(entry.family, entry.name, None, seed)
+        return Built(model, processor, "random", [], None)
+    if standin:
+        model, processor = _create(entry.family, STANDIN, None, seed)
+        return Built(model, processor, "random", [], entry.name)
+    if pretrained:
+        model, processor = _build_pretrained(entry, seed)
+        return Built(model, processor, "pretrained-components", list(entry.components), None)
+    model, processor = _create(entry.family, entry.name, tokenizer, seed)
+    return Built(model, processor, "random", [], None)
+
+
+def _create(family: str, name: str, tokenizer: str | None, seed: int) -> tuple[Any, Any]:
+    if family == "wavlink":
+        from ..builder import create_model
+
+        return create_model(name, tokenizer=tokenizer, seed=seed)
+    omni_builder, _ = omni_modules()
+    return omni_builder.create_omni(name, tokenizer=tokenizer, seed=seed)
+
+
+def _build_pretrained(entry: PresetEntry, seed: int) -> tuple[Any, Any]:
+    if entry.family == "wavlink":
+        from ..builder import build_model
+
+        p = entry.preset
+        return build_model(p.whisper, p.text, projection_dim=p.projection_dim, seed=seed, **p.config_overrides)
+    omni_builder, _ = omni_modules()
+    return omni_builder.build_omni(preset=entry.name, seed=seed)

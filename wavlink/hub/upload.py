@@ -1,0 +1,121 @@
+"""Upload a staged folder as ONE commit, retrying transient network failures with backoff.
+
+One `create_commit` carrying every file makes the upload atomic on the Hub: either the whole repo
+revision lands or nothing does, so a failure can never leave a half-published model that looks done.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .folders import PublishError, list_files
+
+T = TypeVar("T")
+RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+class PushError(RuntimeError):
+    """The upload did not complete; nothing from this attempt was committed."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 2.0  # seconds; doubled after each failure
+
+    def delay(self, failure: int) -> float:
+        return self.base_delay * (2 ** (failure - 1))
+
+
+def resolve_token() -> str:
+    """The token from the usual huggingface_hub places (HF_TOKEN, `hf auth login`'s file, ...)."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    if not token:
+        raise PublishError(
+            "no Hugging Face token found: run `hf auth login` or set HF_TOKEN (a write token), "
+            "or use --dry-run OUTDIR to only write the files"
+        )
+    return token
+
+
+def is_retryable(err: BaseException) -> bool:
+    """Transient transport errors and 5xx/429 answers; not auth, not-found, offline mode or bad requests."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    if isinstance(err, OfflineModeIsEnabled):
+        return False
+    if isinstance(err, HfHubHTTPError):
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        return status in RETRYABLE_STATUS
+    try:
+        import httpx2
+
+        if isinstance(err, httpx2.TransportError):
+            return True
+    except ImportError:  # older huggingface_hub uses requests/httpx; ConnectionError covers them
+        pass
+    return isinstance(err, (ConnectionError, TimeoutError))
+
+
+def with_retries(action: Callable[[], T], what: str, policy: RetryPolicy,
+                 log: Callable[[str], None] | None = None) -> T:
+    """Run `action`; on a transient error wait and try again, at most `policy.attempts` times in all."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return action()
+        except Exception as err:
+            if not is_retryable(err):
+                raise PushError(f"{what} failed: {err.__class__.__name__}: {err}") from err
+            if attempt == policy.attempts:
+                raise PushError(
+                    f"{what} failed after {policy.attempts} attempts ({err.__class__.__name__}: {err})"
+                ) from err
+            wait = policy.delay(attempt)
+            log(f"{what}: {err.__class__.__name__}: {err}; retrying in {wait:g} s "
+                f"(attempt {attempt + 1} of {policy.attempts})")
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, private: bool = False,
+                         revision: str | None = None, commit_message: str | None = None,
+                         policy: RetryPolicy = RetryPolicy(), api: Any = None) -> Any:
+    """create_repo(exist_ok=True) [+ create_branch] + one create_commit with every file of `folder`.
+
+    Returns the `CommitInfo`. Raises `PushError` (saying that nothing was committed) when it fails.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    folder = Path(folder)
+    files = list_files(folder)
+    if not files:
+        raise PublishError(f"{folder} is empty; nothing to upload")
+    api = api or HfApi(token=token)
+    message = commit_message or f"Upload {repo_id.split('/')[-1]}"
+    try:
+        with_retries(lambda: api.create_repo(repo_id, token=token, private=private, exist_ok=True),
+                     f"creating {repo_id}", policy)
+        if revision and revision != "main":
+            with_retries(lambda: api.create_branch(repo_id, branch=revision, token=token, exist_ok=True),
+                         f"creating branch {revision!r} of {repo_id}", policy)
+
+        def commit() -> Any:  # fresh operations per attempt: a failed attempt may have mutated them
+            operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
+                          for name in files]
+            return api.create_commit(repo_id, operations, commit_message=message, token=token,
+                                     revision=revision)
+
+        return with_retries(commit, f"uploading {len(files)} files to {repo_id}", policy)
+    except PushError as err:
+        raise PushError(
+            f"{err}. Nothing from this run was committed to {repo_id} (a Hub commit is all-or-nothing); "
+            "fix the cause and run the same command again"
+        ) from err
