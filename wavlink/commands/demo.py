@@ -9,13 +9,7 @@ from importlib import resources
 from ._common import cosine, print_table
 
 COMMAND = "demo"
-HELP = "embed the bundled CC0 animal sounds and a few captions, print text-to-audio similarities"
-
-CAPTIONS = [
-    "a dog barking", "a cat meowing", "a cow mooing", "a rooster crowing", "ducks quacking",
-    "a horse neighing", "an owl hooting", "a pig oinking", "frogs croaking", "a sheep bleating",
-]
-
+HELP = "search and classify the bundled real CC0 recordings with text (the default model unless --model)"
 
 def bundled_sounds() -> list[str]:
     folder = resources.files("wavlink") / "assets" / "sounds"
@@ -47,19 +41,32 @@ def _embedder(args: argparse.Namespace):
         return Embedder(model, processor, device=args.device), "tiny-random (random weights)"
 
 
+QUERIES = ["a dog barking", "a rooster crowing", "a cow mooing", "a cat meowing", "frogs croaking"]
+LABELS = ["cat", "cow", "dog", "duck", "frog", "horse", "owl", "pig", "rooster", "sheep",
+          "rain", "car horn", "church bells", "footsteps"]
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates
+
     embedder, name = _embedder(args)
     files = bundled_sounds()
-    audio = embedder.encode_audio(files)
-    text = embedder.encode_text(CAPTIONS)
-    sims = cosine(text, audio)
     names = [os.path.basename(f).rsplit(".", 1)[0] for f in files]
-    print(f"model: {name}\ncosine similarity, rows = captions, columns = bundled sounds; * = best sound\n")
-    rows = []
-    for caption, row in zip(CAPTIONS, sims):
-        best = int(row.argmax())
-        rows.append([caption] + [f"{v:+.2f}{'*' if j == best else ' '}" for j, v in enumerate(row)])
-    print_table(rows, ["caption"] + names)
-    hits = sum(names[int(r.argmax())] in c for c, r in zip(CAPTIONS, sims))
-    print(f"\ntop-1 text-to-audio hits: {hits}/{len(CAPTIONS)}")
+    audio = embedder.encode_audio(files)
+    print(f"model: {name}")
+    print(f"\n1) text-to-audio search over {len(files)} real CC0 recordings (wavlink/assets/sounds)")
+    sims = cosine(embedder.encode_text(QUERIES), audio)
+    for query, row in zip(QUERIES, sims):
+        best = row.argsort()[::-1][:3]
+        print(f"  {query!r:22} -> " + ", ".join(f"{names[i]} ({row[i]:.2f})" for i in best))
+    print(f"\n2) zero-shot classification among {len(LABELS)} labels (prompt-template ensemble)")
+    classes = class_embeddings_from_templates(embedder.encode_text, LABELS, list(DEFAULT_TEMPLATES))
+    scores = cosine(audio, classes)
+    rows, hits = [], 0
+    for sound, row in zip(names, scores):
+        best = row.argsort()[::-1][:3]
+        hits += LABELS[best[0]] == sound
+        rows.append([sound] + [f"{LABELS[i]} ({row[i]:.2f})" for i in best])
+    print_table(rows, ["recording", "#1", "#2", "#3"])
+    print(f"\ntop-1 correct: {hits}/{len(names)}")
     return 0
