@@ -217,7 +217,9 @@ def main() -> None:
 
     train_caps = [{"audio": r["audio"], "caption": caption(r["label"], r["kind"], rng), "split": "train"}
                   for r in train for _ in range(args.captions_per_clip)]
-    # validation: a slice of ESC fold 4 clips (seen classes) is enough to watch retrieval during training
+    # validation: a slice of ESC fold 4 clips with fresh captions, to watch retrieval during training. These
+    # clips are ALSO training clips (with other captions), so the number it gives is optimistic: it monitors
+    # optimisation only. The held-out evaluation sets are fold 5, the TimGM6mb renders and the CC0 animals.
     val = [r for r in esc_rows if r["fold"] == 4][::4]
     train_caps += [{"audio": r["audio"], "caption": caption(r["label"], "sound", rng), "split": "validation"}
                    for r in val]
