@@ -1,0 +1,339 @@
+"""Trainer, training modes, configs, checkpoints, and the SIGKILL-resume guarantee (tiny models, CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from wavlink.training import TrainingConfig, apply_training_mode, list_checkpoints, load_config, train
+from wavlink.training.config import parse_override
+from wavlink.training.recipe import lora_target_regex, loss_scale_names
+from wavlink.training.synthetic import SOUNDS, make_toy_dataset
+from wavlink.training.trainer import resolve_resume
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest single-threaded, and the resume test needs identical kernels in and out of
+    process (the subprocesses get OMP_NUM_THREADS=1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    """8 sound kinds x (3 train + 1 validation) clips of 0.4-0.8 s."""
+    return make_toy_dataset(tmp_path_factory.mktemp("toy"), per_kind=3, val_per_kind=1, seconds=(0.4, 0.8))
+
+
+def base_config(toy: Path, out: Path, **kw) -> TrainingConfig:
+    options = dict(preset="tiny-random", train_data=[str(toy)], output_dir=str(out), batch_size=4, lr=3e-3,
+                   epochs=1, num_workers=0, progress=False, seed=1)
+    options.update(kw)
+    return TrainingConfig(**options)
+
+
+def trainable(model: nn.Module) -> set[str]:
+    return {n.replace("base_model.model.", "") for n, p in model.named_parameters() if p.requires_grad}
+
+
+# ---------------------------------------------------------------------------------------------- modes
+
+
+def test_training_modes_freeze_the_right_parameters():
+    from wavlink.builder import create_model
+
+    head = {"global_token", "audio_projection.weight", "audio_projection.bias", "text_projection.weight",
+            "logit_scale"}
+    model, _ = create_model("tiny-random")
+    assert trainable(apply_training_mode(model, "projector", "both")) == head
+    model, _ = create_model("tiny-random")
+    assert trainable(apply_training_mode(model, "projector", "audio")) == head - {"text_projection.weight"}
+
+    model, _ = create_model("tiny-random")
+    names = trainable(apply_training_mode(model, "full", "audio"))
+    assert any(n.startswith("audio_model.") for n in names)
+    assert not any(n.startswith(("text_model.", "text_projection")) for n in names)
+    model, _ = create_model("tiny-random")
+    everything = {n for n, _ in model.named_parameters()}
+    assert trainable(apply_training_mode(model, "full", "both")) == everything - {
+        "siglip_logit_scale", "siglip_logit_bias"}  # the CLIP loss does not use them (DDP would wait)
+
+    model, _ = create_model("tiny-random")
+    names = trainable(apply_training_mode(model, "lora", "both", lora_r=4))
+    lora = {n for n in names if ".lora_" in n}
+    assert any(n.startswith("audio_model.layers.0.fc1.") for n in lora)  # Whisper attention + MLP
+    assert any(n.startswith("text_model.encoder.layers.0.self_attn.q_proj.") for n in lora)
+    assert not any(".mlp." in n for n in lora)  # text tower: attention only
+    assert {"global_token", "logit_scale"} <= names
+    assert {"audio_projection.modules_to_save.default.weight", "text_projection.modules_to_save.default.weight"} <= names
+    assert not names - lora - {"global_token", "logit_scale"} - {n for n in names if "modules_to_save" in n}
+
+    model, _ = create_model("tiny-random")
+    names = trainable(apply_training_mode(model, "lora", "audio"))
+    assert not any(n.startswith("text_") for n in names)
+    with pytest.raises(ValueError, match="do not target it"):
+        apply_training_mode(create_model("tiny-random")[0], "lora", "audio", lora_towers="audio,text")
+
+    model, _ = create_model("tiny-random")
+    assert loss_scale_names(model, "siglip") == ["siglip_logit_scale", "siglip_logit_bias"]
+    names = trainable(apply_training_mode(model, "projector", "both", loss_type="siglip"))
+    assert {"siglip_logit_scale", "siglip_logit_bias"} <= names and "logit_scale" not in names
+
+
+class FakeOmni(nn.Module):
+    """The shape of the Omni family: audio encoder + LLM backbone with Qwen2 Linear names, a projection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = SimpleNamespace(model_type="omni_audio_embedder")
+        lin = lambda: nn.Linear(4, 4)  # noqa: E731
+        self.audio_tower = nn.ModuleDict({"layers": nn.ModuleList([nn.ModuleDict(
+            {"q_proj": lin(), "out_proj": lin(), "fc1": lin(), "conv": nn.Conv1d(4, 4, 3)})])})
+        self.language_model = nn.ModuleDict({"layers": nn.ModuleList([nn.ModuleDict(
+            {"q_proj": lin(), "o_proj": lin(), "gate_proj": lin(), "down_proj": lin(), "embed": nn.Embedding(3, 4)})])})
+        self.audio_projection = lin()
+        self.logit_scale = nn.Parameter(torch.tensor(1.0))
+
+
+def test_lora_targets_per_family():
+    regex = lora_target_regex(FakeOmni(), ["audio", "text"])
+    assert regex == (r"(audio_tower\..*\.(fc1|out_proj|q_proj)|"
+                     r"language_model\..*\.(down_proj|gate_proj|o_proj|q_proj))")
+    model = apply_training_mode(FakeOmni(), "lora", "both")
+    names = trainable(model)
+    assert "language_model.layers.0.down_proj.lora_A.default.weight" in names
+    assert "logit_scale" in names and "audio_projection.modules_to_save.default.weight" in names
+    assert not any("embed" in n or "conv" in n for n in names)
+    with pytest.raises(ValueError, match="LoRA targets"):
+        apply_training_mode(FakeOmni(), "lora", "both", lora_towers="video")
+
+
+# ---------------------------------------------------------------------------------------------- configs
+
+
+def test_shipped_configs_load_and_stage_checks(tmp_path):
+    configs = sorted((ROOT / "scripts" / "configs").glob("wavlink-*-stage*.yaml"))
+    assert {c.name for c in configs} >= {f"wavlink-{s}-stage{n}.yaml" for s in ("base", "small", "large")
+                                         for n in (1, 2)}
+    for path in configs:
+        stage = 1 if "stage1" in path.name else 2
+        cfg = load_config(path, stage=stage)
+        assert (cfg.stage, cfg.lr, cfg.warmup_ratio, cfg.epochs, cfg.mixed_precision, cfg.loss) == (
+            stage, 1e-4, 0.05, 3, "bf16", "clip")
+        assert (cfg.model and "stage1" in cfg.model) if stage == 2 else (cfg.init_audio and cfg.init_text)
+        with pytest.raises(ValueError, match=f"stage-{stage} config but --stage {3 - stage}"):
+            load_config(path, stage=3 - stage)
+    (tmp_path / "m.csv").write_text("audio,caption\n")
+    both = {"preset": "tiny-random", "train_data": ["m.csv"], "stages": {1: {"lr": 1e-4}, 2: {"lr": 5e-5}}}
+    (tmp_path / "two.json").write_text(json.dumps(both))
+    assert load_config(tmp_path / "two.json", stage=2).lr == 5e-5
+    assert load_config(tmp_path / "two.json", stage=1).train_data == [str(tmp_path / "m.csv")]  # config-relative
+    with pytest.raises(ValueError, match="choose one with --stage"):
+        load_config(tmp_path / "two.json")
+    (tmp_path / "bad.yaml").write_text("preset: tiny-random\ntrain_data: [m.csv]\nlearning_rate: 1\n")
+    with pytest.raises(ValueError, match=r"unknown training option\(s\) \['learning_rate'\]"):
+        load_config(tmp_path / "bad.yaml")
+    assert parse_override("trackers=[tensorboard]") == ("trackers", ["tensorboard"])
+    assert parse_override("lr=3e-4") == ("lr", 3e-4)
+    with pytest.raises(ValueError, match="exactly one model source"):
+        TrainingConfig(train_data=["x.csv"])
+    with pytest.raises(ValueError, match="mode='half'"):
+        TrainingConfig(preset="tiny-random", train_data=["x.csv"], mode="half")
+
+
+def test_cli_train_dry_run_and_errors(tmp_path, toy, capsys):
+    from wavlink.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"stage: 1\npreset: tiny-random\ntrain_data: [{toy}]\n")
+    assert main(["train", "--config", str(cfg), "--stage", "1", "--dry-run", "--set", "mode=lora",
+                 "--out", str(tmp_path / "o")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["mode"] == "lora" and printed["output_dir"] == str(tmp_path / "o")
+    assert main(["train", "--config", str(cfg), "--stage", "2"]) == 2
+    assert "stage-1 config but --stage 2" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- training runs
+
+
+def test_short_run_writes_log_checkpoints_and_a_loadable_model(tmp_path, toy):
+    from transformers import AutoModel
+
+    out = tmp_path / "run"
+    result = train(base_config(toy, out, mode="full", epochs=2, save_every=2, keep_last=2, eval_at_start=True))
+    assert result.step == 12  # 24 clips / batch 4 = 6 steps per epoch
+    records = [json.loads(line) for line in result.log_path.read_text().splitlines()]
+    steps = [r for r in records if r["type"] == "train"]
+    evals = [r for r in records if r["type"] == "eval"]
+    assert [r["step"] for r in steps] == list(range(1, 13))
+    assert all(r["loss"] > 0 and r["lr"] >= 0 for r in steps)
+    assert steps[0]["lr"] == 0  # warmup starts at 0 (5% of 12 steps -> 1 warmup step)
+    assert [r["step"] for r in evals] == [0, 6, 12]  # at start and each epoch end
+    assert set(evals[-1]) >= {"t2a_R@1", "t2a_R@5", "t2a_R@10", "a2t_R@1", "a2t_R@5", "a2t_R@10", "t2a_R@1@4"}
+    assert result.final_metrics == {k: v for k, v in evals[-1].items() if k not in ("type", "step", "epoch")}
+    assert [p.name for p in list_checkpoints(out)] == ["step-00000010", "step-00000012"]
+    ckpt = list_checkpoints(out)[-1]
+    assert {p.name for p in ckpt.iterdir()} == {"trainable.safetensors", "optimizer.pt", "scheduler.pt",
+                                                 "rng_state_0.pt", "trainer_state.json"}
+    state = json.loads((ckpt / "trainer_state.json").read_text())
+    assert (state["step"], state["epoch"], state["step_in_epoch"]) == (12, 2, 0)
+    assert json.loads((out / "data_report.json").read_text())[0]["n_pairs"] == 24
+    # the final folder is a complete model: same embeddings after a reload
+    reloaded = AutoModel.from_pretrained(result.final_model_dir, trust_remote_code=True).eval()
+    inputs = result.processor(text=["clicks", "white noise"], return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.get_text_features(**inputs).pooler_output,
+                                   result.model.eval().get_text_features(**inputs).pooler_output)
+    # a fresh run must not silently mix with an old run's checkpoints
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        train(base_config(toy, out, mode="full", max_steps=1))
+
+
+def test_checkpointing_precision_and_accumulation_options(tmp_path, toy):
+    plain = train(base_config(toy, tmp_path / "a", mode="full", max_steps=2, eval_every=0))
+    ckpt = train(base_config(toy, tmp_path / "b", mode="full", max_steps=2, eval_every=0,
+                             gradient_checkpointing=True))
+    losses = [[json.loads(x)["loss"] for x in r.log_path.read_text().splitlines() if '"train"' in x]
+              for r in (plain, ckpt)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)  # recomputation changes memory, not maths
+    mixed = train(base_config(toy, tmp_path / "c", mode="lora", max_steps=2, eval_every=0, batch_size=3,
+                              grad_accum_steps=2, mixed_precision="bf16", trackers=["not-a-tracker"]))
+    assert mixed.step == 2 and mixed.final_metrics is not None
+    with pytest.raises(ValueError, match="cannot fill grad_accum_steps=7"):
+        train(base_config(toy, tmp_path / "d", grad_accum_steps=7))
+    with pytest.raises(ValueError, match=r"batch size 32 x 1 process\(es\) = 32 is larger than data.csv"):
+        train(base_config(toy, tmp_path / "e", batch_size=32))
+
+
+def test_checkpoint_listing_ignores_unfinished_saves(tmp_path):
+    root = tmp_path / "checkpoints"
+    for name, complete in [("step-00000002", True), ("step-00000010", True), (".tmp-step-00000012", True),
+                           ("step-00000011", False)]:
+        (root / name).mkdir(parents=True)
+        if complete:
+            (root / name / "trainer_state.json").write_text("{}")
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["step-00000002", "step-00000010"]
+    assert resolve_resume("latest", tmp_path).name == "step-00000010"
+    assert resolve_resume("latest", tmp_path / "empty") is None  # nothing yet: a fresh start
+    with pytest.raises(ValueError, match="not a checkpoint folder"):
+        resolve_resume(str(root / "step-00000011"), tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- kill -9 + resume
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, toy):
+    """A run killed with SIGKILL after its first checkpoint, resumed with `--resume latest`, ends with the
+    same weights and the same loss log as a run that was never interrupted (LoRA with dropout, so the RNG
+    state matters; the kill lands mid-epoch, so the sampler position matters)."""
+    from wavlink.builder import create_model, save_model_folder
+
+    base = save_model_folder(*create_model("tiny-random", seed=3), tmp_path / "base")
+    options = dict(model=str(base), train_data=[str(toy)], mode="lora", lora_dropout=0.1, epochs=2,
+                   batch_size=4, lr=3e-3, num_workers=0, progress=False, seed=1, save_every=2, keep_last=2,
+                   eval_every=3)
+    reference = train(TrainingConfig(**options, output_dir=str(tmp_path / "reference")))
+
+    out = tmp_path / "killed"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**options, "output_dir": str(out)}))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "wavlink", "train", "--config", str(config), "--debug-step-delay", "0.5"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            log = out / "log.jsonl"
+            steps = [r["step"] for r in _records(log) if r["type"] == "train"] if log.exists() else []
+            if list_checkpoints(out) and steps and max(steps) > 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    killed_at = max(r["step"] for r in _records(out / "log.jsonl") if r["type"] == "train")
+    assert killed_at < 12 and not (out / "adapter").exists()
+
+    # resume in this process: what matters is that the killed process left only complete checkpoints
+    resumed = train(TrainingConfig.from_dict(json.loads(config.read_text())), resume="latest")
+    assert resumed.step == 12
+
+    got, want = _records(out / "log.jsonl"), _records(reference.log_path)
+    assert [(r["type"], r["step"]) for r in got] == [(r["type"], r["step"]) for r in want]  # no duplicates
+    for a, b in zip(got, want):
+        for key in ("loss", "lr", "grad_norm", "t2a_R@1", "a2t_R@1"):
+            if key in b:
+                assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), (a, b)
+    for name in ("adapter/adapter_model.safetensors", "final/model.safetensors"):
+        a, b = load_file(str(out / name)), load_file(str(tmp_path / "reference" / name))
+        assert a.keys() == b.keys()
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_toy_sounds_are_distinct():
+    assert len(set(SOUNDS)) == len(SOUNDS) == 8
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp_kill_and_resume(tmp_path, toy):
+    """torchrun with 2 CPU processes (gloo): features gathered across ranks, per-rank RNG in checkpoints; all
+    processes SIGKILLed after the first checkpoint, resumed, equal to an uninterrupted 2-process run."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "wavlink", "train"]
+    options = dict(preset="tiny-random", train_data=[str(toy)], mode="lora", lora_dropout=0.1, epochs=2,
+                   batch_size=2, lr=3e-3, num_workers=1, progress=False, seed=1, save_every=2, eval_every=3)
+    configs = {}
+    for name in ("reference", "killed"):
+        configs[name] = tmp_path / f"{name}.json"
+        configs[name].write_text(json.dumps({**options, "output_dir": str(tmp_path / name)}))
+    done = subprocess.run(torchrun + ["--config", str(configs["reference"])], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(torchrun + ["--config", str(configs["killed"]), "--debug-step-delay", "0.5"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and not list_checkpoints(out):
+        time.sleep(0.05)
+    workers = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
+    for pid in [proc.pid, *map(int, workers.split())]:
+        os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (out / "adapter").exists()
+    done = subprocess.run(torchrun + ["--config", str(configs["killed"]), "--resume", "latest"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got, want = _records(out / "log.jsonl"), _records(tmp_path / "reference" / "log.jsonl")
+    assert [(r["type"], r["step"]) for r in got] == [(r["type"], r["step"]) for r in want]
+    assert [r.get("loss", 0) for r in got] == pytest.approx([r.get("loss", 0) for r in want], rel=1e-5)
+    a = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "reference" / "adapter" / "adapter_model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)

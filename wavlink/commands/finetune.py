@@ -1,0 +1,72 @@
+"""`wavlink finetune`: LoRA-finetune a model on one's own captioned audio; the adapter goes to --out.
+
+    wavlink finetune --model org/wavlink-base --data my_sounds/captions.csv --out my-adapter --merge
+"""
+
+from __future__ import annotations
+
+import argparse
+
+COMMAND = "finetune"
+HELP = "LoRA-finetune a model on your own (audio, caption) pairs (CSV/JSONL manifest or audio folder)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model folder or Hub id (WavLink or OmniAudioEmbedder)")
+    parser.add_argument("--data", required=True, nargs="+",
+                        help="CSV/TSV/JSONL manifest(s) with audio,caption[,split] columns, or audio folder(s) "
+                             "with metadata.csv (file_name,caption)")
+    parser.add_argument("--out", required=True, help="adapter folder (peft + sentence-transformers)")
+    parser.add_argument("--val-data", nargs="+", default=None,
+                        help="validation manifest(s) (default: the data's validation split, else --val-fraction)")
+    parser.add_argument("--val-fraction", type=float, default=0.1,
+                        help="clips held out for validation when there is no validation split (0: none)")
+    parser.add_argument("--lora-r", type=int, default=8)
+    parser.add_argument("--lora-alpha", type=float, default=None, help="default 2 x r")
+    parser.add_argument("--targets", default="audio,text",
+                        help="towers that get LoRA: audio, text or audio,text (audio only also freezes the text "
+                             "projection, so text embeddings stay unchanged)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=16, help="per process")
+    parser.add_argument("--grad-accum", type=int, default=1)
+    parser.add_argument("--max-train-seconds", type=float, default=10.0, help="random crop window")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--num-workers", type=int, default=2, help="audio decoding workers")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--on-bad-audio", choices=["fail", "skip"], default="fail",
+                        help="missing/unreadable audio: fail with a list (default) or skip and report a count")
+    parser.add_argument("--merge", nargs="?", const=True, default=False, metavar="DIR",
+                        help="also write base+adapter merged into a full model folder (default <out>/merged)")
+    parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
+    parser.add_argument("--keep-checkpoints", action="store_true", help="keep <out>/checkpoints after the run")
+    parser.add_argument("--overwrite", action="store_true", help="start afresh even if --out has checkpoints")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any other training option (see `wavlink train`), e.g. --set eval_every=50")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from ..training.config import parse_override
+    from ..training.finetune import finetune
+
+    options = dict(parse_override(item) for item in args.set)
+    result = finetune(
+        args.model, args.data, args.out,
+        lora_r=args.lora_r, lora_alpha=args.lora_alpha, targets=args.targets, epochs=args.epochs, lr=args.lr,
+        batch_size=args.batch_size, val_data=args.val_data, val_fraction=args.val_fraction, merge=args.merge,
+        resume=args.resume, keep_checkpoints=args.keep_checkpoints,
+        grad_accum_steps=args.grad_accum, max_train_seconds=args.max_train_seconds,
+        mixed_precision="bf16" if args.bf16 else "no", gradient_checkpointing=args.gradient_checkpointing,
+        num_workers=args.num_workers, seed=args.seed, on_bad_audio=args.on_bad_audio,
+        overwrite_output_dir=args.overwrite, **options,
+    )
+    if int(os.environ.get("RANK", "0")) != 0:  # one summary, not one per process
+        return 0
+    print(json.dumps({"adapter": str(result.adapter_dir), "merged": str(result.final_model_dir)
+                      if result.final_model_dir else None, "steps": result.step,
+                      "validation": result.final_metrics}, indent=2))
+    return 0

@@ -1,0 +1,808 @@
+"""Contrastive training of audio-text dual encoders on top of HF `accelerate`.
+
+Why `accelerate` and not `transformers.Trainer`: a dual encoder's step is two forwards, a loss that all-gathers
+features across processes and learnable loss scales; `Trainer` would need a custom `compute_loss`, a custom
+sampler, custom evaluation and custom checkpoint contents anyway. `accelerate` gives exactly the missing
+pieces (process launch, DDP wrapping, mixed precision, gradient clipping, trackers) and leaves the loop readable.
+The same code runs on one CPU, one GPU, or many GPUs under ``accelerate launch`` / ``torchrun``.
+
+The loop, step by step (`ContrastiveTrainer.fit`):
+
+1. load the model (folder / Hub id, random preset, or pretrained parts) and its processor; freeze or wrap it
+   for the mode (`recipe.apply_training_mode`);
+2. read and validate the data, build the length-bucketed batches of this process (whole batches per rank, so
+   every rank holds the same local batch size, as the gathered losses require);
+3. AdamW (no decay on biases / norms / global token / scales) + cosine schedule with linear warmup;
+4. per optimizer step: ``grad_accum_steps`` micro-batches, each one forward of `DualEncoderModule` (both towers
+   in ONE forward, so DDP syncs every gradient), the loss (features gathered across processes inside the loss
+   module, ``group_ids`` masking duplicates), backward; then clip, step, schedule; one JSONL line per step;
+5. evaluation (text->audio and audio->text R@1/5/10) on the validation split, at the end of each epoch by
+   default;
+6. atomic checkpoints (temp folder, then rename) with trainable weights, optimizer, scheduler, every rank's RNG
+   state and the position in the epoch; ``resume="latest"`` continues the exact trajectory;
+7. the final model folder (merged when LoRA) and, for LoRA, an adapter folder that peft and
+   sentence-transformers load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from .config import TrainingConfig
+from .data import AudioCaptionCollator, AudioCaptionDataset, LengthBucketBatchSampler, split_clips
+from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_PREFIX = "step-"
+TMP_PREFIX = ".tmp-"
+STATE_FILE = "trainer_state.json"
+WEIGHTS_FILE = "trainable.safetensors"
+LOG_FILE = "log.jsonl"
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    step: int
+    final_model_dir: Path | None
+    adapter_dir: Path | None
+    initial_metrics: dict[str, float] | None
+    final_metrics: dict[str, float] | None
+    log_path: Path
+    model: nn.Module | None = None  # the trained model (a PeftModel for LoRA), unwrapped from DDP
+    processor: Any = None
+
+
+class DualEncoderModule(nn.Module):
+    """What DDP wraps: both towers and the loss scales in one forward, so every trainable gradient is synced.
+
+    Only the family-agnostic contract is used: ``get_audio_features(**audio_inputs).pooler_output`` and
+    ``get_text_features(**text_inputs).pooler_output`` (L2-normalised), plus the loss scales.
+    """
+
+    def __init__(self, model: nn.Module, loss_type: str) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_type = loss_type
+
+    def forward(
+        self, audio_inputs: dict[str, torch.Tensor], text_inputs: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        audio = self.model.get_audio_features(**audio_inputs).pooler_output
+        text = self.model.get_text_features(**text_inputs).pooler_output
+        return audio, text, loss_scale_kwargs(self.model, self.loss_type)
+
+
+# ---------------------------------------------------------------------------------------------- model loading
+
+
+def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, str | None]:
+    """(model, processor, base reference) for the config's model source.
+
+    The base reference is what a LoRA adapter records as its base: an absolute folder path or a Hub id; None
+    when the model was created here (the trainer then saves it to ``<output_dir>/base`` first).
+    """
+    overrides = dict(config.config_overrides)
+    if config.model:
+        from transformers import AutoModel, AutoProcessor
+
+        source = config.model
+        try:
+            model = AutoModel.from_pretrained(source, trust_remote_code=True)
+            processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
+        except OSError as err:
+            raise ValueError(f"cannot load model {source!r}: {err}") from err
+        ref = os.path.abspath(source) if os.path.isdir(source) else source
+        return model, processor, ref
+    if config.preset:
+        if config.family == "omni":
+            from ..omni_builder import create_omni
+
+            model, processor = create_omni(config.preset, tokenizer=config.tokenizer, seed=config.seed, **overrides)
+        else:
+            from ..builder import create_model
+
+            model, processor = create_model(config.preset, tokenizer=config.tokenizer, seed=config.seed, **overrides)
+        return model, processor, None
+    if config.family == "omni":
+        from ..omni_builder import build_omni
+
+        model, processor = build_omni(config.init_audio, config.init_text, **overrides)
+    else:
+        from ..builder import build_model
+
+        model, processor = build_model(config.init_audio, config.init_text, seed=config.seed, **overrides)
+    return model, processor, None
+
+
+def resolve_loss(model: nn.Module, config: TrainingConfig) -> tuple[str, list[int] | None]:
+    """(loss name, Matryoshka dims or None) from the training config, falling back to the model config."""
+    mcfg = unwrap(model).config
+    loss_type = config.loss or getattr(mcfg, "loss_type", None) or "clip"
+    dims = config.matryoshka_dims
+    if dims == "auto":
+        dims = list(getattr(mcfg, "matryoshka_dims", None) or []) if getattr(mcfg, "matryoshka_loss", True) else []
+    elif dims:
+        dims = sorted({int(d) for d in dims}, reverse=True)
+        if hasattr(mcfg, "matryoshka_dims") and list(mcfg.matryoshka_dims) != dims:
+            logger.warning("training Matryoshka dims %s; the saved config will list them", dims)
+            mcfg.matryoshka_dims = dims
+    return loss_type, (list(dims) or None) if dims else None
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: no decay for biases, norms (ndim < 2), the global token, positions and loss scales."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        skip = p.ndim < 2 or any(k in name for k in ("global_token", "position", "logit_scale", "logit_bias"))
+        (no_decay if skip else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+class _ClipWaves(Dataset):
+    def __init__(self, dataset: AudioCaptionDataset, clips: Sequence[int]) -> None:
+        self.dataset, self.clips = dataset, list(clips)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.dataset.load_clip(self.clips[i])
+
+
+def _to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+
+
+@torch.no_grad()
+def embed_dataset(
+    model: nn.Module,
+    processor: Any,
+    dataset: AudioCaptionDataset,
+    batch_size: int = 32,
+    num_workers: int = 0,
+    device: torch.device | str | None = None,
+    autocast: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """(audio embeddings per clip, text embeddings per caption, caption -> clip position), deterministic."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    clips, captions, text_to_audio = dataset.retrieval_items()
+    durations = [dataset.clips[c].duration or 0.0 for c in clips]
+    order = sorted(range(len(clips)), key=lambda i: -durations[i])
+    was_training = model.training
+    model.eval()
+    ctx = autocast if autocast is not None else contextlib.nullcontext
+    audio = torch.empty(0)
+    try:
+        loader = DataLoader(_ClipWaves(dataset, [clips[i] for i in order]), batch_size=batch_size,
+                            num_workers=num_workers, collate_fn=list)
+        parts = []
+        for waves in loader:
+            inputs = processor(audio=waves, sampling_rate=dataset.sampling_rate, return_tensors="pt")
+            with ctx():
+                parts.append(model.get_audio_features(**_to_device(dict(inputs), device)).pooler_output.float().cpu())
+        audio = torch.empty_like(torch.cat(parts))
+        audio[torch.tensor(order)] = torch.cat(parts)
+        text_parts = []
+        for start in range(0, len(captions), batch_size):
+            inputs = processor(text=captions[start : start + batch_size], return_tensors="pt")
+            with ctx():
+                text_parts.append(model.get_text_features(**_to_device(dict(inputs), device)).pooler_output.float().cpu())
+        text = torch.cat(text_parts)
+    finally:
+        model.train(was_training)
+    return audio, text, text_to_audio
+
+
+def retrieval_scores(
+    audio: torch.Tensor, text: torch.Tensor, text_to_audio: Sequence[int], dims: Sequence[int] | None = None
+) -> dict[str, float]:
+    """Flat metrics: ``t2a_R@1`` ... ``a2t_R@10`` (+ ``t2a_R@1@d`` per smaller Matryoshka width)."""
+    from ..metrics import retrieval_metrics
+
+    def sim(d: int | None) -> np.ndarray:
+        a, t = (audio, text) if d is None else (audio[:, :d], text[:, :d])
+        a = torch.nn.functional.normalize(a, dim=-1)
+        t = torch.nn.functional.normalize(t, dim=-1)
+        return (t @ a.T).numpy()
+
+    full = retrieval_metrics(sim(None), list(text_to_audio), ks=(1, 5, 10))
+    out = {}
+    for direction, short in (("text_to_audio", "t2a"), ("audio_to_text", "a2t")):
+        for k in (1, 5, 10):
+            out[f"{short}_R@{k}"] = float(full[direction][f"R@{k}"])
+    for d in dims or []:
+        if d < audio.shape[1]:
+            m = retrieval_metrics(sim(d), list(text_to_audio), ks=(1,), audio_to_text=False)
+            out[f"t2a_R@1@{d}"] = float(m["text_to_audio"]["R@1"])
+    return out
+
+
+def evaluate_retrieval(
+    model: nn.Module, processor: Any, dataset: AudioCaptionDataset, batch_size: int = 32, num_workers: int = 0,
+    dims: Sequence[int] | None = None, autocast: Any = None,
+) -> dict[str, float]:
+    """Text->audio and audio->text R@1/5/10 of `model` on a dataset (one clip per column, captions as rows)."""
+    audio, text, t2a = embed_dataset(model, processor, dataset, batch_size, num_workers, autocast=autocast)
+    return retrieval_scores(audio, text, t2a, dims)
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+
+def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints, oldest first (temp folders of interrupted saves are ignored)."""
+    root = Path(output_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = []
+    for p in root.iterdir():
+        if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and (p / STATE_FILE).is_file():
+            try:
+                found.append((int(p.name[len(CHECKPOINT_PREFIX):]), p))
+            except ValueError:
+                continue
+    return [p for _, p in sorted(found)]
+
+
+def resolve_resume(resume: str | os.PathLike | None, output_dir: str | os.PathLike) -> Path | None:
+    """``"latest"`` -> newest complete checkpoint (None if there is none yet: a fresh start); a path -> itself."""
+    if resume is None or resume == "":
+        return None
+    if str(resume) == "latest":
+        found = list_checkpoints(output_dir)
+        return found[-1] if found else None
+    path = Path(resume)
+    if not (path / STATE_FILE).is_file():
+        raise ValueError(f"not a checkpoint folder (no {STATE_FILE}): {path}")
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for root, _, files in os.walk(path):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                os.fsync(f.fileno())
+        _fsync_dir(Path(root))
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_python(value: Any) -> Any:
+    """RNG states as plain tuples/lists (loadable with torch.load(weights_only=True))."""
+    if isinstance(value, tuple):
+        return tuple(_to_python(v) for v in value)
+    if isinstance(value, list):
+        return [_to_python(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+
+
+class ContrastiveTrainer:
+    """One training run described by a `TrainingConfig`; see the module docstring for the loop.
+
+    Args:
+        config: the run.
+        resume: None (fresh), ``"latest"`` (newest checkpoint in ``output_dir``, or fresh if none) or a path.
+        step_delay: seconds to sleep after each optimizer step (only for tests that must kill a run mid-way).
+    """
+
+    def __init__(self, config: TrainingConfig, resume: str | os.PathLike | None = None,
+                 step_delay: float = 0.0) -> None:
+        self.config = config
+        self.resume = resume
+        self.step_delay = step_delay
+        self.output_dir = Path(config.output_dir)
+        self.log_path = self.output_dir / LOG_FILE
+        self.step = 0
+        self.epoch = 0
+        self.step_in_epoch = 0
+        self.samples_seen = 0
+
+    # ------------------------------------------------------------------ setup
+    def _make_accelerator(self):
+        from accelerate import Accelerator
+        from accelerate.state import AcceleratorState, GradientState
+        from accelerate.utils import DistributedDataParallelKwargs
+
+        # Several runs in one process (tests, notebooks) must not inherit the previous run's precision.
+        AcceleratorState._reset_state()
+        GradientState._reset_state()
+        trackers = []
+        for name in self.config.trackers:
+            import accelerate.utils as au
+
+            check = getattr(au, f"is_{name}_available", None)
+            if check is not None and check():
+                trackers.append(name)
+            else:
+                logger.warning("tracker %r is not installed (or unknown); logging to %s only", name, LOG_FILE)
+        # torchrun / accelerate launch without GPUs: accelerate only goes multi-process on CPU when told to
+        multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+        return Accelerator(
+            cpu=multi_cpu,
+            mixed_precision=self.config.mixed_precision,
+            log_with=trackers or None,
+            project_dir=str(self.output_dir),
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=self.config.find_unused_parameters)],
+            step_scheduler_with_optimizer=False,
+        ), trackers
+
+    def _print(self, message: str) -> None:
+        if self.accelerator.is_main_process:
+            print(message, flush=True)
+
+    def setup(self) -> None:
+        """Model, data, optimizer, schedule; restores a checkpoint when resuming."""
+        from accelerate.utils import set_seed
+        from transformers import get_cosine_schedule_with_warmup
+
+        cfg = self.config
+        self.accelerator, trackers = self._make_accelerator()
+        acc = self.accelerator
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        set_seed(cfg.seed)
+
+        model, self.processor, base_ref = load_model_and_processor(cfg)
+        self.loss_type, self.matryoshka_dims = resolve_loss(model, cfg)
+        if cfg.mode == "lora" and base_ref is None:
+            base_dir = self.output_dir / "base"
+            if acc.is_main_process and not (base_dir / "config.json").is_file():
+                from ..builder import save_model_folder
+
+                save_model_folder(model, self.processor, base_dir)
+            base_ref = str(base_dir.resolve())
+        self.base_ref = base_ref
+        self.base_fingerprint = model_fingerprint(model)
+        if cfg.gradient_checkpointing:
+            if not getattr(model, "supports_gradient_checkpointing", False):
+                raise ValueError(f"{type(model).__name__} does not support gradient checkpointing")
+            kwargs = {"use_reentrant": False}  # frozen towers: inputs need no grad for the recomputation
+            if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name
+                model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        model = apply_training_mode(
+            model, cfg.mode, cfg.scope, loss_type=self.loss_type, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout, lora_towers=cfg.lora_towers,
+        )
+        self.model = model
+        self._print(f"{cfg.mode} / {cfg.scope}: {describe_trainable(model)}; loss {self.loss_type}"
+                    + (f", Matryoshka {self.matryoshka_dims}" if self.matryoshka_dims else ""))
+
+        from ..losses import build_loss
+
+        self.loss_fn = build_loss(self.loss_type, matryoshka_dims=self.matryoshka_dims,
+                                  **({"matryoshka_weights": cfg.matryoshka_weights} if cfg.matryoshka_weights else {}),
+                                  **cfg.loss_kwargs)
+        self._setup_data()
+
+        self.module = DualEncoderModule(model, self.loss_type)
+        optimizer = torch.optim.AdamW(parameter_groups(self.module, cfg.weight_decay), lr=cfg.lr,
+                                      betas=tuple(cfg.betas), eps=cfg.eps)
+        self.module, self.optimizer = acc.prepare(self.module, optimizer)
+        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else math.ceil(cfg.warmup_ratio * self.total_steps)
+        self.scheduler = get_cosine_schedule_with_warmup(self.optimizer.optimizer, warmup, self.total_steps)
+        self.trainable = [p for p in self.module.parameters() if p.requires_grad]
+
+        checkpoint = resolve_resume(self.resume, self.output_dir)
+        if checkpoint is not None:
+            self._load_checkpoint(checkpoint)
+        else:
+            if list_checkpoints(self.output_dir) and not cfg.overwrite_output_dir:
+                raise ValueError(
+                    f"{self.output_dir} already holds checkpoints of a run: resume it (--resume latest), choose "
+                    "another output folder, or set overwrite_output_dir (--overwrite)"
+                )
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                shutil.rmtree(self.output_dir / "checkpoints", ignore_errors=True)
+                if self.log_path.exists():
+                    self.log_path.unlink()
+            # different dropout masks per process; the state is checkpointed per rank
+            set_seed(cfg.seed + acc.process_index)
+        if acc.is_main_process:
+            (self.output_dir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str) + "\n")
+        if trackers:
+            flat = {k: (v if isinstance(v, (int, float, str, bool)) else json.dumps(v, default=str))
+                    for k, v in cfg.to_dict().items()}
+            acc.init_trackers(cfg.project_name, config=flat)
+
+    def _setup_data(self) -> None:
+        cfg, acc = self.config, self.accelerator
+        sr = int(getattr(unwrap(self.model).config, "sampling_rate", 16000))
+        common = dict(sampling_rate=sr, seed=cfg.seed)
+        train = AudioCaptionDataset.from_sources(cfg.train_data, split="train", train=True,
+                                                 max_seconds=cfg.max_train_seconds,
+                                                 caption_sampling=cfg.caption_sampling, **common)
+        self.train_report = train.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check,
+                                           progress=cfg.progress and acc.is_main_process)
+        if cfg.eval_data is not None:
+            val = AudioCaptionDataset.from_sources(cfg.eval_data, split="validation", default_split="validation",
+                                                   train=False, max_seconds=cfg.max_eval_seconds,
+                                                   **common) if cfg.eval_data else None
+        else:
+            val = AudioCaptionDataset.from_sources(cfg.train_data, split="validation", train=False,
+                                                   max_seconds=cfg.max_eval_seconds, **common)
+            if not val.pairs:
+                val = None
+                if cfg.val_fraction > 0:
+                    train, val = split_clips(train, cfg.val_fraction, seed=cfg.seed)
+                    val.max_seconds = cfg.max_eval_seconds
+        if val is not None and val.report is None:
+            val.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check)
+        self.train_set, self.val_set = train, val
+        for report in (train.report, val.report if val else None):
+            if report is not None and not report.ok:
+                self._print(str(report))
+        reports = [r.to_dict() for r in (train.report, val.report if val else None) if r is not None]
+        if acc.is_main_process:
+            (self.output_dir / "data_report.json").write_text(json.dumps(reports, indent=2) + "\n")
+        self.sampler = LengthBucketBatchSampler(
+            train.example_durations(), cfg.batch_size, num_replicas=acc.num_processes, rank=acc.process_index,
+            seed=cfg.seed, bucket_size=cfg.bucket_size, name=train.name,
+        )
+        self.batches_per_epoch = len(self.sampler.batches(0))
+        self.steps_per_epoch = self.batches_per_epoch // cfg.grad_accum_steps
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"{self.batches_per_epoch} batch(es) per epoch and process cannot fill grad_accum_steps="
+                f"{cfg.grad_accum_steps}; lower it or the batch size"
+            )
+        self.total_steps = cfg.max_steps or self.steps_per_epoch * cfg.epochs
+        self.collator = AudioCaptionCollator(self.processor, sampling_rate=sr)
+        self._print(
+            f"data: {len(train)} training examples ({len(train.example_clips)} clips), "
+            f"{len(val.pairs) if val else 0} validation captions; {self.steps_per_epoch} steps/epoch, "
+            f"{self.total_steps} steps; global batch {cfg.batch_size} x {acc.num_processes} process(es) x "
+            f"{cfg.grad_accum_steps} accumulation"
+        )
+
+    # ------------------------------------------------------------------ logging
+    def _log(self, record: dict[str, Any]) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+        numeric = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"}
+        if self.accelerator.trackers:
+            prefix = "eval/" if record.get("type") == "eval" else "train/"
+            self.accelerator.log({prefix + k: v for k, v in numeric.items()}, step=record["step"])
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log lines written after the checkpoint (they will be produced again)."""
+        if not self.accelerator.is_main_process or not self.log_path.exists():
+            return
+        kept = []
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by the kill
+            if record.get("step", 0) <= step:
+                kept.append(line)
+        tmp = self.log_path.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, self.log_path)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        model = self.accelerator.unwrap_model(self.module).model
+        return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoints/step-N`` atomically (temp folder + rename) and keep the last `keep_last`."""
+        from safetensors.torch import save_file
+
+        acc = self.accelerator
+        root = self.output_dir / "checkpoints"
+        final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
+        tmp = root / f"{TMP_PREFIX}{CHECKPOINT_PREFIX}{self.step:08d}"
+        if acc.is_main_process:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+        acc.wait_for_everyone()
+        torch.save(_to_python(_rng_state()), tmp / f"rng_state_{acc.process_index}.pt")
+        if acc.is_main_process:
+            save_file(self._trainable_state(), str(tmp / WEIGHTS_FILE))
+            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            state = {"step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                     "samples_seen": self.samples_seen, "total_steps": self.total_steps,
+                     "world_size": acc.num_processes, "config_digest": self.config.trajectory_digest(),
+                     "mode": self.config.mode, "time": time.time()}
+            (tmp / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            _fsync_tree(tmp)
+            if final.exists():  # the same step saved again (e.g. after a resume): swap it out atomically
+                old = root / f"{TMP_PREFIX}old-{final.name}"
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+            _fsync_dir(root)
+            for stale in list_checkpoints(self.output_dir)[: -self.config.keep_last]:
+                shutil.rmtree(stale, ignore_errors=True)
+        acc.wait_for_everyone()
+        return final
+
+    def _load_checkpoint(self, path: Path) -> None:
+        from safetensors.torch import load_file
+
+        acc = self.accelerator
+        state = json.loads((path / STATE_FILE).read_text())
+        if state.get("config_digest") != self.config.trajectory_digest():
+            logger.warning("resuming %s with a different configuration: the trajectory will differ", path)
+        if state.get("world_size") != acc.num_processes:
+            logger.warning("checkpoint was written by %s process(es), resuming on %s: the data order changes",
+                           state.get("world_size"), acc.num_processes)
+        weights = load_file(str(path / WEIGHTS_FILE))
+        model = acc.unwrap_model(self.module).model
+        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        if set(weights) != set(params):
+            missing, extra = sorted(set(params) - set(weights)), sorted(set(weights) - set(params))
+            raise ValueError(f"checkpoint {path} does not match this model / mode (missing {missing[:5]}, "
+                             f"unexpected {extra[:5]})")
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(weights[name].to(p.device, p.dtype))
+        self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
+        self.scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+        rng_file = path / f"rng_state_{acc.process_index}.pt"
+        if rng_file.exists():
+            _set_rng_state(torch.load(rng_file, weights_only=True))
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.step_in_epoch, self.samples_seen = int(state["step_in_epoch"]), int(state["samples_seen"])
+        self._truncate_log(self.step)
+        self._print(f"resumed from {path} (step {self.step}, epoch {self.epoch})")
+
+    # ------------------------------------------------------------------ one step
+    def _batch_to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
+        device = self.accelerator.device
+        return {k: _to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
+
+    def training_step(self, micro_batches: Sequence[dict[str, Any]]) -> dict[str, float]:
+        """One optimizer step over `micro_batches` (gradient accumulation); returns logged values."""
+        acc, cfg = self.accelerator, self.config
+        self.module.train()
+        total = torch.zeros((), device=acc.device)
+        scale_value = float("nan")
+        for j, batch in enumerate(micro_batches):
+            batch = self._batch_to_device(batch)
+            sync = j == len(micro_batches) - 1
+            with contextlib.nullcontext() if sync else acc.no_sync(self.module):
+                audio, text, scales = self.module(batch["audio_inputs"], batch["text_inputs"])
+                loss = self.loss_fn(audio, text, group_ids=batch["group_ids"], **scales)
+                acc.backward(loss / len(micro_batches))
+            total += loss.detach().float()
+            scale_value = float(scales["logit_scale"].detach().float().exp())
+        grad_norm = None
+        if cfg.max_grad_norm:
+            grad_norm = acc.clip_grad_norm_(self.trainable, cfg.max_grad_norm)
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        mean_loss = acc.reduce(total / len(micro_batches), reduction="mean")
+        out = {"loss": float(mean_loss), "lr": float(lr), "logit_scale": scale_value}
+        if grad_norm is not None:
+            out["grad_norm"] = float(grad_norm)
+        return out
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self) -> dict[str, float] | None:
+        """Retrieval metrics on the validation set (main process; the others wait)."""
+        if self.val_set is None:
+            return None
+        acc = self.accelerator
+        metrics = None
+        if acc.is_main_process:
+            model = acc.unwrap_model(self.module).model
+            metrics = evaluate_retrieval(model, self.processor, self.val_set, self.config.eval_batch_size,
+                                         num_workers=min(self.config.num_workers, 2),
+                                         dims=self.matryoshka_dims, autocast=acc.autocast)
+            self._log({"type": "eval", "step": self.step, "epoch": self.epoch, **metrics})
+        if acc.num_processes > 1:  # every rank returns the metrics
+            from accelerate.utils import broadcast_object_list
+
+            metrics = broadcast_object_list([metrics])[0]
+        acc.wait_for_everyone()
+        return metrics
+
+    # ------------------------------------------------------------------ the loop
+    def _loader(self, epoch: int, skip_batches: int) -> DataLoader:
+        cfg = self.config
+        if cfg.num_workers:
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the collator tokenizes in forked workers
+        self.train_set.set_epoch(epoch)
+        batches = self.sampler.batches(epoch)[: self.steps_per_epoch * cfg.grad_accum_steps][skip_batches:]
+        return DataLoader(
+            self.train_set, batch_sampler=batches, collate_fn=self.collator, num_workers=cfg.num_workers,
+            pin_memory=self.accelerator.device.type == "cuda",
+            generator=torch.Generator().manual_seed(cfg.seed + epoch),  # leaves the global RNG untouched
+        )
+
+    def fit(self) -> TrainResult:
+        """Run (or resume) the whole training; returns where everything was written."""
+        self.setup()
+        cfg, acc = self.config, self.accelerator
+        from tqdm.auto import tqdm
+
+        initial = None
+        if cfg.eval_at_start and self.step == 0:
+            initial = self.evaluate()
+        final_metrics, evaluated_at = None, -1
+        bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True,
+                   disable=not (cfg.progress and acc.is_main_process))
+        per_step = cfg.batch_size * cfg.grad_accum_steps * acc.num_processes
+        while self.step < self.total_steps:
+            iterator = iter(self._loader(self.epoch, self.step_in_epoch * cfg.grad_accum_steps))
+            while self.step_in_epoch < self.steps_per_epoch and self.step < self.total_steps:
+                start = time.perf_counter()
+                values = self.training_step([next(iterator) for _ in range(cfg.grad_accum_steps)])
+                elapsed = time.perf_counter() - start
+                self.step += 1
+                self.step_in_epoch += 1
+                self.samples_seen += per_step
+                if self.step % cfg.log_every == 0 or self.step == self.total_steps:
+                    self._log({"type": "train", "step": self.step,
+                               "epoch": round(self.epoch + self.step_in_epoch / self.steps_per_epoch, 4),
+                               **values, "samples_per_s": round(per_step / elapsed, 2)})
+                bar.update(1)
+                bar.set_postfix(loss=f"{values['loss']:.4f}", lr=f"{values['lr']:.2e}")
+                end_of_epoch = self.step_in_epoch == self.steps_per_epoch
+                last = self.step == self.total_steps
+                if cfg.eval_every is None:
+                    due = end_of_epoch or last
+                else:
+                    due = bool(cfg.eval_every) and (self.step % cfg.eval_every == 0 or last)
+                if due:
+                    final_metrics, evaluated_at = self.evaluate(), self.step
+                if end_of_epoch:
+                    self.epoch += 1
+                    self.step_in_epoch = 0
+                save_due = end_of_epoch if cfg.save_every is None else self.step % cfg.save_every == 0
+                if save_due or last:
+                    self.save_checkpoint()
+                if self.step_delay:
+                    time.sleep(self.step_delay)
+                if end_of_epoch:
+                    break
+            del iterator
+        bar.close()
+        if evaluated_at != self.step and self.val_set is not None:  # same decision on every rank
+            final_metrics = self.evaluate()
+        model_dir, adapter_dir = self.save_final()
+        if not cfg.keep_checkpoints and acc.is_main_process:
+            shutil.rmtree(self.output_dir / "checkpoints", ignore_errors=True)
+        if acc.trackers:
+            acc.end_training()
+        return TrainResult(self.output_dir, self.step, model_dir, adapter_dir, initial, final_metrics, self.log_path,
+                           model=acc.unwrap_model(self.module).model, processor=self.processor)
+
+    # ------------------------------------------------------------------ final artefacts
+    def save_final(self) -> tuple[Path | None, Path | None]:
+        """Full model folder (merged for LoRA when ``merge_lora``) and, for LoRA, the adapter folder."""
+        from ..builder import save_model_folder
+
+        cfg, acc = self.config, self.accelerator
+        acc.wait_for_everyone()
+        model = acc.unwrap_model(self.module).model
+        model_dir = cfg.resolved_path(cfg.final_model_dir, "final")
+        adapter_dir = None
+        if acc.is_main_process:
+            if cfg.mode == "lora":
+                from .finetune import save_adapter
+
+                adapter_dir = cfg.resolved_path(cfg.final_adapter_dir, "adapter")
+                save_adapter(model, self.processor, adapter_dir, self.base_ref, base_fingerprint=self.base_fingerprint,
+                             metadata={"mode": cfg.mode, "scope": cfg.scope, "loss": self.loss_type,
+                                       "steps": self.step, "lora_r": cfg.lora_r})
+                if cfg.merge_lora:
+                    import copy
+
+                    save_model_folder(copy.deepcopy(model).merge_and_unload(), self.processor, model_dir)
+                else:
+                    model_dir = None
+            else:
+                save_model_folder(model, self.processor, model_dir)
+            self._print(f"saved {'adapter ' + str(adapter_dir) if adapter_dir else ''}"
+                        f"{' and ' if adapter_dir and model_dir else ''}{'model ' + str(model_dir) if model_dir else ''}")
+        else:
+            model_dir = model_dir if cfg.mode != "lora" or cfg.merge_lora else None
+            adapter_dir = cfg.resolved_path(cfg.final_adapter_dir, "adapter") if cfg.mode == "lora" else None
+        acc.wait_for_everyone()
+        return model_dir, adapter_dir
+
+
+def model_fingerprint(model: nn.Module) -> dict[str, Any]:
+    """Architecture identity of a base model (type + parameter names and shapes), to refuse a wrong base."""
+    import hashlib
+
+    base = unwrap(model)
+    lines = sorted(f"{n}:{tuple(p.shape)}" for n, p in base.named_parameters())
+    return {
+        "model_type": getattr(getattr(base, "config", None), "model_type", None),
+        "num_parameters": sum(p.numel() for p in base.parameters()),
+        "shapes_sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+    }
+
+
+def train(config: TrainingConfig, resume: str | os.PathLike | None = None, step_delay: float = 0.0) -> TrainResult:
+    """Train (or resume) a run; see `ContrastiveTrainer`."""
+    return ContrastiveTrainer(config, resume=resume, step_delay=step_delay).fit()
+
+
+__all__ = [
+    "ContrastiveTrainer",
+    "DualEncoderModule",
+    "TrainResult",
+    "embed_dataset",
+    "evaluate_retrieval",
+    "list_checkpoints",
+    "load_model_and_processor",
+    "model_fingerprint",
+    "parameter_groups",
+    "resolve_loss",
+    "resolve_resume",
+    "retrieval_scores",
+    "train",
+]
