@@ -24,8 +24,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """Keep the CLI output readable: no weight-loading tables or shard progress bars unless WAVLINK_VERBOSE=1."""
+    import os
+
+    if os.environ.get("WAVLINK_VERBOSE"):
+        return
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_libraries()
     try:
         return int(args._run(args) or 0)
     except (ValueError, FileNotFoundError) as err:
