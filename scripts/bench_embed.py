@@ -1,0 +1,492 @@
+#!/usr/bin/env python
+"""Audio-embedding speed: WavLink / OmniAudioEmbedder presets vs CLAP vs a 30 s-padded Whisper encoder.
+
+Every system embeds the same synthetic clips (one analytic signal: harmonics + envelope + a little noise,
+rendered at each system's native sampling rate so no resampling is timed) in one run, with random weights:
+
+* ``wavlink:<preset>`` - `create_model(preset, tokenizer="byte-level")` (the byte-level tokenizer only
+  shrinks the text vocabulary; the audio tower is the preset's). Features + `get_audio_features`, variable
+  length (a 10 s clip is computed as 10 s).
+* ``omni:<preset>`` - `create_omni(preset, tokenizer="byte-level")`, when `wavlink.omni_builder` imports.
+* ``clap-htsat-unfused`` - transformers' `ClapModel(ClapConfig())` (the laion/clap-htsat-unfused shapes)
+  with `ClapFeatureExtractor` at 48 kHz, ``truncation="rand_trunc"`` (the unfused checkpoint's setting;
+  numpy seeded) and ``padding="repeatpad"``: every clip becomes a 10 s window whatever its length.
+* ``whisper-base-30s`` - a plain `WhisperEncoder` of Whisper base fed `WhisperFeatureExtractor` output padded
+  to 30 s (the paper-style reference: its cost does not depend on the clip length).
+
+Timing: per (system, batch size, clip length) one warm-up call, then ``--repeats`` timed calls of
+feature extraction + forward under `torch.inference_mode`; the median is reported as ms per clip and
+clips/s (the "model ms/clip" column excludes feature extraction). `torch.set_num_threads` is left at its
+default. Memory: a thread samples the process RSS (psutil) every 2 ms during the timed calls; "peak MB" is
+the highest RSS minus the RSS just before the measurement (working memory on top of the loaded weights);
+"weights MB" is 4 bytes x parameters. (tracemalloc does not see torch's allocator and
+`getrusage().ru_maxrss` is a process-lifetime maximum, so neither can isolate one measurement.)
+
+A measurement whose estimated duration (from the batch-1 time of the same system and length) exceeds
+``--max-measure-s`` is skipped and listed as such (never for ``--target`` and the two references). Presets whose fp32 weights (x2.5 for activations) do not
+fit in the available memory are skipped.
+
+    python scripts/bench_embed.py                      # base vs CLAP vs Whisper-30s, batch 1/8, 5/10/30 s
+    python scripts/bench_embed.py --presets base,omni:m1 --batch-sizes 1 --lengths 10   # + the Omni family
+    python scripts/bench_embed.py --quick              # base, batch 1, 10 s, 1 repeat
+    python scripts/bench_embed.py --presets all --batch-sizes 1,8,32 --out bench.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psutil
+import torch
+
+DEFAULT_PRESETS = "base"
+REFERENCES = ("clap-htsat-unfused", "whisper-base-30s")
+
+
+# ------------------------------------------------------------------------------------------------ clips
+def make_clip(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    """The same analytic signal at any rate: 4 harmonics with a slow envelope plus light noise."""
+    rng = np.random.default_rng(seed)
+    freqs = rng.uniform(150, 3000, size=4)
+    phases = rng.uniform(0, 6, size=4)
+    t = np.arange(int(round(seconds * sr))) / sr
+    wave = sum(np.sin(2 * np.pi * f * t + p) for f, p in zip(freqs, phases)) / 4
+    wave = wave * (0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t))
+    noise = np.random.default_rng(seed + 1).standard_normal(t.shape)
+    return (0.5 * wave + 0.005 * noise).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------------ memory
+class RssSampler:
+    """Peak RSS (bytes) of this process while active, sampled every `interval` s in a thread."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> RssSampler:
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    @property
+    def delta_mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+# ------------------------------------------------------------------------------------------------ systems
+@dataclass
+class System:
+    name: str
+    family: str
+    sampling_rate: int
+    featurize: Callable[[list[np.ndarray]], dict[str, torch.Tensor]]
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor]
+    n_params: int
+    notes: str = ""
+    keep: list[Any] = field(default_factory=list)  # objects to keep alive (model, processor)
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def wavlink_system(preset: str) -> System:
+    from wavlink.builder import create_model
+
+    model, processor = create_model(preset, tokenizer="byte-level")
+    model.eval()
+    fe = processor.feature_extractor
+
+    def featurize(clips: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        return dict(fe(clips, sampling_rate=fe.sampling_rate, return_tensors="pt"))
+
+    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model.get_audio_features(**inputs).pooler_output
+
+    n = _n_params(model.audio_model) + _n_params(model.audio_projection)
+    return System(f"wavlink:{preset}", "WavLink", fe.sampling_rate, featurize, forward, n,
+                  f"audio tower {n / 1e6:.1f}M params, variable length", [model, processor])
+
+
+def omni_system(preset: str) -> System:
+    from wavlink.omni_builder import create_omni
+
+    model, processor = create_omni(preset, tokenizer="byte-level")
+    model.eval()
+    fe = processor.feature_extractor
+
+    def featurize(clips: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        return dict(fe(clips, sampling_rate=fe.sampling_rate, return_tensors="pt"))
+
+    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model.get_audio_features(**inputs).pooler_output
+
+    n = _n_params(model)
+    return System(f"omni:{preset}", "OmniAudioEmbedder", fe.sampling_rate, featurize, forward, n,
+                  f"{n / 1e6:.0f}M params (audio encoder + LLM)", [model, processor])
+
+
+def clap_system() -> System:
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+
+    torch.manual_seed(0)
+    model = ClapModel(ClapConfig()).eval()
+    fe = ClapFeatureExtractor()  # 48 kHz, 64 mels, 10 s window
+
+    def featurize(clips: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        np.random.seed(0)  # rand_trunc crops clips over 10 s at a random offset
+        return dict(fe(clips, sampling_rate=48000, truncation="rand_trunc", padding="repeatpad",
+                       return_tensors="pt"))
+
+    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = model.get_audio_features(**inputs)
+        return out.pooler_output if hasattr(out, "pooler_output") else out
+
+    n = _n_params(model.audio_model) + _n_params(model.audio_projection)
+    return System("clap-htsat-unfused", "CLAP", 48000, featurize, forward, n,
+                  f"HTSAT audio tower {n / 1e6:.1f}M params, 10 s windows (repeat-pad / random crop)",
+                  [model, fe])
+
+
+def whisper30_system() -> System:
+    from transformers import WhisperFeatureExtractor
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    from wavlink.presets import whisper_config
+
+    torch.manual_seed(0)
+    model = WhisperEncoder(whisper_config("openai/whisper-base.en")).eval()
+    fe = WhisperFeatureExtractor(feature_size=80)
+
+    def featurize(clips: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        return {"input_features": fe(clips, sampling_rate=16000, return_tensors="pt")["input_features"]}
+
+    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(inputs["input_features"]).last_hidden_state.mean(1)
+
+    return System("whisper-base-30s", "Whisper", 16000, featurize, forward, _n_params(model),
+                  "plain WhisperEncoder (base), every clip padded to 30 s", [model, fe])
+
+
+# ------------------------------------------------------------------------------------------------ measuring
+@dataclass
+class Row:
+    system: str
+    family: str
+    batch: int
+    seconds: float
+    ms_per_clip: float | None = None
+    model_ms_per_clip: float | None = None
+    cpu_ms_per_clip: float | None = None
+    clips_per_s: float | None = None
+    peak_mb: float | None = None
+    weights_mb: float | None = None
+    group: int = 0
+    note: str = ""
+
+
+@torch.inference_mode()
+def _once(system: System, clips: list[np.ndarray]) -> tuple[float, float, float]:
+    """(wall s, model-only wall s, process CPU s) of one features + forward call."""
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    inputs = system.featurize(clips)
+    t1 = time.perf_counter()
+    out = system.forward(inputs)
+    float(out.float().sum())  # materialise
+    t2 = time.perf_counter()
+    return t2 - t0, t2 - t1, time.process_time() - c0
+
+
+def measure_cell(systems: list[System], batch: int, seconds: float, repeats: int, group: int) -> list[Row]:
+    """Time every system on the same clips, round-robin (system A, B, C, A, B, C, ...), so that a change
+    in machine load affects all of them alike; medians per system."""
+    clips = {s.name: [make_clip(seconds, s.sampling_rate, seed=i) for i in range(batch)] for s in systems}
+    for s in systems:
+        _once(s, clips[s.name])  # warm-up
+    walls: dict[str, list[float]] = {s.name: [] for s in systems}
+    models: dict[str, list[float]] = {s.name: [] for s in systems}
+    cpus: dict[str, list[float]] = {s.name: [] for s in systems}
+    peaks: dict[str, float] = {s.name: 0.0 for s in systems}
+    for _ in range(repeats):
+        for s in systems:
+            with RssSampler() as mem:
+                wall, model_only, cpu = _once(s, clips[s.name])
+            walls[s.name].append(wall)
+            models[s.name].append(model_only)
+            cpus[s.name].append(cpu)
+            peaks[s.name] = max(peaks[s.name], mem.delta_mb)
+    rows = []
+    for s in systems:
+        wall = statistics.median(walls[s.name])
+        rows.append(Row(s.name, s.family, batch, seconds, 1000 * wall / batch,
+                        1000 * statistics.median(models[s.name]) / batch,
+                        1000 * statistics.median(cpus[s.name]) / batch, batch / wall, peaks[s.name],
+                        4 * s.n_params / 2**20, group))
+    return rows
+
+
+def fits_in_memory(n_params: int, budget: float | None = None) -> bool:
+    return 4 * n_params * 2.5 < (budget if budget is not None else psutil.virtual_memory().available)
+
+
+def estimate_params(spec: str) -> int | None:
+    """Parameter count of a preset from its config, without allocating it (meta device)."""
+    try:
+        with torch.device("meta"):
+            if spec.startswith("omni:"):
+                from wavlink.modeling_omni import OmniAudioEmbedder
+                from wavlink.omni_presets import omni_preset_config
+
+                model = OmniAudioEmbedder(omni_preset_config(spec[5:], byte_level_vocab=True))
+            else:
+                from wavlink.modeling_wavlink import WavLinkModel
+                from wavlink.presets import preset_config
+
+                model = WavLinkModel(preset_config(spec.split(":", 1)[-1], byte_level_vocab=True))
+        return _n_params(model)
+    except Exception:  # unknown on this version: let the real build decide
+        return None
+
+
+def expand_presets(spec: str) -> list[str]:
+    """``base,small,omni:m1`` / ``all`` -> system ids (``wavlink:<p>`` / ``omni:<p>``)."""
+    from wavlink.presets import PRESETS
+
+    try:
+        from wavlink.omni_presets import OMNI_PRESETS
+    except ImportError:
+        OMNI_PRESETS = {}
+    out: list[str] = []
+    for item in [s.strip() for s in spec.split(",") if s.strip()]:
+        if item == "all":
+            out += [f"wavlink:{p}" for p in PRESETS if p != "tiny-random"]
+            out += [f"omni:{p}" for p in OMNI_PRESETS if not p.startswith("tiny")]
+        elif item.startswith(("omni:", "wavlink:")):
+            out.append(item)
+        else:
+            out.append(f"wavlink:{item}")
+    return list(dict.fromkeys(out))
+
+
+def build(spec: str) -> System:
+    if spec == "clap-htsat-unfused":
+        return clap_system()
+    if spec == "whisper-base-30s":
+        return whisper30_system()
+    if spec.startswith("omni:"):
+        return omni_system(spec[5:])
+    return wavlink_system(spec.split(":", 1)[1])
+
+
+def plan_groups(specs: list[str], log: Callable[[str], None]) -> tuple[list[list[str]], list[Row]]:
+    """Greedy groups of presets whose weights fit in memory together (each measured with the references);
+    presets that cannot be built here become skip rows."""
+    rows: list[Row] = []
+    budget = 0.6 * psutil.virtual_memory().available
+    groups: list[list[str]] = [[]]
+    used = 0.0
+    for spec in specs:
+        if spec.startswith("omni:"):
+            try:
+                import wavlink.omni_builder  # noqa: F401
+            except ImportError as err:
+                log(f"skip {spec}: the OmniAudioEmbedder family is not importable ({err})")
+                rows.append(Row(spec, "OmniAudioEmbedder", 0, 0, note=f"not importable: {err}"))
+                continue
+        n = estimate_params(spec)
+        need = 4 * 2.5 * (n or 0)
+        if n is not None and not fits_in_memory(n):
+            log(f"skip {spec}: {n / 1e6:.0f}M params do not fit in the available memory")
+            rows.append(Row(spec, "", 0, 0, note=f"skipped: {n / 1e6:.0f}M params do not fit in memory"))
+            continue
+        if groups[-1] and used + need > budget:
+            groups.append([])
+            used = 0.0
+        groups[-1].append(spec)
+        used += need
+    return [g for g in groups if g], rows
+
+
+def run_group(specs: list[str], batches: list[int], lengths: list[float], repeats: int, max_measure_s: float,
+              group: int, log: Callable[[str], None], protected: tuple[str, ...] = ()) -> list[Row]:
+    systems = []
+    for spec in specs:
+        t0 = time.perf_counter()
+        try:
+            system = build(spec)
+        except Exception as err:  # e.g. a preset whose tokenizer/config cannot be made offline
+            log(f"skip {spec}: cannot build it ({err.__class__.__name__}: {err})")
+            continue
+        systems.append(system)
+        log(f"{spec}: built in {time.perf_counter() - t0:.1f} s ({system.notes})")
+    rows: list[Row] = []
+    for seconds in lengths:
+        per_clip_b1: dict[str, float] = {}
+        for batch in sorted(batches):
+            active = []
+            for s in systems:
+                if s.name in per_clip_b1 and s.name not in protected:
+                    estimate = per_clip_b1[s.name] / 1000 * batch * (repeats + 1)
+                    if estimate > max_measure_s:
+                        log(f"  skip {s.name} batch {batch}, {seconds:g} s: estimated {estimate:.0f} s")
+                        rows.append(Row(s.name, s.family, batch, seconds, group=group,
+                                        note=f"skipped (estimated {estimate:.0f} s > --max-measure-s)"))
+                        continue
+                active.append(s)
+            if not active:
+                continue
+            cell = measure_cell(active, batch, seconds, repeats, group)
+            for row in cell:
+                per_clip_b1.setdefault(row.system, row.ms_per_clip)
+                log(f"  {row.system:<20} batch {batch:>2}, {seconds:>4g} s: {row.ms_per_clip:8.1f} ms/clip "
+                    f"({row.clips_per_s:6.2f} clips/s, model {row.model_ms_per_clip:7.1f}, "
+                    f"CPU {row.cpu_ms_per_clip:7.1f} ms/clip, peak +{row.peak_mb:.0f} MB)")
+            rows += cell
+    del systems
+    gc.collect()
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ report
+def _fmt(x: float | None, spec: str = ".1f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def ratios(rows: list[Row], target: str, key: str = "ms_per_clip"
+           ) -> list[tuple[int, float, float | None, float | None]]:
+    """(batch, seconds, target/CLAP, target/Whisper-30s) per cell, against references of the same group."""
+    by = {(r.group, r.system, r.batch, r.seconds): getattr(r, key) for r in rows if getattr(r, key) is not None}
+    out = []
+    for (group, system, batch, seconds), ms in sorted(by.items(), key=lambda kv: (kv[0][3], kv[0][2])):
+        if system != target:
+            continue
+        clap = by.get((group, "clap-htsat-unfused", batch, seconds))
+        whisper = by.get((group, "whisper-base-30s", batch, seconds))
+        if clap or whisper:
+            out.append((batch, seconds, ms / clap if clap else None, ms / whisper if whisper else None))
+    return out
+
+
+def markdown(rows: list[Row], target: str, command: str, repeats: int) -> str:
+    cpu = platform.processor() or platform.machine()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    groups = len({r.group for r in rows}) > 1
+    lines = [
+        "## Audio embedding speed (CPU, random weights)",
+        "",
+        f"`{command}` - torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs "
+        f"({cpu}), load average {load:.1f} at the end; median of {repeats} round-robin calls after 1 warm-up. "
+        "ms/clip = wall time of (features + forward) / batch; model = forward only; CPU = process CPU time; "
+        "peak MB = RSS above the loaded weights.",
+        "",
+        "| system | batch | clip (s) | ms/clip | clips/s | model ms/clip | CPU ms/clip | peak MB | weights MB |"
+        + (" group |" if groups else "") + " note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if groups else "") + "---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r.system} | {r.batch or '-'} | {r.seconds or '-'} | {_fmt(r.ms_per_clip)} | "
+                     f"{_fmt(r.clips_per_s, '.2f')} | {_fmt(r.model_ms_per_clip)} | {_fmt(r.cpu_ms_per_clip)} | "
+                     f"{_fmt(r.peak_mb, '.0f')} | {_fmt(r.weights_mb, '.0f')} |"
+                     + (f" {r.group} |" if groups else "") + f" {r.note} |")
+    rat = ratios(rows, target)
+    cpu_rat = {(b, s): (c, w) for b, s, c, w in ratios(rows, target, "cpu_ms_per_clip")}
+    if rat:
+        lines += ["", f"Ratios of {target} to the references (target: <= 1.0x CLAP and <= 0.3x the 30 s-padded "
+                      "encoder for 10 s clips):", "",
+                  "| batch | clip (s) | vs CLAP (wall) | vs Whisper-base 30 s padded (wall) | vs CLAP (CPU) | "
+                  "vs Whisper 30 s (CPU) |", "|---:|---:|---:|---:|---:|---:|"]
+        for batch, seconds, vs_clap, vs_whisper in rat:
+            c, w = cpu_rat.get((batch, seconds), (None, None))
+            lines.append(f"| {batch} | {seconds:g} | {_ratio(vs_clap)} | {_ratio(vs_whisper)} | {_ratio(c)} | "
+                         f"{_ratio(w)} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--presets", default=DEFAULT_PRESETS,
+                   help="comma list: WavLink presets (base, small, ...), omni:<preset>, or all "
+                        f"(default {DEFAULT_PRESETS})")
+    p.add_argument("--batch-sizes", default="1,8", help="comma list (default 1,8; the issue's full set: 1,8,32)")
+    p.add_argument("--lengths", default="5,10,30", help="clip lengths in seconds (default 5,10,30)")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median; default 3)")
+    p.add_argument("--no-references", action="store_true", help="skip CLAP and the 30 s-padded Whisper encoder")
+    p.add_argument("--max-measure-s", type=float, default=90.0,
+                   help="skip a measurement estimated to take longer than this (default 90)")
+    p.add_argument("--target", default="wavlink:base", help="system whose ratios are printed")
+    p.add_argument("--quick", action="store_true", help="base + references, batch 1, 10 s, 1 repeat")
+    p.add_argument("--out", default=None, help="write the markdown table here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.presets, args.batch_sizes, args.lengths, args.repeats = "base", "1", "10", 1
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    batches = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
+    lengths = [float(x) for x in args.lengths.split(",") if x.strip()]
+    if not batches or not lengths or min(batches) < 1 or min(lengths) <= 0 or args.repeats < 1:
+        raise SystemExit("batch sizes, lengths and repeats must be positive")
+    specs = expand_presets(args.presets) + ([] if args.no_references else list(REFERENCES))
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    log(f"torch {torch.__version__}, {torch.get_num_threads()} threads; systems: {', '.join(specs)}")
+    t0 = time.perf_counter()
+    presets = [x for x in specs if x not in REFERENCES]
+    references = [x for x in specs if x in REFERENCES]
+    groups, rows = plan_groups(presets, log)
+    if not groups:
+        groups = [[]]
+    for i, group in enumerate(groups):
+        rows += run_group(group + references, batches, lengths, args.repeats, args.max_measure_s, i, log,
+                          protected=(args.target, *REFERENCES))
+    command = "python scripts/bench_embed.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    table = markdown(rows, args.target, command.strip(), args.repeats)
+    print(table)
+    for batch, seconds, vs_clap, vs_whisper in ratios(rows, args.target):
+        print(f"{args.target} batch {batch}, {seconds:g} s clips: {_ratio(vs_clap)} CLAP, "
+              f"{_ratio(vs_whisper)} Whisper-base 30 s padded")
+    log(f"total {time.perf_counter() - t0:.0f} s")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(table)
+        log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

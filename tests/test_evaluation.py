@@ -1,0 +1,489 @@
+"""`wavlink eval` end to end on a tiny random model and generated audio, in every supported layout; the
+embedding cache, Matryoshka / quantisation sweeps, bad input, the MTEB wrapper and the bench report."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from wavlink import cli
+from wavlink.evaluation import loaders
+from wavlink.evaluation.loaders import ClassificationSet, RetrievalSet
+from wavlink.evaluation.quantization import bytes_per_clip, quantize, truncate
+from wavlink.evaluation.runner import evaluate
+from wavlink.inference import Embedder
+
+REPO = Path(__file__).resolve().parents[1]
+RETRIEVAL_KEYS = {"R@1", "R@5", "R@10", "mAP@10", "cvR@5"}
+CLASSES = ["dog_bark", "rain", "siren"]
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+def tone(i: int, seconds: float = 0.5, sr: int = 16000) -> np.ndarray:
+    """A distinct, deterministic clip per index: a tone plus seeded noise."""
+    t = np.arange(int(seconds * sr)) / sr
+    rng = np.random.default_rng(i)
+    return (0.3 * np.sin(2 * np.pi * (220 + 170 * i) * t) + 0.02 * rng.standard_normal(t.shape)).astype(np.float32)
+
+
+def write_clip(path: Path, i: int, sr: int = 16000) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, tone(i, sr=sr), sr)
+    return path
+
+
+def write_csv(path: Path, header: list[str] | None, rows: list[list[Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        if header:
+            w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny models: one thread is ~10x faster than several when the CPUs are shared (no OpenMP spinning)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from wavlink.builder import create_model, save_model_folder
+
+    model, processor = create_model("tiny-random")
+    return save_model_folder(model, processor, tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def count_encodes(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts Embedder.encode_audio / encode_text calls (cache hits must not call them)."""
+    calls = {"audio": 0, "text": 0}
+    audio, text = Embedder.encode_audio, Embedder.encode_text
+
+    def enc_audio(self, *a, **k):
+        calls["audio"] += 1
+        return audio(self, *a, **k)
+
+    def enc_text(self, *a, **k):
+        calls["text"] += 1
+        return text(self, *a, **k)
+
+    monkeypatch.setattr(Embedder, "encode_audio", enc_audio)
+    monkeypatch.setattr(Embedder, "encode_text", enc_text)
+    return calls
+
+
+def run_eval(model_dir: Path, task: str, data: Path, out: Path, cache: Path, *extra: str) -> dict[str, Any]:
+    rc = cli.main(["eval", "--model", str(model_dir), "--task", task, "--data", str(data), "--output", str(out),
+                   "--cache-dir", str(cache), "--quiet", *extra])
+    assert rc == 0
+    return json.loads(out.read_text())
+
+
+def check_retrieval(res: dict[str, Any], n_audio: int, n_captions: int) -> None:
+    assert res["kind"] == "retrieval" and res["n_audio"] == n_audio and res["n_captions"] == n_captions
+    assert set(res["text_to_audio"]) == RETRIEVAL_KEYS and set(res["audio_to_text"]) == RETRIEVAL_KEYS
+    assert all(0.0 <= v <= 1.0 for d in ("text_to_audio", "audio_to_text") for v in res[d].values())
+    assert res["dim"] == 32 and list(res["dims"]) == ["32"]
+
+
+def check_classification(res: dict[str, Any], n_audio: int, n_classes: int) -> None:
+    assert res["kind"] == "zero-shot" and res["n_audio"] == n_audio and res["n_classes"] == n_classes
+    assert 0.0 <= res["top1"] <= res["top5"] <= 1.0
+    assert set(res["dims"]["32"]) >= {"top1", "top5", "bytes_per_clip"}
+
+
+def check_card_reader(path: Path, kind: str, dims: list[int]) -> None:
+    """The model-card generator (wavlink.cards, when present) reads the JSON, per-dim results included."""
+    try:
+        from wavlink.cards import load_eval_results
+    except ImportError:
+        return
+    res = json.loads(path.read_text())
+    [card] = load_eval_results([path])
+    assert card.kind == kind and sorted(card.per_dim, reverse=True) == dims
+    if kind == "retrieval":
+        assert card.metrics["text_to_audio"]["R@1"] == pytest.approx(100 * res["text_to_audio"]["R@1"], abs=0.01)
+        assert all(card.per_dim[d]["audio_to_text"] for d in dims)
+    else:
+        assert card.metrics[""]["top1"] == pytest.approx(100 * res["top1"], abs=0.01)
+
+
+# ------------------------------------------------------------------------------------------------ layouts
+def test_generic_retrieval_manifest_and_cache(model_dir: Path, tmp_path: Path, cache: Path,
+                                              count_encodes: dict[str, int]) -> None:
+    data = tmp_path / "data"
+    rows = []
+    for i in range(4):
+        write_clip(data / "clips" / f"c{i}.wav", i, sr=22050 if i == 0 else 16000)  # one clip needs resampling
+        rows += [[f"clips/c{i}.wav", f"a tone number {i}"], [f"clips/c{i}.wav", f"sound {i} of a test"]]
+    manifest = write_csv(data / "manifest.csv", ["audio", "caption"], rows)
+    res = run_eval(model_dir, "retrieval", manifest, tmp_path / "r.json", cache)
+    check_retrieval(res, 4, 8)
+    assert res["cache"] == {"audio": "miss", "text": "miss"} and count_encodes == {"audio": 1, "text": 1}
+    assert res["model"] == str(model_dir) and len(res["model_fingerprint"]) == 64
+
+    again = run_eval(model_dir, "retrieval", data, tmp_path / "r2.json", cache)  # folder form, same data
+    assert again["cache"] == {"audio": "hit", "text": "hit"}
+    assert count_encodes == {"audio": 1, "text": 1}, "a cache hit must not embed again"
+    assert again["text_to_audio"] == res["text_to_audio"] and again["audio_to_text"] == res["audio_to_text"]
+
+    rows[0][1] = "a changed caption"
+    write_csv(data / "manifest.csv", ["audio", "caption"], rows)
+    changed = run_eval(model_dir, "retrieval", manifest, tmp_path / "r3.json", cache)
+    assert changed["cache"] == {"audio": "hit", "text": "miss"} and count_encodes == {"audio": 1, "text": 2}
+
+    run_eval(model_dir, "retrieval", manifest, tmp_path / "r4.json", cache, "--no-cache")
+    assert count_encodes == {"audio": 2, "text": 3}
+
+
+def test_generic_zero_shot_manifest_jsonl_folds(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    data = tmp_path / "zs"
+    lines = []
+    for i in range(6):
+        write_clip(data / f"{i}.flac", i)
+        lines.append(json.dumps({"audio": f"{i}.flac", "label": CLASSES[i % 3], "fold": 1 + i % 2}))
+    (data / "labels.jsonl").write_text("\n".join(lines) + "\n")
+    res = run_eval(model_dir, "zero-shot", data / "labels.jsonl", tmp_path / "z.json", cache, "--per-fold")
+    check_classification(res, 6, 3)
+    assert res["class_names"] == CLASSES and res["folds"] == [1, 2]
+    assert set(res["per_fold"]) == {"1", "2"} and all(v["n"] == 3 for v in res["per_fold"].values())
+    assert res["per_fold_mean"]["top1"] == pytest.approx(res["top1"])  # equal-sized folds
+    one = run_eval(model_dir, "zero-shot", data / "labels.jsonl", tmp_path / "z1.json", cache, "--fold", "2",
+                   "--templates", "the sound of {}.", "{} can be heard")
+    assert one["n_audio"] == 3 and one["n_classes"] == 3 and one["templates"] == ["the sound of {}.", "{} can be heard"]
+    same = run_eval(model_dir, "zero-shot", data / "labels.jsonl", tmp_path / "z2.json", cache, "--fold", "2")
+    assert same["top1"] == pytest.approx(res["per_fold"]["2"]["top1"])  # a fold alone = its per-fold score
+
+
+def test_audiocaps_layout_and_missing_clips(model_dir: Path, tmp_path: Path, cache: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "audiocaps"
+    rows, n = [], 0
+    for i, (ytid, start) in enumerate([("abcDEF12345", "30"), ("x-y_z000001", "0"), ("gone0000000", "10")]):
+        for k in range(2):
+            n += 1
+            rows.append([100 + n, ytid, start, f"caption {k} of clip {i}"])
+        if ytid == "x-y_z000001":
+            write_clip(root / "audio" / "test" / f"Y{ytid}.wav", i)  # AudioSet-style name
+        elif ytid != "gone0000000":
+            write_clip(root / "audio" / "test" / f"{ytid}_{start}.wav", i)
+    write_csv(root / "test.csv", ["audiocap_id", "youtube_id", "start_time", "caption"], rows)
+    rc = cli.main(["eval", "--model", str(model_dir), "--task", "audiocaps", "--data", str(root),
+                   "--cache-dir", str(cache), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "1 of 3 clip(s)" in err and "gone0000000_10" in err and "--skip-missing" in err
+    res = run_eval(model_dir, "audiocaps", root, tmp_path / "ac.json", cache, "--skip-missing")
+    check_retrieval(res, 2, 4)
+    assert res["n_missing"] == 1 and res["dataset"] == "audiocaps" and res["split"] == "test"
+
+
+def test_clotho_layout(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "clotho"
+    rows = []
+    for i in range(3):
+        write_clip(root / "evaluation" / f"clip {i}.wav", i)  # Clotho file names contain spaces
+        rows.append([f"clip {i}.wav"] + [f"caption {k}, clip {i}" for k in range(1, 6)])
+    write_csv(root / "clotho_captions_evaluation.csv", ["file_name"] + [f"caption_{k}" for k in range(1, 6)], rows)
+    res = run_eval(model_dir, "clotho", root, tmp_path / "cl.json", cache)
+    check_retrieval(res, 3, 15)
+    assert res["dataset"] == "clotho" and res["split"] == "evaluation"
+
+
+def test_esc50_official_layout(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "ESC-50-master"
+    rows = []
+    for i in range(6):
+        name = f"{1 + i % 2}-1000{i}-A-{i % 3}.wav"
+        write_clip(root / "audio" / name, i)
+        rows.append([name, 1 + i % 2, i % 3, CLASSES[i % 3], "False", 1000 + i, "A"])
+    write_csv(root / "meta" / "esc50.csv", ["filename", "fold", "target", "category", "esc10", "src_file", "take"],
+              rows)
+    res = run_eval(model_dir, "esc50", root, tmp_path / "e.json", cache, "--per-fold")
+    check_classification(res, 6, 3)
+    assert res["folds"] == [1, 2] and res["class_names"] == CLASSES
+
+
+def test_esc50_project_manifest_layout(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "esc50"
+    rows = []
+    for i in range(6):
+        write_clip(root / "audio" / f"{i}.flac", i)
+        rows.append([f"audio/{i}.flac", CLASSES[i % 3], "natural soundscapes", 1 + i % 3, "False", 7 + i, "A"])
+    write_csv(root / "manifest.csv", ["audio", "label", "group", "fold", "esc10", "freesound_id", "take"], rows)
+    res = run_eval(model_dir, "esc-50", root, tmp_path / "e.json", cache, "--fold", "3")
+    check_classification(res, 2, 3)
+
+
+def test_real_esc50_subset_loads() -> None:
+    """The project's real ESC-50 subset (/work/shared/data/esc50) parses: 40 classes, 5 folds, 1600 clips."""
+    root = REPO.parent / "shared" / "data" / "esc50"
+    if not (root / "manifest.csv").is_file():
+        pytest.skip("the shared ESC-50 subset is not present on this machine")
+    data = loaders.load_task_data("esc50", root)
+    assert isinstance(data, ClassificationSet)
+    assert len(data.class_names) == 40 and data.fold_numbers == [1, 2, 3, 4, 5] and len(data.audio) == 1600
+
+
+def test_us8k_layout(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "UrbanSound8K"
+    names = list(loaders.US8K_CLASSES)
+    rows = []
+    for i in range(4):
+        fold, cid = 1 + i % 2, [3, 8][i % 2]
+        name = f"{100 + i}-{cid}-0-{i}.wav"
+        write_clip(root / "audio" / f"fold{fold}" / name, i)
+        rows.append([name, 100 + i, 0.0, 0.5, 1, fold, cid, names[cid]])
+    write_csv(root / "metadata" / "UrbanSound8K.csv",
+              ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"], rows)
+    res = run_eval(model_dir, "us8k", root, tmp_path / "u.json", cache)
+    check_classification(res, 4, 2)  # the classes the metadata lists
+    assert res["class_names"] == ["dog_bark", "siren"] and res["folds"] == [1, 2]
+    full = run_eval(model_dir, "urbansound8k", root, tmp_path / "u10.json", cache, "--classes", ",".join(names))
+    assert full["n_classes"] == 10
+
+
+def test_vggsound_layout(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "vggsound"
+    rows = []
+    for i, label in enumerate(["dog barking", "people marching, crowd", "rain on surface", "dog barking"]):
+        ytid, start = f"vid{i:08d}", 10 * i
+        rows.append([ytid, start, label, "test"])
+        write_clip(root / "audio" / "test" / (f"{ytid}_{start:06d}.wav" if i % 2 else f"{ytid}_{start}.wav"), i)
+    rows.append(["trainonly00", 0, "train only class", "train"])
+    write_csv(root / "vggsound.csv", None, rows)
+    res = run_eval(model_dir, "vggsound", root, tmp_path / "v.json", cache)
+    check_classification(res, 4, 4)  # classes come from the whole csv (train rows included)
+    assert "people marching, crowd" in res["class_names"] and res["dataset"] == "vggsound"
+
+
+def test_datasets_layouts(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    paths = [str(write_clip(tmp_path / "hf" / f"{i}.wav", i)) for i in range(4)]
+    ds = datasets.Dataset.from_dict(
+        {"audio": paths, "label": [0, 1, 2, 0], "fold": [1, 1, 2, 2]},
+        features=datasets.Features({"audio": datasets.Value("string"), "label": datasets.ClassLabel(names=CLASSES),
+                                    "fold": datasets.Value("int64")}),
+    ).cast_column("audio", datasets.Audio())
+    ds.save_to_disk(str(tmp_path / "saved"))  # embeds the audio bytes
+    res = run_eval(model_dir, "zero-shot", tmp_path / "saved", tmp_path / "d.json", cache, "--per-fold")
+    check_classification(res, 4, 3)
+    assert res["class_names"] == CLASSES
+
+    captions = datasets.DatasetDict({"test": datasets.Dataset.from_dict(
+        {"audio": [{"array": tone(i), "sampling_rate": 16000} for i in range(3)],
+         "caption": [[f"tone {i}", f"clip {i}"] for i in range(3)]})})
+    res = evaluate(str(model_dir), "retrieval", captions, tmp_path / "dr.json", cache_dir=cache, progress=False,
+                   verbose=False)
+    check_retrieval(res, 3, 6)
+
+
+# ------------------------------------------------------------------------------------------------ sweeps
+def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    data = tmp_path / "m"
+    rows = []
+    for i in range(5):
+        write_clip(data / f"{i}.wav", i)
+        rows.append([f"{i}.wav", f"caption {i}"])
+    manifest = write_csv(data / "manifest.csv", ["audio", "caption"], rows)
+    out = tmp_path / "m.json"
+    res = run_eval(model_dir, "retrieval", manifest, out, cache, "--matryoshka", "--quantize")
+    assert list(res["dims"]) == ["32", "16", "8", "4"] and res["trained_dims"] == [32, 16, 8, 4]
+    for d, entry in res["dims"].items():  # float32 at the width level (the card generator reads it), quantised nested
+        assert set(entry) >= {"bytes_per_clip", "text_to_audio", "audio_to_text", "int8", "binary"}
+        for precision in ("float32", "int8", "binary"):
+            cell = entry if precision == "float32" else entry[precision]
+            assert cell["bytes_per_clip"] == bytes_per_clip(int(d), precision)
+            assert set(cell["text_to_audio"]) >= RETRIEVAL_KEYS and set(cell["audio_to_text"]) >= RETRIEVAL_KEYS
+    assert res["dims"]["16"]["binary"]["bytes_per_clip"] == 2 and res["dims"]["4"]["binary"]["bytes_per_clip"] == 1
+    assert res["dims"]["16"]["int8"]["bytes_per_clip"] == 16 and res["dims"]["16"]["bytes_per_clip"] == 64
+    top = res["dims"]["32"]
+    assert res["text_to_audio"] == {k: top["text_to_audio"][k] for k in RETRIEVAL_KEYS}
+    assert res["scale"] == "fraction" and res["quantization"]["quantised_side"].startswith("audio")
+    check_card_reader(out, "retrieval", [32, 16, 8, 4])
+    if importlib.util.find_spec("matplotlib"):
+        assert res["plot"] == str(out.with_suffix(".png")) and out.with_suffix(".png").stat().st_size > 1000
+    else:
+        assert res["plot"] is None and "matplotlib is not installed" in res["plot_note"]
+
+    zs = tmp_path / "zs.csv"
+    write_csv(zs, ["audio", "label"], [[f"m/{i}.wav", CLASSES[i % 3]] for i in range(5)])
+    res = run_eval(model_dir, "zero-shot", zs, tmp_path / "zq.json", cache, "--matryoshka", "--quantize")
+    check_card_reader(tmp_path / "zq.json", "classification", [32, 16, 8, 4])
+    assert list(res["dims"]) == ["32", "16", "8", "4"]
+    assert res["dims"]["8"]["binary"]["bytes_per_clip"] == 1 and res["dims"]["8"]["int8"]["bytes_per_clip"] == 8
+
+    single = run_eval(model_dir, "retrieval", manifest, tmp_path / "d8.json", cache, "--dim", "8")
+    assert single["dim"] == 8 and list(single["dims"]) == ["8"]
+    cell = single["dims"]["8"]["text_to_audio"]
+    assert single["text_to_audio"] == {k: cell[k] for k in RETRIEVAL_KEYS}
+
+
+def test_truncation_matches_model_truncate_dim(model_dir: Path) -> None:
+    """The runner caches full-width embeddings and slices them; that must equal the model's truncate_dim."""
+    emb = Embedder.load(str(model_dir))
+    clips = [tone(i) for i in range(3)]
+    full = emb.encode_audio(clips)
+    for d in (16, 8):
+        np.testing.assert_allclose(truncate(full, d), emb.encode_audio(clips, truncate_dim=d), atol=1e-5)
+    text = emb.encode_text(["a dog", "rain"])
+    np.testing.assert_allclose(truncate(text, 4), emb.encode_text(["a dog", "rain"], truncate_dim=4), atol=1e-5)
+
+
+def test_quantize_codes_and_reconstruction() -> None:
+    from sentence_transformers.util.quantization import quantize_embeddings
+
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((50, 20)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    codes, recon = quantize(emb, "int8")
+    np.testing.assert_array_equal(codes, quantize_embeddings(emb, "int8", calibration_embeddings=emb))
+    step = (emb.max(0) - emb.min(0)) / 255
+    assert np.all(np.abs(recon - emb) <= step / 2 + 1e-6)
+    codes, recon = quantize(emb, "binary")
+    assert codes.shape == (50, 3) and codes.dtype == np.int8
+    np.testing.assert_array_equal(recon, np.where(emb > 0, 1.0, -1.0))
+    assert [bytes_per_clip(d, p) for d, p in [(512, "float32"), (512, "int8"), (512, "binary"), (20, "binary")]] == [
+        2048, 512, 64, math.ceil(20 / 8)]
+    with pytest.raises(ValueError, match="unknown precision"):
+        bytes_per_clip(8, "int4")
+
+
+def test_model_fingerprint_tracks_weights(model_dir: Path, tmp_path: Path) -> None:
+    from wavlink.builder import create_model, save_model_folder
+    from wavlink.evaluation.cache import folder_fingerprint
+
+    other = save_model_folder(*create_model("tiny-random", seed=1), tmp_path / "other")
+    same = save_model_folder(*create_model("tiny-random"), tmp_path / "same")
+    assert folder_fingerprint(other) != folder_fingerprint(model_dir)
+    assert folder_fingerprint(same) == folder_fingerprint(model_dir)
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+def test_bad_input_errors(model_dir: Path, tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="mismatched counts"):
+        RetrievalSet(audio=["a.wav", "b.wav"], captions=["x", "y", "z"], caption_to_audio=[0, 1])
+    with pytest.raises(ValueError, match="empty query set"):
+        RetrievalSet(audio=["a.wav"], captions=[], caption_to_audio=[])
+    with pytest.raises(ValueError, match="no caption"):
+        RetrievalSet(audio=["a.wav", "b.wav"], captions=["x"], caption_to_audio=[0])
+    with pytest.raises(ValueError, match="duplicate class names"):
+        ClassificationSet(audio=["a.wav", "b.wav"], labels=[0, 1], class_names=["dog", "cat", "dog"])
+    with pytest.raises(ValueError, match="mismatched counts"):
+        ClassificationSet(audio=["a.wav", "b.wav"], labels=[0], class_names=["dog", "cat"])
+    with pytest.raises(ValueError, match="mismatched counts"):
+        ClassificationSet(audio=["a.wav"], labels=[0], class_names=["dog"], folds=[1, 2])
+
+    data = tmp_path / "bad"
+    write_clip(data / "0.wav", 0)
+    write_clip(data / "1.wav", 1)
+    labels = write_csv(data / "labels.csv", ["audio", "label"], [["0.wav", "dog"], ["1.wav", "cat"]])
+
+    def fails(task: str, path: Path, *extra: str) -> str:
+        rc = cli.main(["eval", "--model", str(model_dir), "--task", task, "--data", str(path), "--cache-dir",
+                       str(cache), "--quiet", *extra])
+        assert rc == 2
+        return capsys.readouterr().err
+
+    assert "duplicate class names" in fails("zero-shot", labels, "--classes", "dog,cat,dog")
+    assert "labels not in the class list: ['cat']" in fails("zero-shot", labels, "--classes", "dog,bird")
+    assert "empty query set" in fails("retrieval", write_csv(data / "empty.csv", ["audio", "caption"], []))
+    missing = write_csv(data / "missing.csv", ["audio", "caption"], [["0.wav", "x"], ["nope.wav", "y"]])
+    err = fails("retrieval", missing)
+    assert "1 of 2 clip(s)" in err and "nope.wav" in err
+    twice = write_csv(data / "twice.csv", ["audio", "label"], [["0.wav", "dog"], ["0.wav", "cat"]])
+    assert "listed more than once" in fails("zero-shot", twice)
+    assert "empty caption" in fails("retrieval", write_csv(data / "blank.csv", ["audio", "caption"], [["0.wav", " "]]))
+    assert "exactly once" in fails("zero-shot", labels, "--templates", "no placeholder")
+    assert "not trained" in fails("zero-shot", labels, "--dim", "12")
+    assert "no fold column" in fails("zero-shot", labels, "--fold", "1")
+    err = fails("clotho", tmp_path / "nowhere")
+    assert "does not exist" in err
+    (tmp_path / "clotho_empty").mkdir()
+    err = fails("clotho", tmp_path / "clotho_empty")
+    assert "clotho_captions_evaluation.csv" in err and "evaluation/" in err
+    (tmp_path / "us").mkdir()
+    assert "metadata/UrbanSound8K.csv" in fails("us8k", tmp_path / "us")
+    assert "meta/esc50.csv" in fails("esc50", tmp_path / "us")
+    assert "vggsound.csv" in fails("vggsound", tmp_path / "us")
+    assert "unknown task" in fails("speech", labels)
+
+
+# ------------------------------------------------------------------------------------------------ plug-ins
+def test_evaluate_script_runs(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    spec = importlib.util.spec_from_file_location("evaluate_script", REPO / "scripts" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    write_clip(tmp_path / "0.wav", 0)
+    write_clip(tmp_path / "1.wav", 1)
+    labels = write_csv(tmp_path / "l.csv", ["audio", "label"], [["0.wav", "dog"], ["1.wav", "cat"]])
+    out = tmp_path / "s.json"
+    assert module.main(["--model", str(model_dir), "--task", "zero-shot", "--data", str(labels), "--output",
+                        str(out), "--cache-dir", str(cache), "--quiet"]) == 0
+    assert set(json.loads(out.read_text())) >= {"task", "model", "dims", "top1", "top5"}
+
+
+def test_mteb_wrapper_without_mteb(model_dir: Path) -> None:
+    from wavlink.evaluation.mteb_wrapper import WavLinkMTEBEncoder
+
+    enc = WavLinkMTEBEncoder(str(model_dir), revision=None)
+    batches = [{"audio": [{"array": tone(0, sr=8000), "sampling_rate": 8000}, {"array": tone(1), "sampling_rate": 16000}]},
+               {"audio": [tone(2)]}]
+    audio = enc.encode(batches, task_metadata=None, hf_split="test", hf_subset="default")
+    text = enc.encode([{"text": ["a dog", "rain"]}], task_metadata=None, hf_split="test", hf_subset="default")
+    assert audio.shape == (3, 32) and text.shape == (2, 32)
+    np.testing.assert_allclose(np.linalg.norm(audio, axis=1), 1.0, atol=1e-5)
+    assert enc.similarity(text, audio).shape == (2, 3) and enc.similarity_pairwise(audio, audio).shape == (3,)
+    direct = Embedder.load(str(model_dir)).encode_audio([tone(2)])
+    np.testing.assert_allclose(audio[2], direct[0], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_mteb_protocol_and_model_meta(model_dir: Path) -> None:
+    pytest.importorskip("mteb")
+    from mteb.models.models_protocols import EncoderProtocol
+
+    from wavlink.evaluation.mteb_wrapper import WavLinkMTEBEncoder, wavlink_model_meta
+
+    meta = wavlink_model_meta("my-org/wavlink-tiny", revision=None, release_date="2026-01-01",
+                              model_dir=str(model_dir))
+    assert meta.embed_dim == [32, 16, 8, 4] and meta.modalities == ["audio", "text"] and meta.n_parameters > 0
+    enc = WavLinkMTEBEncoder(str(model_dir), meta=meta)
+    assert isinstance(enc, EncoderProtocol) and enc.mteb_model_meta is meta
+
+
+def test_bench_report_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = importlib.util.spec_from_file_location("bench_embed", REPO / "scripts" / "bench_embed.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_embed", bench)  # dataclasses resolve annotations through it
+    spec.loader.exec_module(bench)
+    rows = [bench.Row("wavlink:base", "WavLink", 1, 10.0, 100.0, 90.0, 180.0, 10.0, 5.0, 80.0),
+            bench.Row("clap-htsat-unfused", "CLAP", 1, 10.0, 200.0, 190.0, 380.0, 5.0, 9.0, 108.0),
+            bench.Row("whisper-base-30s", "Whisper", 1, 10.0, 400.0, 390.0, 780.0, 2.5, 1.0, 79.0)]
+    assert bench.ratios(rows, "wavlink:base") == [(1, 10.0, 0.5, 0.25)]
+    table = bench.markdown(rows, "wavlink:base", "python scripts/bench_embed.py", 3)
+    assert "| wavlink:base | 1 | 10.0 | 100.0 |" in table and "0.50x" in table and "0.25x" in table
+    assert bench.expand_presets("base,omni:m1,base") == ["wavlink:base", "omni:m1"]
+    assert bench.make_clip(1.0, 48000).shape == (48000,)

@@ -1,0 +1,170 @@
+"""An MTEB encoder for this package's models (audio and text), usable without installing mteb.
+
+MTEB (>= 2.0) accepts any object that satisfies its ``EncoderProtocol`` (structural typing): a constructor
+``(model_name, revision, **kwargs)``, ``encode(inputs, *, task_metadata, hf_split, hf_subset,
+prompt_type=None, **kwargs)`` over a ``DataLoader`` whose batches are dicts (``batch["audio"]``: a list of
+``{"array", "sampling_rate"}`` items, ``batch["text"]``: a list of strings), ``similarity``,
+``similarity_pairwise`` and the ``mteb_model_meta`` property. :class:`WavLinkMTEBEncoder` implements it
+on top of :class:`wavlink.inference.Embedder`; resampling is done by the package's processor (soxr), so
+MTEB's torchaudio-based ``AudioCollator`` is never needed. The recipe is in ``docs/mteb.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+
+def _audio_item(item: Any, default_rate: int) -> Any:
+    """An MTEB/datasets audio item as something the processor accepts."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if hasattr(item, "get_all_samples"):  # torchcodec AudioDecoder (datasets >= 4 decoded Audio)
+        samples = item.get_all_samples()
+        return {"array": samples.data.float().cpu().numpy(), "sampling_rate": int(samples.sample_rate)}
+    if isinstance(item, Mapping) or (hasattr(item, "__getitem__") and hasattr(item, "keys")):
+        array = item["array"]
+        if hasattr(array, "detach"):
+            array = array.detach().float().cpu().numpy()
+        return {"array": np.asarray(array, dtype=np.float32), "sampling_rate": int(item.get("sampling_rate")
+                                                                                  or default_rate)}
+    if hasattr(item, "detach"):
+        item = item.detach().float().cpu().numpy()
+    return {"array": np.asarray(item, dtype=np.float32), "sampling_rate": default_rate}
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+class WavLinkMTEBEncoder:
+    """MTEB ``EncoderProtocol`` for WavLink / OmniAudioEmbedder folders or Hub ids.
+
+    Args:
+        model_name: folder or Hub id. revision: Hub revision (commit) to load.
+        truncate_dim: a trained Matryoshka width (``None``: full width).
+        meta: an ``mteb.ModelMeta`` to expose as ``mteb_model_meta`` (see :func:`wavlink_model_meta`).
+    """
+
+    def __init__(self, model_name: str, revision: str | None = None, device: str | None = None,
+                 batch_size: int = 16, truncate_dim: int | None = None, meta: Any = None, **kwargs: Any) -> None:
+        from transformers import AutoModel, AutoProcessor
+
+        from ..inference import Embedder
+
+        hub = {"revision": revision} if revision else {}
+        model = AutoModel.from_pretrained(model_name, trust_remote_code=True, **hub)
+        processor = AutoProcessor.from_pretrained(model_name, trust_remote_code=True, **hub)
+        self.embedder = Embedder(model, processor, device=device, batch_size=batch_size)
+        self.model_name = model_name
+        self.revision = revision
+        self.truncate_dim = truncate_dim
+        self.sampling_rate = int(getattr(processor.feature_extractor, "sampling_rate", 16000))
+        self._meta = meta
+
+    @classmethod
+    def from_embedder(cls, embedder: Any, model_name: str = "local", truncate_dim: int | None = None,
+                      meta: Any = None) -> WavLinkMTEBEncoder:
+        """Wrap an already loaded :class:`~wavlink.inference.Embedder` (tests, notebooks)."""
+        self = cls.__new__(cls)
+        self.embedder, self.model_name, self.revision = embedder, model_name, None
+        self.truncate_dim, self._meta = truncate_dim, meta
+        self.sampling_rate = int(getattr(embedder.processor.feature_extractor, "sampling_rate", 16000))
+        return self
+
+    @property
+    def mteb_model_meta(self) -> Any:
+        return self._meta
+
+    def encode(self, inputs: Iterable[Mapping[str, Any]], *, task_metadata: Any = None, hf_split: str | None = None,
+               hf_subset: str | None = None, prompt_type: Any = None, **kwargs: Any) -> np.ndarray:
+        """Embed every batch of ``inputs``: ``audio`` and/or ``text`` columns (both: the normalised sum, as
+        MTEB's CLAP wrapper does for fused inputs). Returns ``(n, dim)`` float32, L2-normalised."""
+        out = []
+        for batch in inputs:
+            audio = batch.get("audio") if isinstance(batch, Mapping) else None
+            text = batch.get("text") if isinstance(batch, Mapping) else None
+            if audio is None and text is None:
+                raise ValueError(f"MTEB batch has neither 'audio' nor 'text' (keys: {list(batch)})")
+            emb = None
+            if audio is not None:
+                items = [_audio_item(x, self.sampling_rate) for x in audio]
+                emb = self.embedder.encode_audio(items, truncate_dim=self.truncate_dim)
+            if text is not None:
+                t = self.embedder.encode_text([str(x) for x in text], truncate_dim=self.truncate_dim)
+                emb = t if emb is None else emb + t
+            out.append(_to_numpy(emb))
+        if not out:
+            raise ValueError("no inputs to encode (empty DataLoader)")
+        emb = np.concatenate(out)
+        return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> np.ndarray:
+        a, b = _to_numpy(embeddings1), _to_numpy(embeddings2)
+        a, b = np.atleast_2d(a), np.atleast_2d(b)
+        a = a / np.linalg.norm(a, axis=1, keepdims=True)
+        b = b / np.linalg.norm(b, axis=1, keepdims=True)
+        return a @ b.T
+
+    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> np.ndarray:
+        a, b = np.atleast_2d(_to_numpy(embeddings1)), np.atleast_2d(_to_numpy(embeddings2))
+        a = a / np.linalg.norm(a, axis=1, keepdims=True)
+        b = b / np.linalg.norm(b, axis=1, keepdims=True)
+        return (a * b).sum(axis=1)
+
+
+def wavlink_model_meta(name: str, revision: str | None = None, release_date: str | None = None,
+                       model_dir: str | None = None, license: str | None = "apache-2.0", **overrides: Any) -> Any:
+    """An ``mteb.ModelMeta`` for a model of this package (needs mteb). Parameter count, Matryoshka dims and
+    memory are read from ``model_dir`` (default: ``name``) when it can be loaded."""
+    from functools import partial
+
+    from mteb.models.model_meta import ModelMeta
+
+    n_params = embed_dim = memory = None
+    try:
+        from transformers import AutoModel
+
+        from ..inference import trained_dims
+
+        model = AutoModel.from_pretrained(model_dir or name, trust_remote_code=True)
+        n_params = int(sum(p.numel() for p in model.parameters()))
+        dims = trained_dims(model.config)
+        embed_dim = dims if len(dims) > 1 else dims[0]
+        memory = round(n_params * 4 / 2**20)
+    except Exception:  # metadata only: leave unknown fields as None
+        pass
+    fields: dict[str, Any] = dict(
+        loader=partial(WavLinkMTEBEncoder),
+        name=name,
+        revision=revision,
+        release_date=release_date,
+        languages=["eng-Latn"],
+        n_parameters=n_params,
+        memory_usage_mb=memory,
+        max_tokens=77,
+        embed_dim=embed_dim,
+        license=license,
+        open_weights=True,
+        public_training_code=None,
+        public_training_data=None,
+        framework=["PyTorch", "Sentence Transformers", "Transformers"],
+        reference=f"https://huggingface.co/{name}",
+        similarity_fn_name="cosine",
+        use_instructions=False,
+        training_datasets=None,
+        modalities=["audio", "text"],
+        citation=("@inproceedings{wavlink2026, title={WavLink: Compact Audio-Text Embeddings with a Global "
+                  "Whisper Token}, author={Kumar and Lepauloux and Hacid}, booktitle={ICASSP}, year={2026}, "
+                  "note={arXiv:2601.15118}}"),
+    )
+    fields.update(overrides)
+    return ModelMeta(**fields)
+
+
+__all__ = ["WavLinkMTEBEncoder", "wavlink_model_meta"]
