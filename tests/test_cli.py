@@ -1,0 +1,143 @@
+"""The everyday commands (`create`, `build`, `embed`, `classify`, `search`, `demo`) on a tiny model folder:
+outputs equal the Python API's, and bad arguments end with a one-line error (exit 2), not a traceback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from helpers import SR, make_tone, tiny_clip_text_config, tiny_whisper_config
+from safetensors import safe_open
+from transformers import CLIPTextModelWithProjection, WhisperModel
+
+from wavlink.cli import main
+from wavlink.inference import Embedder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "tiny"
+    assert main(["create", "--preset", "tiny-random", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sounds")
+    (folder / "sub").mkdir()
+    for name, freqs in [("low.wav", (220.0,)), ("mid.flac", (880.0, 1320.0)), ("sub/high.wav", (3000.0,))]:
+        sf.write(folder / name, make_tone(1.0 + len(name) / 10, SR, freqs), SR)
+    return folder
+
+
+def test_create_writes_a_loadable_folder(model_dir: Path) -> None:
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "modules.json", "processor_config.json"} <= names
+    assert Embedder.load(model_dir).model.config.projection_dim == 32
+
+
+def test_embed_audio_npy_matches_the_api(model_dir: Path, sounds: Path, tmp_path: Path) -> None:
+    out = tmp_path / "audio.npy"
+    assert main(["embed", str(sounds), "--model", str(model_dir), "--out", str(out), "--dim", "16"]) == 0
+    vectors = np.load(out)
+    names = (tmp_path / "audio.txt").read_text().split()
+    assert vectors.shape == (3, 16) and len(names) == 3
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    expected = Embedder.load(model_dir).encode_audio(names, truncate_dim=16)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+
+
+def test_embed_text_safetensors_keeps_inputs_and_modality(model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "text.safetensors"
+    texts = ["a dog barking", "rain on a roof"]
+    assert main(["embed", "--text", *texts, "--model", str(model_dir), "--out", str(out)]) == 0
+    with safe_open(str(out), "np") as f:
+        vectors, meta = f.get_tensor("embeddings"), f.metadata()
+    assert meta["modality"] == "text" and meta["inputs"].split("\n") == texts
+    np.testing.assert_allclose(vectors, Embedder.load(model_dir).encode_text(texts), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--text", "a dog", "--dim", "12"], "truncate_dim=12 was not trained"),
+        (["--text", "   "], "text\\[0\\] is empty"),
+        (["missing.wav"], "missing.wav"),
+    ],
+)
+def test_embed_errors_are_one_line(model_dir: Path, tmp_path: Path, capsys, args: list[str], message: str) -> None:
+    assert main(["embed", *args, "--model", str(model_dir), "--out", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err, err
+
+
+def test_embed_rejects_an_unknown_output_suffix(model_dir: Path, capsys) -> None:
+    assert main(["embed", "--text", "a", "--model", str(model_dir), "--out", "x.csv"]) == 2
+    assert "--out must end with .npy or .safetensors" in capsys.readouterr().err
+
+
+def test_missing_model_folder_and_unreachable_hub_id(tmp_path: Path, capsys) -> None:
+    assert main(["embed", "--text", "a", "--model", str(tmp_path / "nowhere"), "--out", "x.npy"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["embed", "--text", "a", "--model", "no-such-org/no-such-model", "--out", "x.npy"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load model 'no-such-org/no-such-model'" in err and "Traceback" not in err
+
+
+def test_classify_ranks_labels_with_the_template_ensemble(model_dir: Path, sounds: Path, capsys) -> None:
+    from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates
+
+    labels = ["dog", "rain", "church bells"]
+    assert main(["classify", str(sounds / "low.wav"), "--labels", ",".join(labels), "--model", str(model_dir),
+                 "--top-k", "3"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("low.wav")][0]
+    printed = [label for label in labels if label in row]
+    emb = Embedder.load(model_dir)
+    classes = class_embeddings_from_templates(emb.encode_text, labels, list(DEFAULT_TEMPLATES))
+    scores = emb.encode_audio([str(sounds / "low.wav")]) @ classes.T
+    ranked = [labels[i] for i in np.argsort(-scores[0])]
+    assert sorted(printed, key=row.index) == ranked
+
+
+def test_classify_label_errors(model_dir: Path, sounds: Path, capsys) -> None:
+    assert main(["classify", str(sounds), "--labels", "dog,cat,dog", "--model", str(model_dir)]) == 2
+    assert "duplicate labels: ['dog']" in capsys.readouterr().err
+    assert main(["classify", str(sounds), "--labels", " , ", "--model", str(model_dir)]) == 2
+    assert "no labels given" in capsys.readouterr().err
+
+
+def test_search_ranks_the_folder_recursively(model_dir: Path, sounds: Path, capsys) -> None:
+    assert main(["search", str(sounds), "a high whistle", "--model", str(model_dir), "--top-k", "3"]) == 0
+    out = capsys.readouterr().out
+    files = [line.split()[-1] for line in out.splitlines() if line[:1].isdigit()]
+    assert sorted(files) == ["low.wav", "mid.flac", "sub/high.wav"]
+    emb = Embedder.load(model_dir)
+    scores = (emb.encode_text(["a high whistle"]) @ emb.encode_audio([str(sounds / f) for f in files]).T)[0]
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_demo_runs_on_a_given_model(model_dir: Path, capsys) -> None:
+    assert main(["demo", "--model", str(model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "text-to-audio search" in out and "top-1 correct:" in out
+
+
+def test_build_from_local_checkpoints(tmp_path: Path, capsys) -> None:
+    torch.manual_seed(0)
+    WhisperModel(tiny_whisper_config()).save_pretrained(tmp_path / "whisper")
+    CLIPTextModelWithProjection(tiny_clip_text_config()).save_pretrained(tmp_path / "clip")
+    from wavlink.tokenization import byte_level_tokenizer
+
+    byte_level_tokenizer(model_max_length=77).save_pretrained(tmp_path / "clip")
+    out = tmp_path / "built"
+    assert main(["build", "--whisper", str(tmp_path / "whisper"), "--text", str(tmp_path / "clip"),
+                 "--out", str(out)]) == 0
+    assert "built wavlink model" in capsys.readouterr().out
+    emb = Embedder.load(out)
+    assert emb.encode_text(["a dog"]).shape == (1, emb.model.config.projection_dim)
+    assert main(["build", "--whisper", str(tmp_path / "whisper"), "--out", str(out)]) == 2
+    assert "needs --whisper and --text" in capsys.readouterr().err
