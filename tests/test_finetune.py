@@ -152,6 +152,16 @@ def test_finetune_cli_errors(tmp_path, base, capsys):
     assert "missing column(s) 'caption'" in capsys.readouterr().err
     assert main(["finetune", "--model", str(base), "--data", str(tmp_path / "bad.csv"), "--out",
                  str(tmp_path / "o"), "--targets", "video"]) == 2
+    capsys.readouterr()
+    # a mistyped model path says so (not a Hub repo-id error), an adapter folder is not a model
+    assert main(["finetune", "--model", str(tmp_path / "no" / "such"), "--data", str(tmp_path / "bad.csv"),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert f"model folder not found: {tmp_path / 'no' / 'such'}" in capsys.readouterr().err
+    (tmp_path / "ad").mkdir()
+    (tmp_path / "ad" / "adapter_config.json").write_text("{}")
+    assert main(["finetune", "--model", str(tmp_path / "ad"), "--data", str(tmp_path / "bad.csv"),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "is a LoRA adapter folder, not a model" in capsys.readouterr().err
 
 
 def test_omni_family_through_the_same_code_path(tmp_path, toy):

@@ -225,6 +225,23 @@ def test_checkpointing_precision_and_accumulation_options(tmp_path, toy):
         train(base_config(toy, tmp_path / "e", batch_size=32))
 
 
+def test_clip_logit_scale_parameter_is_clamped_after_each_step(tmp_path, toy):
+    """The loss caps exp(logit_scale) at 100 with zero gradient above the cap, so the trainer clamps the
+    parameter itself (CLIP / open_clip): a scale initialised above the cap is brought back after one step."""
+    import math
+
+    result = train(base_config(toy, tmp_path / "hot", mode="projector", max_steps=1, eval_every=0,
+                               config_overrides={"logit_scale_init": 6.0}))
+    assert result.model.logit_scale.item() == pytest.approx(math.log(100.0))
+    cold = train(base_config(toy, tmp_path / "cold", mode="projector", max_steps=1, eval_every=0,
+                             config_overrides={"logit_scale_init": -1.0}))
+    assert cold.model.logit_scale.item() == 0.0
+    # SigLIP's scale has no cap (as in SigLIP): it is left alone
+    free = train(base_config(toy, tmp_path / "siglip", mode="projector", max_steps=1, eval_every=0, loss="siglip",
+                             config_overrides={"siglip_logit_scale_init": 6.0}))
+    assert free.model.siglip_logit_scale.item() > math.log(100.0)
+
+
 def test_checkpoint_listing_ignores_unfinished_saves(tmp_path):
     root = tmp_path / "checkpoints"
     for name, complete in [("step-00000002", True), ("step-00000010", True), (".tmp-step-00000012", True),
