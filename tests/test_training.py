@@ -242,6 +242,23 @@ def test_clip_logit_scale_parameter_is_clamped_after_each_step(tmp_path, toy):
     assert free.model.siglip_logit_scale.item() > math.log(100.0)
 
 
+def test_training_on_a_saved_datasets_folder_with_only_a_train_split(tmp_path, toy):
+    """A `datasets` DatasetDict (Audio column) without a validation split: the trainer holds out clips instead
+    of failing on the missing split or evaluating on its training rows."""
+    import csv
+
+    datasets = pytest.importorskip("datasets")
+    rows = [r for r in csv.DictReader(open(toy)) if r["split"] == "train"]
+    table = {"audio": [str(toy.parent / r["audio"]) for r in rows], "caption": [r["caption"] for r in rows]}
+    folder = tmp_path / "hf"
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict(table).cast_column("audio", datasets.Audio())}
+                         ).save_to_disk(str(folder))
+    result = train(base_config(toy, tmp_path / "run", train_data=[str(folder)], val_fraction=0.25, max_steps=1))
+    report = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert report[0]["n_pairs"] == 24 and result.final_metrics is not None
+    assert "t2a_R@1" in result.final_metrics
+
+
 def test_checkpoint_listing_ignores_unfinished_saves(tmp_path):
     root = tmp_path / "checkpoints"
     for name, complete in [("step-00000002", True), ("step-00000010", True), (".tmp-step-00000012", True),
