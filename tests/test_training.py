@@ -371,3 +371,26 @@ def test_two_process_cpu_ddp_kill_and_resume(tmp_path, toy):
     b = load_file(str(tmp_path / "reference" / "adapter" / "adapter_model.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_bench_train_measures_the_three_modes(monkeypatch):
+    """scripts/bench_train.py's per-mode measurement (run in-process on the tiny preset): LoRA and the frozen
+    encoders cut the gradient + AdamW memory, the frozen encoders also the activations kept for backward."""
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_train", ROOT / "scripts" / "bench_train.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = {}
+    for mode in bench.MODES:
+        args = argparse.Namespace(child=mode, preset="tiny-random", batch_size=2, seconds=0.5, steps=1,
+                                  device="cpu", bf16=False, gradient_checkpointing=False)
+        rows[mode] = bench.run_child(args)
+    full, lora, frozen = rows["full"], rows["lora"], rows["projector"]
+    # full: everything but the two SigLIP scalars the CLIP loss does not use; LoRA adds its adapters
+    assert full["total_m"] - full["trainable_m"] == pytest.approx(2e-6) and lora["total_m"] > full["total_m"]
+    assert full["trainable_m"] > lora["trainable_m"] > frozen["trainable_m"] > 0
+    assert full["grads_optimizer_mib"] > lora["grads_optimizer_mib"] > frozen["grads_optimizer_mib"] > 0
+    assert full["activations_mib"] > frozen["activations_mib"]
+    assert all(r["samples_per_s"] > 0 and r["peak_mib"] > 0 for r in rows.values())
