@@ -188,6 +188,10 @@ def test_short_run_writes_log_checkpoints_and_a_loadable_model(tmp_path, toy):
     assert [r["step"] for r in steps] == list(range(1, 13))
     assert all(r["loss"] > 0 and r["lr"] >= 0 for r in steps)
     assert steps[0]["lr"] == 0  # warmup starts at 0 (5% of 12 steps -> 1 warmup step)
+    import math
+
+    cosine = [3e-3 * 0.5 * (1 + math.cos(math.pi * (k - 1) / 11)) for k in range(1, 12)]
+    assert [r["lr"] for r in steps[1:]] == pytest.approx(cosine)  # then cosine decay from the peak lr
     assert [r["step"] for r in evals] == [0, 6, 12]  # at start and each epoch end
     assert set(evals[-1]) >= {"t2a_R@1", "t2a_R@5", "t2a_R@10", "a2t_R@1", "a2t_R@5", "a2t_R@10", "t2a_R@1@4"}
     assert result.final_metrics == {k: v for k, v in evals[-1].items() if k not in ("type", "step", "epoch")}
