@@ -225,6 +225,9 @@ def test_saved_dataset_dicts_and_pinned_sources_never_leak_training_rows_into_va
         assert AudioCaptionDataset.from_sources([spec], split="validation").pairs == []
     pinned_eval = {"hf": str(tmp_path / "full"), "hf_split": "train"}
     assert len(load_source(pinned_eval, "validation", default_split="validation")[1]) == 2
+    (tmp_path / "not_a_dataset").mkdir()
+    with pytest.raises(ValueError, match="cannot load the datasets source .*not_a_dataset"):
+        load_source({"hf": str(tmp_path / "not_a_dataset")}, "train")
 
 
 # ---------------------------------------------------------------------------------------------- crops

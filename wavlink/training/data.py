@@ -743,10 +743,13 @@ def load_source(
         name = "hf-dataset"
         if ds is None:
             name = str(spec["hf"])
-            if Path(name).is_dir():
-                ds = datasets.load_from_disk(name)
-            else:
-                ds = datasets.load_dataset(name, spec.get("config"), split=spec.get("hf_split"))
+            try:
+                if Path(name).is_dir():
+                    ds = datasets.load_from_disk(name)
+                else:
+                    ds = datasets.load_dataset(name, spec.get("config"), split=spec.get("hf_split"))
+            except Exception as err:  # datasets raises FileNotFoundError, DatasetNotFoundError, ConnectionError...
+                raise ValueError(f"cannot load the datasets source {name!r}: {type(err).__name__}: {err}") from err
         hf_split = spec.get("hf_split")
         if isinstance(ds, datasets.DatasetDict):
             key = hf_split if hf_split is not None else _dataset_dict_key(ds, split)
