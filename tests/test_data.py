@@ -200,6 +200,36 @@ def test_hf_dataset_with_audio_column_bytes_and_paths(tmp_path):
     assert len(AudioCaptionDataset.from_sources([ds], split="train")) == 3
 
 
+def test_saved_dataset_dicts_and_pinned_sources_never_leak_training_rows_into_validation(tmp_path, manifest):
+    datasets = pytest.importorskip("datasets")
+    from wavlink.training.data import load_source
+
+    paths = [write_wav(tmp_path / "hf" / f"{i}.wav", 0.5, 300 + 50 * i) for i in range(3)]
+    table = {"audio": paths, "caption": ["one", "two", "three"]}
+    full = datasets.DatasetDict({"train": datasets.Dataset.from_dict(table).select([0, 1]),
+                                 "valid": datasets.Dataset.from_dict(table).select([2])})
+    full.save_to_disk(str(tmp_path / "full"))
+    datasets.DatasetDict({"train": full["train"]}).save_to_disk(str(tmp_path / "train_only"))
+    # a save_to_disk folder given as a plain path (as `wavlink finetune --data DIR` does) or as hf:DIR
+    for spec in (str(tmp_path / "full"), "hf:" + str(tmp_path / "full"), {"hf": str(tmp_path / "full")}):
+        assert [p.caption for p in AudioCaptionDataset.from_sources([spec], split="train").pairs] == ["one", "two"]
+        assert [p.caption for p in AudioCaptionDataset.from_sources([spec], split="validation").pairs] == ["three"]
+    # no validation split in a training source: nothing (the trainer then holds out clips or skips evaluation)
+    assert AudioCaptionDataset.from_sources([str(tmp_path / "train_only")], split="validation").pairs == []
+    # ... but an evaluation source must have it
+    with pytest.raises(ValueError, match=r"split 'validation' not in \['train'\]"):
+        load_source(str(tmp_path / "train_only"), "validation", default_split="validation")
+    # pinned sources (split / hf_split) serve only their own role
+    for spec in ({"manifest": manifest, "split": "train"}, {"hf": str(tmp_path / "full"), "hf_split": "train"}):
+        assert len(AudioCaptionDataset.from_sources([spec], split="train").pairs) >= 2
+        assert AudioCaptionDataset.from_sources([spec], split="validation").pairs == []
+    pinned_eval = {"hf": str(tmp_path / "full"), "hf_split": "train"}
+    assert len(load_source(pinned_eval, "validation", default_split="validation")[1]) == 2
+    (tmp_path / "not_a_dataset").mkdir()
+    with pytest.raises(ValueError, match="cannot load the datasets source .*not_a_dataset"):
+        load_source({"hf": str(tmp_path / "not_a_dataset")}, "train")
+
+
 # ---------------------------------------------------------------------------------------------- crops
 
 

@@ -152,16 +152,30 @@ def test_finetune_cli_errors(tmp_path, base, capsys):
     assert "missing column(s) 'caption'" in capsys.readouterr().err
     assert main(["finetune", "--model", str(base), "--data", str(tmp_path / "bad.csv"), "--out",
                  str(tmp_path / "o"), "--targets", "video"]) == 2
+    capsys.readouterr()
+    # a mistyped model path says so (not a Hub repo-id error), an adapter folder is not a model
+    assert main(["finetune", "--model", str(tmp_path / "no" / "such"), "--data", str(tmp_path / "bad.csv"),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert f"model folder not found: {tmp_path / 'no' / 'such'}" in capsys.readouterr().err
+    (tmp_path / "ad").mkdir()
+    (tmp_path / "ad" / "adapter_config.json").write_text("{}")
+    assert main(["finetune", "--model", str(tmp_path / "ad"), "--data", str(tmp_path / "bad.csv"),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "is a LoRA adapter folder, not a model" in capsys.readouterr().err
 
 
 def test_omni_family_through_the_same_code_path(tmp_path, toy):
+    """`finetune` on an OmniAudioEmbedder folder: same function, LoRA in the Qwen backbone, and the adapter loads
+    with peft (via `load_adapter`) and with sentence-transformers, giving the trained model's embeddings."""
     pytest.importorskip("wavlink.omni_builder")
-    from wavlink.omni_builder import create_omni
-    from wavlink.training import TrainingConfig, train
+    from sentence_transformers import SentenceTransformer
 
-    result = train(TrainingConfig(preset="tiny-random", family="omni", train_data=[str(toy)], mode="lora",
-                                  max_steps=2, batch_size=4, num_workers=0, progress=False,
-                                  output_dir=str(tmp_path / "omni")))
+    from wavlink.builder import save_model_folder
+    from wavlink.omni_builder import create_omni
+
+    base = save_model_folder(*create_omni("tiny-random"), tmp_path / "omni-base")
+    result = finetune(str(base), toy, tmp_path / "omni", max_steps=2, batch_size=4, num_workers=0, progress=False)
+    assert type(result.model.get_base_model()).__name__ == "OmniAudioEmbedder"
     assert result.final_metrics is not None and result.adapter_dir is not None
     config = json.loads((result.adapter_dir / "adapter_config.json").read_text())
     assert "language_model" in config["target_modules"] and "o_proj" in config["target_modules"]
@@ -172,4 +186,10 @@ def test_omni_family_through_the_same_code_path(tmp_path, toy):
     a2, t2, _ = embed_dataset(reloaded, processor, val)
     torch.testing.assert_close(a1, a2, atol=1e-5, rtol=0)
     torch.testing.assert_close(t1, t2, atol=1e-5, rtol=0)
-    assert type(create_omni("tiny-random")[0]).__name__ == "OmniAudioEmbedder"
+    from transformers import AutoModel
+
+    _, base_text, _ = embed_dataset(AutoModel.from_pretrained(base, trust_remote_code=True), processor, val)
+    assert not torch.allclose(base_text, t1, atol=1e-4)  # the adapter changed the model (not a no-op)
+    st = SentenceTransformer(str(result.adapter_dir), trust_remote_code=True)
+    _, captions, _ = val.retrieval_items()
+    np.testing.assert_allclose(st.encode(captions), t1.numpy(), atol=1e-5)

@@ -514,6 +514,9 @@ def test_build_loss_factory():
     assert all(name in str(err.value) for name in LOSS_NAMES)
     with pytest.raises(ValueError, match="matryoshka_dims"):
         build_loss("clip", matryoshka_weights=[1.0])
+    # a config's loss_kwargs meant for another loss: a clear error naming the option, not a TypeError
+    with pytest.raises(ValueError, match=r"option\(s\) \['local_loss'\] do not apply to the 'siglip' loss"):
+        build_loss("siglip", local_loss=True)
 
 
 @pytest.mark.parametrize("name", LOSS_NAMES)

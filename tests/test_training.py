@@ -188,6 +188,10 @@ def test_short_run_writes_log_checkpoints_and_a_loadable_model(tmp_path, toy):
     assert [r["step"] for r in steps] == list(range(1, 13))
     assert all(r["loss"] > 0 and r["lr"] >= 0 for r in steps)
     assert steps[0]["lr"] == 0  # warmup starts at 0 (5% of 12 steps -> 1 warmup step)
+    import math
+
+    cosine = [3e-3 * 0.5 * (1 + math.cos(math.pi * (k - 1) / 11)) for k in range(1, 12)]
+    assert [r["lr"] for r in steps[1:]] == pytest.approx(cosine)  # then cosine decay from the peak lr
     assert [r["step"] for r in evals] == [0, 6, 12]  # at start and each epoch end
     assert set(evals[-1]) >= {"t2a_R@1", "t2a_R@5", "t2a_R@10", "a2t_R@1", "a2t_R@5", "a2t_R@10", "t2a_R@1@4"}
     assert result.final_metrics == {k: v for k, v in evals[-1].items() if k not in ("type", "step", "epoch")}
@@ -223,6 +227,40 @@ def test_checkpointing_precision_and_accumulation_options(tmp_path, toy):
         train(base_config(toy, tmp_path / "d", grad_accum_steps=7))
     with pytest.raises(ValueError, match=r"batch size 32 x 1 process\(es\) = 32 is larger than data.csv"):
         train(base_config(toy, tmp_path / "e", batch_size=32))
+
+
+def test_clip_logit_scale_parameter_is_clamped_after_each_step(tmp_path, toy):
+    """The loss caps exp(logit_scale) at 100 with zero gradient above the cap, so the trainer clamps the
+    parameter itself (CLIP / open_clip): a scale initialised above the cap is brought back after one step."""
+    import math
+
+    result = train(base_config(toy, tmp_path / "hot", mode="projector", max_steps=1, eval_every=0,
+                               config_overrides={"logit_scale_init": 6.0}))
+    assert result.model.logit_scale.item() == pytest.approx(math.log(100.0))
+    cold = train(base_config(toy, tmp_path / "cold", mode="projector", max_steps=1, eval_every=0,
+                             config_overrides={"logit_scale_init": -1.0}))
+    assert cold.model.logit_scale.item() == 0.0
+    # SigLIP's scale has no cap (as in SigLIP): it is left alone
+    free = train(base_config(toy, tmp_path / "siglip", mode="projector", max_steps=1, eval_every=0, loss="siglip",
+                             config_overrides={"siglip_logit_scale_init": 6.0}))
+    assert free.model.siglip_logit_scale.item() > math.log(100.0)
+
+
+def test_training_on_a_saved_datasets_folder_with_only_a_train_split(tmp_path, toy):
+    """A `datasets` DatasetDict (Audio column) without a validation split: the trainer holds out clips instead
+    of failing on the missing split or evaluating on its training rows."""
+    import csv
+
+    datasets = pytest.importorskip("datasets")
+    rows = [r for r in csv.DictReader(open(toy)) if r["split"] == "train"]
+    table = {"audio": [str(toy.parent / r["audio"]) for r in rows], "caption": [r["caption"] for r in rows]}
+    folder = tmp_path / "hf"
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict(table).cast_column("audio", datasets.Audio())}
+                         ).save_to_disk(str(folder))
+    result = train(base_config(toy, tmp_path / "run", train_data=[str(folder)], val_fraction=0.25, max_steps=1))
+    report = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert report[0]["n_pairs"] == 24 and result.final_metrics is not None
+    assert "t2a_R@1" in result.final_metrics
 
 
 def test_checkpoint_listing_ignores_unfinished_saves(tmp_path):
@@ -337,3 +375,26 @@ def test_two_process_cpu_ddp_kill_and_resume(tmp_path, toy):
     b = load_file(str(tmp_path / "reference" / "adapter" / "adapter_model.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_bench_train_measures_the_three_modes(monkeypatch):
+    """scripts/bench_train.py's per-mode measurement (run in-process on the tiny preset): LoRA and the frozen
+    encoders cut the gradient + AdamW memory, the frozen encoders also the activations kept for backward."""
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_train", ROOT / "scripts" / "bench_train.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = {}
+    for mode in bench.MODES:
+        args = argparse.Namespace(child=mode, preset="tiny-random", batch_size=2, seconds=0.5, steps=1,
+                                  device="cpu", bf16=False, gradient_checkpointing=False)
+        rows[mode] = bench.run_child(args)
+    full, lora, frozen = rows["full"], rows["lora"], rows["projector"]
+    # full: everything but the two SigLIP scalars the CLIP loss does not use; LoRA adds its adapters
+    assert full["total_m"] - full["trainable_m"] == pytest.approx(2e-6) and lora["total_m"] > full["total_m"]
+    assert full["trainable_m"] > lora["trainable_m"] > frozen["trainable_m"] > 0
+    assert full["grads_optimizer_mib"] > lora["grads_optimizer_mib"] > frozen["grads_optimizer_mib"] > 0
+    assert full["activations_mib"] > frozen["activations_mib"]
+    assert all(r["samples_per_s"] > 0 and r["peak_mib"] > 0 for r in rows.values())

@@ -22,6 +22,7 @@ Conventions shared by every loss (so a trainer can swap them without changing it
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 from collections.abc import Sequence
@@ -592,14 +593,15 @@ def build_loss(name: str, matryoshka_dims: Sequence[int] | None = None, **kw) ->
     """
     key = str(name).strip().lower().replace(" ", "")
     weights = kw.pop("matryoshka_weights", None)
-    if key == "clip":
-        loss: nn.Module = ClipLoss(**kw)
-    elif key == "siglip":
-        loss = SigLipLoss(**kw)
-    elif key == "clip+siglip":
-        loss = CombinedLoss(**kw)
-    else:
+    classes = {"clip": ClipLoss, "siglip": SigLipLoss, "clip+siglip": CombinedLoss}
+    if key not in classes:
         raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(LOSS_NAMES)}")
+    cls = classes[key]
+    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(kw) - set(allowed))
+    if unknown:
+        raise ValueError(f"option(s) {unknown} do not apply to the {key!r} loss; its options: {', '.join(allowed)}")
+    loss: nn.Module = cls(**kw)
     if matryoshka_dims:
         return MatryoshkaLoss(loss, matryoshka_dims, weights)
     if weights is not None:

@@ -14,8 +14,9 @@ HELP = "LoRA-finetune a model on your own (audio, caption) pairs (CSV/JSONL mani
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model folder or Hub id (WavLink or OmniAudioEmbedder)")
     parser.add_argument("--data", required=True, nargs="+",
-                        help="CSV/TSV/JSONL manifest(s) with audio,caption[,split] columns, or audio folder(s) "
-                             "with metadata.csv (file_name,caption)")
+                        help="CSV/TSV/JSONL manifest(s) with audio,caption[,split] columns, audio folder(s) "
+                             "with metadata.csv (file_name,caption), `datasets` save_to_disk folder(s) or "
+                             "hf:NAME (a dataset with an Audio column and a caption column)")
     parser.add_argument("--out", required=True, help="adapter folder (peft + sentence-transformers)")
     parser.add_argument("--val-data", nargs="+", default=None,
                         help="validation manifest(s) (default: the data's validation split, else --val-fraction)")

@@ -304,6 +304,16 @@ def read_audiofolder(
     return clips, pairs
 
 
+def _dataset_dict_key(dataset: Any, split: str | None) -> str | None:
+    """The key of a `DatasetDict` holding `split` ('val' / 'valid' / 'dev' count as validation), or None."""
+    if split is None:
+        return None
+    for key in dataset:
+        if key == split or SPLIT_ALIASES.get(str(key).lower(), str(key).lower()) == split:
+            return key
+    return None
+
+
 def read_hf_dataset(
     dataset: Any,
     source: int = 0,
@@ -321,9 +331,10 @@ def read_hf_dataset(
     import datasets
 
     if isinstance(dataset, datasets.DatasetDict):
-        if split is None or split not in dataset:
+        key = _dataset_dict_key(dataset, split)
+        if key is None:
             raise ValueError(f"{name}: a DatasetDict needs split= one of {list(dataset)}")
-        dataset, split = dataset[split], None
+        dataset, split = dataset[key], None
     missing = [c for c in (audio_column, caption_column) if c not in dataset.column_names]
     if missing:
         raise ValueError(f"{name}: missing column(s) {missing} (found: {dataset.column_names})")
@@ -681,21 +692,41 @@ def load_source(
 ) -> tuple[list[ClipRef], list[CaptionPair], Any, str | None, str]:
     """Read one data source: a manifest path, an audio folder, a `datasets` object, or a dict.
 
+    A string is a manifest file, an audio folder, a `datasets` ``save_to_disk`` folder (recognised by its
+    ``dataset_dict.json`` / ``state.json``), or ``hf:NAME`` for `datasets.load_dataset(NAME)`.
     Dict form: ``{"manifest": PATH}`` / ``{"audiofolder": DIR}`` / ``{"hf": NAME_OR_DIR, "config": ...,
-    "hf_split": ...}`` plus optional ``audio_column``, ``caption_column`` and ``split`` (overrides the
-    requested split). ``hf`` is tried as a `save_to_disk` folder first, then with `datasets.load_dataset`.
+    "hf_split": ...}`` plus optional ``audio_column``, ``caption_column`` and ``split``.
+
+    ``split`` (and ``hf_split``) pin a source to the split it is read for in its role (training sources are
+    asked for `default_split` "train", evaluation sources for "validation"): such a source contributes nothing
+    when another split is asked for, so the trainer's look for a validation split in the training sources
+    never returns the training rows. A `DatasetDict` lacking the asked split likewise contributes nothing,
+    unless it is the source's own role (then it is an error listing its splits). ``hf`` is tried as a
+    `save_to_disk` folder first, then with `datasets.load_dataset`.
     Returns (clips, pairs, dataset or None, audio column or None, display name).
     """
     if not isinstance(spec, dict):
         if hasattr(spec, "column_names"):
             spec = {"hf_object": spec}
+        elif isinstance(spec, str) and spec.startswith("hf:"):
+            spec = {"hf": spec[3:]}
         else:
             path = Path(spec)
-            spec = {"audiofolder": str(path)} if path.is_dir() else {"manifest": str(path)}
+            if path.is_dir() and not any((path / n).is_file() for n in METADATA_NAMES) and any(
+                    (path / n).is_file() for n in ("dataset_dict.json", "state.json")):
+                spec = {"hf": str(path)}
+            else:
+                spec = {"audiofolder": str(path)} if path.is_dir() else {"manifest": str(path)}
     spec = dict(spec)
-    split = spec.pop("split", split)
+    pinned = spec.pop("split", None)
     audio_column = spec.pop("audio_column", None)
     caption_column = spec.pop("caption_column", "caption")
+    other_role = split is not None and split != default_split
+    if pinned is not None or spec.get("hf_split") is not None:
+        if other_role:  # e.g. the validation look-up in a training source pinned to its training split
+            return [], [], None, None, str(spec.get("manifest") or spec.get("audiofolder") or spec.get("hf"))
+        if pinned is not None:
+            split = pinned
     if "manifest" in spec:
         path = Path(spec["manifest"])
         c, p = read_manifest(path, split, audio_column=audio_column or "audio", caption_column=caption_column,
@@ -712,15 +743,20 @@ def load_source(
         name = "hf-dataset"
         if ds is None:
             name = str(spec["hf"])
-            if Path(name).is_dir():
-                ds = datasets.load_from_disk(name)
-            else:
-                ds = datasets.load_dataset(name, spec.get("config"), split=spec.get("hf_split"))
+            try:
+                if Path(name).is_dir():
+                    ds = datasets.load_from_disk(name)
+                else:
+                    ds = datasets.load_dataset(name, spec.get("config"), split=spec.get("hf_split"))
+            except Exception as err:  # datasets raises FileNotFoundError, DatasetNotFoundError, ConnectionError...
+                raise ValueError(f"cannot load the datasets source {name!r}: {type(err).__name__}: {err}") from err
         hf_split = spec.get("hf_split")
         if isinstance(ds, datasets.DatasetDict):
-            key = hf_split or split
+            key = hf_split if hf_split is not None else _dataset_dict_key(ds, split)
             if key not in ds:
-                raise ValueError(f"{name}: split {key!r} not in {list(ds)}")
+                if hf_split is None and other_role:  # this source simply has no such split
+                    return [], [], None, None, name
+                raise ValueError(f"{name}: split {key if hf_split is not None else split!r} not in {list(ds)}")
             ds, split = ds[key], None
         col = audio_column or "audio"
         c, p, ds = read_hf_dataset(ds, source_index, split, col, caption_column, name=name,

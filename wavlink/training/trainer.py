@@ -103,7 +103,16 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
     if config.model:
         from transformers import AutoModel, AutoProcessor
 
-        source = config.model
+        source = os.path.expanduser(config.model)
+        # a Hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path
+        looks_like_path = os.path.isabs(source) or source.startswith((".", "\\")) or source.count("/") > 1
+        if looks_like_path and not os.path.isdir(source):
+            raise ValueError(f"model folder not found: {source} (give a model folder or a Hub id like org/name)")
+        if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "config.json")):
+            if os.path.isfile(os.path.join(source, "adapter_config.json")):
+                raise ValueError(f"{source} is a LoRA adapter folder, not a model: pass its merged model folder "
+                                 "(finetune --merge) or its base model")
+            raise ValueError(f"{source} is not a model folder (no config.json)")
         try:
             model = AutoModel.from_pretrained(source, trust_remote_code=True)
             processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
@@ -639,6 +648,7 @@ class ContrastiveTrainer:
             grad_norm = acc.clip_grad_norm_(self.trainable, cfg.max_grad_norm)
         lr = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
+        self.clamp_logit_scale()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         mean_loss = acc.reduce(total / len(micro_batches), reduction="mean")
@@ -646,6 +656,23 @@ class ContrastiveTrainer:
         if grad_norm is not None:
             out["grad_norm"] = float(grad_norm)
         return out
+
+    def clamp_logit_scale(self) -> None:
+        """Keep the CLIP log inverse temperature in [0, log(cap)] after each step, as CLIP / open_clip do.
+
+        The loss caps ``exp(logit_scale)`` (100 by default) but that cap has zero gradient above it, so without
+        this the parameter could drift past the cap and stop learning. SigLIP's scale has no cap (as in SigLIP).
+        """
+        from ..losses import ClipLoss
+
+        caps = [m.max_logit_scale for m in self.loss_fn.modules()
+                if isinstance(m, ClipLoss) and m.max_logit_scale is not None]
+        if not caps:
+            return
+        param = loss_scale_kwargs(self.accelerator.unwrap_model(self.module).model, self.loss_type)["logit_scale"]
+        if param.requires_grad:
+            with torch.no_grad():
+                param.clamp_(0.0, math.log(min(caps)))
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> dict[str, float] | None:
