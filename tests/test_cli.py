@@ -82,7 +82,7 @@ def test_embed_rejects_an_unknown_output_suffix(model_dir: Path, capsys) -> None
 
 def test_missing_model_folder_and_unreachable_hub_id(tmp_path: Path, capsys) -> None:
     assert main(["embed", "--text", "a", "--model", str(tmp_path / "nowhere"), "--out", "x.npy"]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "model folder not found" in capsys.readouterr().err
     assert main(["embed", "--text", "a", "--model", "no-such-org/no-such-model", "--out", "x.npy"]) == 2
     err = capsys.readouterr().err
     assert "cannot load model 'no-such-org/no-such-model'" in err and "Traceback" not in err

@@ -32,6 +32,33 @@ def check_dim(config: Any, dim: int | None) -> None:
         raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(allowed)}")
 
 
+def load_model_and_processor(source: str | os.PathLike, **model_kwargs: Any) -> tuple[Any, Any]:
+    """AutoModel + AutoProcessor (remote code) from a folder or Hub id, with errors that name the problem.
+
+    transformers reports a mistyped folder as an invalid repo id and an unreachable Hub id as a network
+    error deep in huggingface_hub; both become one ValueError here.
+    """
+    from transformers import AutoModel, AutoProcessor
+
+    source = os.path.expanduser(os.fspath(source))
+    # a Hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path
+    looks_like_path = os.path.isabs(source) or source.startswith((".", "\\")) or source.count("/") > 1
+    if looks_like_path and not os.path.isdir(source):
+        raise ValueError(f"model folder not found: {source} (give a model folder or a Hub id like org/name)")
+    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "config.json")):
+        if os.path.isfile(os.path.join(source, "adapter_config.json")):
+            raise ValueError(f"{source} is a LoRA adapter folder, not a model: pass its merged model folder "
+                             "(finetune --merge) or its base model")
+        raise ValueError(f"{source} is not a model folder (no config.json)")
+    try:
+        model = AutoModel.from_pretrained(source, trust_remote_code=True, **model_kwargs)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
+    except OSError as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"cannot load model {source!r}: {first}") from err
+    return model, processor
+
+
 def is_audio_path(item: Any) -> bool:
     return isinstance(item, (str, os.PathLike)) and os.fspath(item).lower().endswith(AUDIO_SUFFIXES) and (
         os.path.isfile(item)
@@ -76,20 +103,12 @@ class Embedder:
     def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
              dtype: torch.dtype | None = None) -> Embedder:
         """Load a model folder or Hub id (remote code); `None` means the package's default model."""
-        from transformers import AutoModel, AutoProcessor
-
         if source is None:
             from .default_model import default_model_dir
 
             source = default_model_dir()
-        source = os.fspath(source)
-        # a Hub id is "name" or "org/name"; anything else is a path and must exist
-        looks_local = source.startswith((".", "/", "~")) or source.count("/") > 1
-        if looks_local and not os.path.isdir(os.path.expanduser(source)):
-            raise FileNotFoundError(f"model folder {source!r} does not exist (Hub ids look like 'org/name')")
         kwargs = {"dtype": dtype} if dtype is not None else {}
-        model = AutoModel.from_pretrained(source, trust_remote_code=True, **kwargs)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
+        model, processor = load_model_and_processor(source, **kwargs)
         return cls(model, processor, device=device, batch_size=batch_size)
 
     @property

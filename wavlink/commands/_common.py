@@ -18,11 +18,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def load_embedder(args: argparse.Namespace):
     from ..inference import Embedder
 
-    try:
-        return Embedder.load(args.model, device=args.device, batch_size=args.batch_size)
-    except OSError as err:  # transformers' "not a folder, not reachable on the Hub" family of errors
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"cannot load model {args.model!r}: {first}") from err
+    return Embedder.load(args.model, device=args.device, batch_size=args.batch_size)
 
 
 def print_table(rows: list[list[str]], header: list[str]) -> None:

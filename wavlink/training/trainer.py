@@ -101,23 +101,10 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
     """
     overrides = dict(config.config_overrides)
     if config.model:
-        from transformers import AutoModel, AutoProcessor
+        from ..inference import load_model_and_processor as load_source
 
         source = os.path.expanduser(config.model)
-        # a Hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path
-        looks_like_path = os.path.isabs(source) or source.startswith((".", "\\")) or source.count("/") > 1
-        if looks_like_path and not os.path.isdir(source):
-            raise ValueError(f"model folder not found: {source} (give a model folder or a Hub id like org/name)")
-        if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "config.json")):
-            if os.path.isfile(os.path.join(source, "adapter_config.json")):
-                raise ValueError(f"{source} is a LoRA adapter folder, not a model: pass its merged model folder "
-                                 "(finetune --merge) or its base model")
-            raise ValueError(f"{source} is not a model folder (no config.json)")
-        try:
-            model = AutoModel.from_pretrained(source, trust_remote_code=True)
-            processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
-        except OSError as err:
-            raise ValueError(f"cannot load model {source!r}: {err}") from err
+        model, processor = load_source(source)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
     if config.preset:
