@@ -713,6 +713,27 @@ def test_loss_gradients_and_lora() -> None:
     assert trainable and all("lora_" in n for n in trainable)
 
 
+def test_trainer_on_a_built_qwen3_combination(checkpoints: dict[str, Any], tmp_path: Path) -> None:
+    """The package trainer (InfoNCE, LoRA on the audio encoder and the LLM) runs on a module combination built
+    from the upstream checkpoints, configured only through TrainingConfig (init_audio / init_text)."""
+    from wavlink.training import TrainingConfig, train
+    from wavlink.training.synthetic import make_toy_dataset
+
+    root = checkpoints["root"]
+    toy = make_toy_dataset(tmp_path / "toy", per_kind=2, val_per_kind=1, seed=0)
+    result = train(TrainingConfig(family="omni", init_audio=str(root / "qwen3_omni"), init_text=str(root / "qwen3_llm"),
+                                  config_overrides={"num_layers": 2}, train_data=[str(toy)], mode="lora",
+                                  max_steps=2, batch_size=4, num_workers=0, progress=False,
+                                  output_dir=str(tmp_path / "run")))
+    assert result.final_metrics is not None and result.adapter_dir is not None
+    targets = json.loads((result.adapter_dir / "adapter_config.json").read_text())["target_modules"]
+    assert "audio_encoder" in targets and "language_model" in targets
+    base = result.model.get_base_model() if hasattr(result.model, "get_base_model") else result.model
+    assert len(base.language_model.layers) == 2 and base.config.audio_encoder_type == "qwen3_omni"
+    lora = [n for n, _ in result.model.named_parameters() if "lora_A" in n]
+    assert any(".audio_encoder." in n for n in lora) and any(".language_model." in n for n in lora)
+
+
 def test_gradient_checkpointing_runs() -> None:
     model, processor = tiny(seed=2)
     enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
