@@ -7,6 +7,7 @@ classes saved with `save_pretrained`, so the key mapping is proven against the r
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -617,6 +618,14 @@ def test_hub_folder_loads_without_the_package(tmp_path: Path) -> None:
     assert {"configuration_omni.py", "modeling_omni.py", "processing_omni.py", "processing_wavlink.py",
             "audio_utils.py", "losses.py", "tokenizer.json", "modules.json", "model.safetensors"} <= names
     assert "omni_builder.py" not in names  # the build helpers stay in the package
+    for path in model_dir.glob("*.py"):  # Hub remote code follows only same-folder `from .module import name`
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1 and node.module, f"{path.name}:{node.lineno}"
+                assert (model_dir / f"{node.module}.py").exists(), f"{path.name} imports missing .{node.module}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+                assert not any(m.split(".")[0] == "wavlink" for m in modules), f"{path.name}:{node.lineno}"
     config = json.loads((model_dir / "config.json").read_text())
     assert config["auto_map"] == {"AutoConfig": "configuration_omni.OmniAudioEmbedderConfig",
                                   "AutoModel": "modeling_omni.OmniAudioEmbedder"}
