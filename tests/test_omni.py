@@ -75,6 +75,19 @@ def test_config_validation() -> None:
             OmniAudioEmbedderConfig(**{**ok, **override})
     with pytest.raises(ValueError, match="Whisper encoder can position"):
         omni_preset_config("tiny-random-whisper", max_audio_seconds=31)
+    with pytest.raises(ValueError, match="2502 LLM positions per window, more than the LLM's max_position_embeddings=2048"):
+        omni_preset_config("tiny-random", max_audio_seconds=100)
+
+
+@pytest.mark.parametrize("preset", TINY_PRESETS)
+def test_config_window_token_count_matches_the_encoder(preset: str) -> None:
+    """`max_sequence_tokens` (validated against the LLM's positions) is the real LLM length of a full window."""
+    model, processor = tiny(preset, max_audio_seconds=2.5)
+    with torch.no_grad():
+        hidden = model.get_audio_features(**processor(audio=[make_clip(2.5)], return_tensors="pt")).last_hidden_state
+    assert hidden.shape[1] == model.config.max_sequence_tokens
+    assert model.config.audio_tokens_per_window == {"tiny-random": 62, "tiny-random-qwen3": 33,
+                                                    "tiny-random-whisper": 62}[preset]
 
 
 @pytest.mark.parametrize("preset", ["tiny-random-qwen3", "tiny-random-whisper"])
