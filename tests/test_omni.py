@@ -7,6 +7,7 @@ classes saved with `save_pretrained`, so the key mapping is proven against the r
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -74,6 +75,19 @@ def test_config_validation() -> None:
             OmniAudioEmbedderConfig(**{**ok, **override})
     with pytest.raises(ValueError, match="Whisper encoder can position"):
         omni_preset_config("tiny-random-whisper", max_audio_seconds=31)
+    with pytest.raises(ValueError, match="2502 LLM positions per window, more than the LLM's max_position_embeddings=2048"):
+        omni_preset_config("tiny-random", max_audio_seconds=100)
+
+
+@pytest.mark.parametrize("preset", TINY_PRESETS)
+def test_config_window_token_count_matches_the_encoder(preset: str) -> None:
+    """`max_sequence_tokens` (validated against the LLM's positions) is the real LLM length of a full window."""
+    model, processor = tiny(preset, max_audio_seconds=2.5)
+    with torch.no_grad():
+        hidden = model.get_audio_features(**processor(audio=[make_clip(2.5)], return_tensors="pt")).last_hidden_state
+    assert hidden.shape[1] == model.config.max_sequence_tokens
+    assert model.config.audio_tokens_per_window == {"tiny-random": 62, "tiny-random-qwen3": 33,
+                                                    "tiny-random-whisper": 62}[preset]
 
 
 @pytest.mark.parametrize("preset", ["tiny-random-qwen3", "tiny-random-whisper"])
@@ -102,11 +116,28 @@ def test_last_token_pooling_and_unnormalized() -> None:
 # ------------------------------------------------------------------------------------------------ invariance
 @pytest.mark.parametrize("preset", TINY_PRESETS)
 def test_batch_invariance(preset: str) -> None:
-    """A clip (or text) embeds the same alone as in a padded batch; clips span several encoder chunks."""
+    """A clip (or text) embeds the same alone as in a padded batch; clips span several encoder chunks.
+
+    Random init leaves every bias at zero, and a zero bias hides padding leaks (a padded position then carries
+    gelu(0) = 0 into the next convolution, as if it were the convolution's own zero padding); pretrained biases
+    are not zero, so they are randomised here. The audio tokens are compared tightly (1e-6), so the upstream
+    Qwen3-Omni encoder's batch-dependent chunk padding (about 2e-6 at this size) would fail."""
     model, processor = tiny(preset)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
     clips = [make_clip(s, seed=i) for i, s in enumerate((0.3, 1.7, 3.2, 0.04))]
     batch = audio_embeds(model, processor, clips)
     diffs = [(audio_embeds(model, processor, [c])[0] - batch[i]).abs().max().item() for i, c in enumerate(clips)]
+    inputs = processor(audio=clips, return_tensors="pt")
+    with torch.no_grad():
+        tokens = model._audio_tokens(inputs["input_features"], inputs["feature_attention_mask"].sum(-1))
+        for i, clip in enumerate(clips):
+            one = processor(audio=[clip], return_tensors="pt")
+            alone = model._audio_tokens(one["input_features"], one["feature_attention_mask"].sum(-1))[0]
+            assert alone.shape == tokens[i].shape and (alone - tokens[i]).abs().max().item() <= 1e-6, i
     texts = TEXTS + ["a much longer caption about distant thunder rolling over the hills"]
     tbatch = text_embeds(model, processor, texts)
     tdiffs = [(text_embeds(model, processor, [t])[0] - tbatch[i]).abs().max().item() for i, t in enumerate(texts)]
@@ -141,9 +172,10 @@ def test_qwen3_encoder_matches_upstream_forward() -> None:
     assert (ours - upstream).abs().max().item() <= 1e-5
 
 
-def test_long_audio_policies() -> None:
+@pytest.mark.parametrize("preset", TINY_PRESETS)
+def test_long_audio_policies(preset: str) -> None:
     """Chunking = duration-weighted mean of the separately embedded windows (WavLink's policy)."""
-    model, processor = tiny(max_audio_seconds=1.0)
+    model, processor = tiny(preset, max_audio_seconds=1.0)
     inputs = processor(audio=[make_clip(2.5, seed=5), make_clip(0.5, seed=6)], return_tensors="pt")
     feats = inputs["input_features"][:1]  # 250 frames = windows of 100, 100 and 50 frames
     with torch.no_grad():
@@ -158,6 +190,26 @@ def test_long_audio_policies() -> None:
     model.config.long_audio_policy = "error"
     with pytest.raises(ValueError, match="long_audio_policy='error'"):
         model.get_audio_features(feats)
+
+
+@pytest.mark.parametrize("preset", TINY_PRESETS)
+def test_audio_over_the_encoder_maximum_is_chunked(preset: str) -> None:
+    """Default window (30 s, all Whisper can position): a 31 s clip becomes a 30 s and a 1 s window whose
+    embeddings are averaged by duration; a short clip in the same batch is unaffected."""
+    model, processor = tiny(preset)
+    assert model.config.max_audio_frames == 3000
+    clips = [make_clip(31.0, seed=8), make_clip(0.5, seed=9)]
+    inputs = processor(audio=clips, return_tensors="pt")
+    frames = int(inputs["feature_attention_mask"][0].sum())
+    assert frames == 3100
+    feats = inputs["input_features"][:1]
+    with torch.no_grad():
+        both = model.get_audio_features(**inputs).pooler_output
+        first = model.get_audio_features(feats[:, :, :3000]).pooler_output[0]
+        rest = model.get_audio_features(feats[:, :, 3000:frames]).pooler_output[0]
+    expected = torch.nn.functional.normalize(first * 3000 + rest * (frames - 3000), dim=-1)
+    assert (both[0] - expected).abs().max().item() <= 1e-5
+    assert (both[1] - audio_embeds(model, processor, clips[1:])[0]).abs().max().item() <= 1e-4
 
 
 # ------------------------------------------------------------------------------------------------ presets
@@ -259,26 +311,65 @@ def _tiny_qwen2_5_omni_full():
     return Qwen2_5OmniForConditionalGeneration(config).eval()
 
 
+def _tiny_qwen3_thinker_kwargs() -> dict[str, Any]:
+    text = dict(TINY_TEXT, moe_intermediate_size=16, num_experts=2, num_experts_per_tok=1,
+                rope_parameters=dict(TINY_TEXT["rope_parameters"], mrope_interleaved=True))
+    return dict(
+        audio_config=dict(TINY_QWEN_AUDIO, output_dim=24, n_window=50, n_window_infer=200, downsample_hidden_size=8),
+        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=24,
+                           deepstack_visual_indexes=[0], num_position_embeddings=16, patch_size=4),
+        text_config=text, audio_token_id=290, image_token_id=291, video_token_id=292, audio_start_token_id=293)
+
+
 def _tiny_qwen3_omni_thinker():
     from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeThinkerConfig
     from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import (
         Qwen3OmniMoeThinkerForConditionalGeneration,
     )
 
-    text = dict(TINY_TEXT, moe_intermediate_size=16, num_experts=2, num_experts_per_tok=1,
-                rope_parameters=dict(TINY_TEXT["rope_parameters"], mrope_interleaved=True))
-    config = Qwen3OmniMoeThinkerConfig(
-        audio_config=dict(TINY_QWEN_AUDIO, output_dim=24, n_window=50, n_window_infer=200, downsample_hidden_size=8),
-        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=24,
-                           deepstack_visual_indexes=[0], num_position_embeddings=16, patch_size=4),
-        text_config=text, audio_token_id=290, image_token_id=291, video_token_id=292, audio_start_token_id=293)
-    return Qwen3OmniMoeThinkerForConditionalGeneration(config).eval()
+    return Qwen3OmniMoeThinkerForConditionalGeneration(Qwen3OmniMoeThinkerConfig(**_tiny_qwen3_thinker_kwargs())).eval()
+
+
+def _tiny_qwen3_omni_full():
+    """A tiny `Qwen3OmniMoeForConditionalGeneration` with thinker, talker and code2wav (the layout of the Hub's
+    Qwen/Qwen3-Omni-30B-A3B-Instruct, the M1/M2 audio encoder source)."""
+    from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeConfig
+    from transformers.models.qwen3_omni_moe.modeling_qwen3_omni_moe import (
+        Qwen3OmniMoeForConditionalGeneration,
+    )
+
+    rope = dict(TINY_TEXT["rope_parameters"], mrope_interleaved=True)
+    # `shared_expert_intermediate_size` and `spatial_merge_size` are read by the talker modules but are not
+    # fields of their config classes (transformers 5.24); the Hub config.json carries them.
+    talker = dict(
+        text_config=dict(vocab_size=64, hidden_size=24, intermediate_size=48, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, moe_intermediate_size=16, num_experts=2,
+                         num_experts_per_tok=1, shared_expert_intermediate_size=16, rope_parameters=rope),
+        code_predictor_config=dict(vocab_size=64, hidden_size=24, intermediate_size=48, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=1, head_dim=12, num_code_groups=2),
+        num_code_groups=2, thinker_hidden_size=24, spatial_merge_size=2, codec_eos_token_id=60, codec_nothink_id=61,
+        codec_think_bos_id=62, codec_think_eos_id=63, codec_pad_id=58, codec_bos_id=59, accept_hidden_layer=1,
+        audio_token_id=290, image_token_id=291, video_token_id=292, vision_start_token_id=295,
+        audio_start_token_id=293)
+    code2wav = dict(codebook_size=64, hidden_size=16, num_attention_heads=2, num_key_value_heads=2, sliding_window=8,
+                    intermediate_size=32, num_hidden_layers=1, num_quantizers=2, upsample_rates=[2, 2],
+                    upsampling_ratios=[2], decoder_dim=16)
+    config = Qwen3OmniMoeConfig(thinker_config=_tiny_qwen3_thinker_kwargs(), talker_config=talker, code2wav_config=code2wav,
+                                enable_audio_output=True)
+    return Qwen3OmniMoeForConditionalGeneration(config).eval()
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Tiny upstream checkpoints in their real save_pretrained formats (the LLM sharded, with an index)."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM, WhisperConfig, WhisperForConditionalGeneration
+    from transformers import (
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        Qwen3Config,
+        Qwen3ForCausalLM,
+        WhisperConfig,
+        WhisperForConditionalGeneration,
+    )
 
     root = tmp_path_factory.mktemp("upstream")
     torch.manual_seed(0)
@@ -297,7 +388,15 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64, decoder_layers=1,
         decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=80)).eval()
     whisper.save_pretrained(root / "whisper")
-    return {"root": root, "omni": omni, "q3": q3, "llm": llm, "whisper": whisper}
+    q3_full = _tiny_qwen3_omni_full()
+    q3_full.save_pretrained(root / "qwen3_omni")
+    qwen3 = Qwen3ForCausalLM(Qwen3Config(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                         num_attention_heads=4, num_key_value_heads=2, head_dim=8, vocab_size=300,
+                                         tie_word_embeddings=True)).eval()
+    qwen3.save_pretrained(root / "qwen3_llm")
+    byte_level_tokenizer().save_pretrained(root / "qwen3_llm")
+    return {"root": root, "omni": omni, "q3": q3, "llm": llm, "whisper": whisper, "q3_full": q3_full,
+            "qwen3": qwen3}
 
 
 def _assert_same_tensors(got: torch.nn.Module, expected: dict[str, torch.Tensor]) -> None:
@@ -383,6 +482,74 @@ def test_build_from_qwen3_omni_thinker_and_whisper(checkpoints: dict[str, Any]) 
     assert processor.feature_extractor.feature_size == 80
 
 
+def test_build_from_full_qwen3_omni_and_qwen3_llm(checkpoints: dict[str, Any]) -> None:
+    """M1/M2 layout: the audio tower of a complete `Qwen3OmniMoeForConditionalGeneration` (thinker + talker +
+    code2wav) and a standalone `Qwen3ForCausalLM` (tied embeddings, so no `lm_head` tensor) pruned to 2 layers."""
+    root, q3_full, qwen3 = checkpoints["root"], checkpoints["q3_full"], checkpoints["qwen3"]
+    prefixes = {".".join(k.split(".")[:2]) for k in _keys(root / "qwen3_omni")}
+    assert {"thinker.audio_tower", "thinker.model", "thinker.visual", "talker.model", "code2wav.decoder"} <= prefixes
+    assert {".".join(k.split(".")[:2]) for k in _keys(root / "qwen3_llm")} == {
+        "model.embed_tokens", "model.layers", "model.norm"}
+    model, processor = build_omni(root / "qwen3_omni", root / "qwen3_llm", num_layers=2)
+    model.eval()
+    assert model.config.audio_encoder_type == "qwen3_omni"
+    assert model.config.text_config.model_type == "qwen3" and type(model.language_model).__name__ == "Qwen3Model"
+    assert model.config.text_config.layer_types == ["full_attention"] * 2
+    _assert_same_tensors(model.audio_encoder, q3_full.thinker.model.audio_tower.state_dict())
+    expected = {k: v for k, v in qwen3.model.state_dict().items() if not k.startswith("layers.2.")}
+    _assert_same_tensors(model.language_model, expected)
+    # Audio tokens = the upstream thinker's get_audio_features (clips over one 2 s attention window).
+    inputs = processor(audio=[make_clip(2.7, seed=1), make_clip(0.6, seed=2)], return_tensors="pt")
+    ids = processor(text=["a dog barks"], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        upstream = q3_full.thinker.get_audio_features(
+            inputs["input_features"], feature_attention_mask=inputs["feature_attention_mask"]).last_hidden_state
+        ours = torch.cat(model._audio_tokens(inputs["input_features"], inputs["feature_attention_mask"].sum(-1)))
+        # The pruned decoder = the upstream one stopped after layer 2, then its final norm.
+        hidden = qwen3.model(input_ids=ids, output_hidden_states=True).hidden_states[2]
+        got = model.language_model(input_ids=ids).last_hidden_state
+    assert ours.shape == upstream.shape and (ours - upstream).abs().max().item() <= 1e-6
+    assert (got - qwen3.model.norm(hidden)).abs().max().item() <= 1e-5
+    # Batch invariance of the built model (Qwen3 chunked block attention + Qwen3 decoder).
+    clips = [make_clip(s, seed=i) for i, s in enumerate((0.2, 2.6, 1.1))]
+    batch = audio_embeds(model, processor, clips)
+    diff = max((audio_embeds(model, processor, [c])[0] - batch[i]).abs().max().item() for i, c in enumerate(clips))
+    tbatch = text_embeds(model, processor, TEXTS)
+    tdiff = max((text_embeds(model, processor, [t])[0] - tbatch[i]).abs().max().item() for i, t in enumerate(TEXTS))
+    assert diff <= 1e-4 and tdiff <= 1e-4, (diff, tdiff)
+    with pytest.raises(ValueError, match="mixture of experts"):
+        build_omni(root / "qwen3_omni", root / "qwen3_omni")
+
+
+def test_cli_create_and_build_omni(checkpoints: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`wavlink create --family omni --preset NAME --out DIR` and `wavlink build --family omni ...` write loadable
+    folders; the built one holds the upstream tensors."""
+    from wavlink.cli import main
+
+    root = checkpoints["root"]
+    assert main(["create", "--family", "omni", "--preset", "tiny-random-qwen3", "--out", str(tmp_path / "c")]) == 0
+    created = OmniAudioEmbedder.from_pretrained(tmp_path / "c").eval()
+    reference, processor = tiny("tiny-random-qwen3")
+    clip = [make_clip(1.3, seed=7)]
+    assert (audio_embeds(created, processor, clip) - audio_embeds(reference, processor, clip)).abs().max() <= 1e-6
+    assert OmniAudioProcessor.from_pretrained(tmp_path / "c").feature_extractor.feature_size == 128
+    assert main(["build", "--family", "omni", "--audio-encoder", str(root / "qwen3_omni"), "--llm",
+                 str(root / "qwen3_llm"), "--num-layers", "1", "--out", str(tmp_path / "b")]) == 0
+    assert "built omni model" in capsys.readouterr().out
+    built = OmniAudioEmbedder.from_pretrained(tmp_path / "b")
+    assert len(built.language_model.layers) == 1
+    _assert_same_tensors(built.audio_encoder, checkpoints["q3_full"].thinker.model.audio_tower.state_dict())
+    assert torch.equal(built.language_model.layers[0].self_attn.q_proj.weight,
+                       checkpoints["qwen3"].model.layers[0].self_attn.q_proj.weight)
+    assert OmniAudioProcessor.from_pretrained(tmp_path / "b").tokenizer.padding_side == "right"
+    assert main(["build", "--family", "omni", "--llm", str(root / "qwen3_llm"), "--out", str(tmp_path / "x")]) == 2
+    assert "--audio-encoder" in capsys.readouterr().err
+    assert main(["build", "--family", "omni", "--preset", "tiny-random", "--out", str(tmp_path / "z")]) == 2
+    assert "has no pretrained sources" in capsys.readouterr().err
+    assert main(["create", "--family", "omni", "--preset", "m9", "--out", str(tmp_path / "y")]) == 2
+    assert "unknown Omni preset" in capsys.readouterr().err
+
+
 def test_build_rejects_incomplete_or_foreign_checkpoints(checkpoints: dict[str, Any], tmp_path: Path) -> None:
     root = checkpoints["root"]
     state = load_file(root / "qwen2_5_omni_thinker" / "model.safetensors")
@@ -434,16 +601,9 @@ print(json.dumps(out))
 """
 
 
-def test_hub_folder_loads_without_the_package(tmp_path: Path) -> None:
-    model, processor = tiny(seed=3, text_instruction="Sound: ")
-    model_dir = save_omni_folder(model, processor, tmp_path / "omni-tiny")
-    names = {p.name for p in model_dir.iterdir()}
-    assert {"configuration_omni.py", "modeling_omni.py", "processing_omni.py", "processing_wavlink.py",
-            "audio_utils.py", "losses.py", "tokenizer.json", "modules.json", "model.safetensors"} <= names
-    assert "omni_builder.py" not in names  # the build helpers stay in the package
-    config = json.loads((model_dir / "config.json").read_text())
-    assert config["auto_map"] == {"AutoConfig": "configuration_omni.OmniAudioEmbedderConfig",
-                                  "AutoModel": "modeling_omni.OmniAudioEmbedder"}
+def _check_in_fresh_process(model: OmniAudioEmbedder, processor: OmniAudioProcessor, model_dir: Path,
+                            tmp_path: Path) -> None:
+    """transformers, sentence-transformers and the pipeline reproduce the embeddings without the package."""
     clips = [make_clip(2.2, seed=1), make_clip(0.7, seed=2)]
     paths = []
     for i, clip in enumerate(clips):
@@ -454,13 +614,46 @@ def test_hub_folder_loads_without_the_package(tmp_path: Path) -> None:
     assert child["wavlink_loaded"] is False
     assert child["classes"][0].startswith("transformers_modules.")
     assert child["classes"][1:] == ["OmniAudioProcessor", "right"]
+    model.eval()
     expected_text, expected_audio = text_embeds(model, processor, TEXTS), audio_embeds(model, processor, clips)
     for key, expected in [("auto_text", expected_text), ("st_text", expected_text),
                           ("auto_audio", expected_audio), ("st_audio", expected_audio)]:
         diff = (torch.tensor(child[key]) - expected).abs().max().item()
         assert diff <= 1e-5, (key, diff)
-    assert child["st_dim"] == 32
+    assert child["st_dim"] == model.config.embedding_dim
     assert sorted(r["label"] for r in child["pipeline"]) == ["dog", "rain"]
+
+
+def test_hub_folder_loads_without_the_package(tmp_path: Path) -> None:
+    model, processor = tiny(seed=3, text_instruction="Sound: ")
+    model_dir = save_omni_folder(model, processor, tmp_path / "omni-tiny")
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"configuration_omni.py", "modeling_omni.py", "processing_omni.py", "processing_wavlink.py",
+            "audio_utils.py", "losses.py", "tokenizer.json", "modules.json", "model.safetensors"} <= names
+    assert "omni_builder.py" not in names  # the build helpers stay in the package
+    for path in model_dir.glob("*.py"):  # Hub remote code follows only same-folder `from .module import name`
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1 and node.module, f"{path.name}:{node.lineno}"
+                assert (model_dir / f"{node.module}.py").exists(), f"{path.name} imports missing .{node.module}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+                assert not any(m.split(".")[0] == "wavlink" for m in modules), f"{path.name}:{node.lineno}"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["auto_map"] == {"AutoConfig": "configuration_omni.OmniAudioEmbedderConfig",
+                                  "AutoModel": "modeling_omni.OmniAudioEmbedder"}
+    _check_in_fresh_process(model, processor, model_dir, tmp_path)
+
+
+def test_built_qwen3_folder_loads_without_the_package(checkpoints: dict[str, Any], tmp_path: Path) -> None:
+    """A module combination of the Qwen3-Omni audio tower and a Qwen3 LLM, saved and used without the package."""
+    root = checkpoints["root"]
+    model, processor = build_omni(root / "qwen3_omni", root / "qwen3_llm", num_layers=2)
+    model_dir = save_omni_folder(model, processor, tmp_path / "omni-built")
+    config = json.loads((model_dir / "config.json").read_text())
+    assert (config["audio_config"]["model_type"], config["text_config"]["model_type"]) == (
+        "qwen3_omni_moe_audio_encoder", "qwen3")
+    _check_in_fresh_process(model, processor, model_dir, tmp_path)
 
 
 def test_text_instruction_is_prefixed(tmp_path: Path) -> None:
@@ -507,6 +700,32 @@ def test_bad_input_errors() -> None:
     assert audio_embeds(model, processor, [make_clip(1.0)], truncate_dim=16).shape == (1, 16)
 
 
+@pytest.mark.parametrize(("make_audio", "kwargs", "match"), [
+    (lambda tmp: str((tmp / "noise.wav").write_bytes(bytes(range(256)) * 16) and tmp / "noise.wav"), {},
+     "cannot decode"),
+    (lambda tmp: str((tmp / "empty.wav").touch() or tmp / "empty.wav"), {}, "empty"),
+    (lambda tmp: str(tmp / "missing.wav"), {}, "not found"),
+    (lambda tmp: np.zeros(0, dtype=np.float32), {}, "zero-length"),
+    (lambda tmp: np.array([0.1, np.inf] * 400, dtype=np.float32), {}, "NaN or inf"),
+    (lambda tmp: make_clip(1.0), {"sampling_rate": 22050, "resample": False}, "differs from the model's 16000 Hz"),
+    (lambda tmp: make_clip(1.0), {"sampling_rate": 0}, "invalid sampling rate"),
+])
+def test_bad_audio_is_rejected_by_the_processor(make_audio: Any, kwargs: dict, match: str, tmp_path: Path) -> None:
+    """The WavLink contract holds for the Omni processor: each bad clip raises a ValueError naming the problem."""
+    _, processor = tiny("tiny-random-qwen3")
+    with pytest.raises(ValueError, match=match):
+        processor(audio=[make_clip(0.5), make_audio(tmp_path)], **kwargs)
+
+
+def test_processor_resamples_and_follows_the_long_audio_policy() -> None:
+    model, processor = tiny("tiny-random-qwen3", max_audio_seconds=1.0, long_audio_policy="error")
+    assert processor.feature_extractor.long_audio_policy == "error"
+    with pytest.raises(ValueError, match=r"audio\[0\]: 1.5 s is longer than max_audio_seconds=1"):
+        processor(audio=[make_clip(1.5)])
+    resampled = processor(audio=[make_clip(0.5, sr=48000)], sampling_rate=48000, return_tensors="pt")
+    assert resampled["feature_attention_mask"].sum().item() == 50  # 0.5 s at 16 kHz, hop 160
+
+
 # ------------------------------------------------------------------------------------------------ training
 def test_loss_gradients_and_lora() -> None:
     from peft import LoraConfig, get_peft_model
@@ -531,6 +750,27 @@ def test_loss_gradients_and_lora() -> None:
     loss.backward()
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_trainer_on_a_built_qwen3_combination(checkpoints: dict[str, Any], tmp_path: Path) -> None:
+    """The package trainer (InfoNCE, LoRA on the audio encoder and the LLM) runs on a module combination built
+    from the upstream checkpoints, configured only through TrainingConfig (init_audio / init_text)."""
+    from wavlink.training import TrainingConfig, train
+    from wavlink.training.synthetic import make_toy_dataset
+
+    root = checkpoints["root"]
+    toy = make_toy_dataset(tmp_path / "toy", per_kind=2, val_per_kind=1, seed=0)
+    result = train(TrainingConfig(family="omni", init_audio=str(root / "qwen3_omni"), init_text=str(root / "qwen3_llm"),
+                                  config_overrides={"num_layers": 2}, train_data=[str(toy)], mode="lora",
+                                  max_steps=2, batch_size=4, num_workers=0, progress=False,
+                                  output_dir=str(tmp_path / "run")))
+    assert result.final_metrics is not None and result.adapter_dir is not None
+    targets = json.loads((result.adapter_dir / "adapter_config.json").read_text())["target_modules"]
+    assert "audio_encoder" in targets and "language_model" in targets
+    base = result.model.get_base_model() if hasattr(result.model, "get_base_model") else result.model
+    assert len(base.language_model.layers) == 2 and base.config.audio_encoder_type == "qwen3_omni"
+    lora = [n for n, _ in result.model.named_parameters() if "lora_A" in n]
+    assert any(".audio_encoder." in n for n in lora) and any(".language_model." in n for n in lora)
 
 
 def test_gradient_checkpointing_runs() -> None:

@@ -97,7 +97,8 @@ class OmniAudioEmbedderConfig(PretrainedConfig):
             gives no temperature).
         siglip_logit_scale_init / siglip_logit_bias_init: SigLIP's t' = log 10 and b = -10 (loss_type "siglip").
         max_audio_seconds: longest window embedded in one LLM pass (the post: "maximum input length is 30 s;
-            longer audio needs to be chunked"; Whisper cannot position more than 30 s).
+            longer audio needs to be chunked"; Whisper cannot position more than 30 s). One window's LLM sequence
+            (`max_sequence_tokens`) must fit the LLM's `max_position_embeddings`.
         long_audio_policy: audio longer than `max_audio_seconds`: `"chunk"` cuts it into consecutive
             non-overlapping windows (the last one shorter; a last window under 40 ms, too short for one audio
             token, is dropped), embeds each and averages the window embeddings weighted by their duration, then
@@ -218,6 +219,34 @@ class OmniAudioEmbedderConfig(PretrainedConfig):
                     f"max_audio_seconds={self.max_audio_seconds:g} exceeds what the Whisper encoder can position "
                     f"({self.audio_config.max_source_positions} positions = {max_seconds:g} s)"
                 )
+        limit = getattr(self.text_config, "max_position_embeddings", None)
+        needed = self.max_sequence_tokens
+        if limit is not None and needed > int(limit):
+            raise ValueError(
+                f"max_audio_seconds={self.max_audio_seconds:g} gives {needed} LLM positions per window, more than "
+                f"the LLM's max_position_embeddings={limit}; lower max_audio_seconds (longer audio is chunked)"
+            )
+
+    @property
+    def audio_tokens_per_window(self) -> int:
+        """Audio tokens the encoder emits for one full `max_audio_seconds` window."""
+        frames = self.max_audio_frames
+        if self.audio_encoder_type == "qwen2_5_omni":
+            return ((frames - 1) // 2 + 1 - 2) // 2 + 1
+        if self.audio_encoder_type == "qwen3_omni":
+            def stride8(n: int) -> int:
+                for _ in range(3):
+                    n = (n - 1) // 2 + 1
+                return n
+
+            chunk = 2 * int(self.audio_config.n_window)
+            return stride8(frames % chunk) + (frames // chunk) * stride8(chunk)
+        return ((frames - 1) // 2 + 1) // self.whisper_pool_stride
+
+    @property
+    def max_sequence_tokens(self) -> int:
+        """LLM sequence length of one full audio window (audio tokens plus the optional delimiters)."""
+        return self.audio_tokens_per_window + (2 if self.audio_special_tokens else 0)
 
     @property
     def embedding_dim(self) -> int:

@@ -8,16 +8,22 @@ the wanted tensors), so a 30B Omni checkpoint is never instantiated. Every tenso
 decoder must be found with the right shape and nothing under the selected prefixes may be left over: anything
 else raises, naming the keys.
 
-Key layouts (verified against checkpoints saved by transformers 5.23's own classes, see tests/test_omni.py):
+Key layouts (verified against tiny checkpoints that transformers' own classes write with `save_pretrained`,
+transformers 5.24.0 in this project's CI; see tests/test_omni.py). transformers 5 keeps the thinker's audio tower
+in memory at `thinker.model.audio_tower` but saves the legacy Hub names listed here, which are also what the
+released checkpoints hold:
 
-* `Qwen2_5OmniForConditionalGeneration` / `Qwen3OmniMoeForConditionalGeneration`: `thinker.audio_tower.*`,
-  thinker LLM `thinker.model.*` (plus `thinker.visual.*`, `thinker.lm_head.*`, `talker.*`, `token2wav.*` /
+* `Qwen2_5OmniForConditionalGeneration`: `thinker.audio_tower.*`, thinker LLM `thinker.model.*` (plus
+  `thinker.visual.*`, `thinker.lm_head.*`, `talker.*`, `token2wav.*`, all ignored);
+* `Qwen3OmniMoeForConditionalGeneration` (the M1/M2 source): `thinker.audio_tower.*` (plus `thinker.model.*`,
+  a mixture-of-experts LLM that is rejected as backbone, `thinker.visual.*`, `thinker.lm_head.*`, `talker.*`,
   `code2wav.*`, all ignored);
 * `Qwen2_5OmniThinkerForConditionalGeneration` / `Qwen3OmniMoeThinkerForConditionalGeneration`:
   `audio_tower.*`, LLM `model.*`;
 * a standalone `Qwen2_5OmniAudioEncoder` / `Qwen3OmniMoeAudioEncoder`: keys at the root;
 * `WhisperForConditionalGeneration`: `model.encoder.*`; `WhisperModel`: `encoder.*`;
-* `Qwen2ForCausalLM` (any `*ForCausalLM`): `model.*` (the `lm_head` is dropped); a bare `Qwen2Model`: root.
+* `Qwen2ForCausalLM` / `Qwen3ForCausalLM` (any `*ForCausalLM`, tied or untied, single file or sharded with an
+  index): `model.*` (the `lm_head` is dropped); a bare `Qwen2Model`: root.
 """
 
 from __future__ import annotations

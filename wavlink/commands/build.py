@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-encoder", help="omni: Qwen2.5-Omni / Qwen3-Omni / Whisper checkpoint")
     parser.add_argument("--llm", help="omni: causal LM checkpoint (Qwen2/2.5/3)")
     parser.add_argument("--num-layers", type=int, default=None, help="omni: keep the first N decoder layers")
+    parser.add_argument("--preset", default=None,
+                        help="omni: take the sources and layer count of a preset (m1..m4, omni-7b, omni-7b-l10, ...); "
+                             "--audio-encoder/--llm/--num-layers override it")
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
 
@@ -24,12 +27,15 @@ def run(args: argparse.Namespace) -> int:
     from ..builder import save_model_folder
 
     if args.family == "omni":
-        if not (args.audio_encoder and args.llm):
-            raise ValueError("--family omni needs --audio-encoder and --llm")
+        if not args.preset and not (args.audio_encoder and args.llm):
+            raise ValueError("--family omni needs --audio-encoder and --llm, or --preset")
         from ..omni_builder import build_omni
 
-        model, processor = build_omni(args.audio_encoder, args.llm, num_layers=args.num_layers)
+        model, processor = build_omni(args.audio_encoder, args.llm, num_layers=args.num_layers, preset=args.preset,
+                                      seed=args.seed)
     else:
+        if args.preset:
+            raise ValueError("--preset is for --family omni (wavlink build takes --whisper and --text)")
         if not (args.whisper and args.text):
             raise ValueError("wavlink build needs --whisper and --text")
         from ..builder import build_model

@@ -120,7 +120,7 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
     if config.family == "omni":
         from ..omni_builder import build_omni
 
-        model, processor = build_omni(config.init_audio, config.init_text, **overrides)
+        model, processor = build_omni(config.init_audio, config.init_text, seed=config.seed, **overrides)
     else:
         from ..builder import build_model
 
