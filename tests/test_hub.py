@@ -35,14 +35,19 @@ CORE_MODEL_FILES = {
     "tokenizer_config.json", "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
 }
 WAVLINK_CODE = {"configuration_wavlink.py", "modeling_wavlink.py", "processing_wavlink.py"}
+# The exact upload of a WavLink / Omni model repo (docs/publishing.md lists the same files).
+WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | WAVLINK_CODE | {"audio_utils.py", "components.py", "losses.py"})
+OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | {"configuration_omni.py", "modeling_omni.py", "processing_omni.py",
+                                             "processing_wavlink.py", "audio_utils.py", "losses.py"})
 
 
 # ----------------------------------------------------------------------------------------------- helpers
 class FakeHub:
     """Records the three HfApi calls a push may make; `fail` makes create_commit raise that many times."""
 
-    def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
+    def __init__(self, fail: int = 0, error: Exception | None = None, fail_repos: tuple[str, ...] = ()) -> None:
         self.fail, self.error = fail, error or ConnectionError("connection reset by peer")
+        self.fail_repos = set(fail_repos)  # create_commit to these repos always fails (a dead connection)
         self.repos: list[dict[str, Any]] = []
         self.commits: list[dict[str, Any]] = []
         self.commit_attempts = 0
@@ -58,6 +63,8 @@ class FakeHub:
 
     def create_commit(self, _api: HfApi, repo_id: str, operations: Any, **kwargs: Any) -> CommitInfo:
         self.commit_attempts += 1
+        if repo_id in self.fail_repos:
+            raise self.error
         if self.fail:
             self.fail -= 1
             raise self.error
@@ -142,7 +149,7 @@ def test_all_sizes_dry_run_writes_one_verified_repo_per_preset(all_sizes: tuple[
     for family, name in expected:
         folder = out / ORG / name
         files = tree(folder)
-        assert CORE_MODEL_FILES <= set(files), (name, files)
+        assert files == (WAVLINK_REPO_FILES if family == "wavlink" else OMNI_REPO_FILES), (name, files)
         assert not [f for f in files if (folder / f).is_dir()], "empty folders cannot be uploaded; none staged"
         assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl"))]
         card = ModelCard.load(folder / "README.md")
@@ -204,6 +211,43 @@ def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pyt
     assert "not yet trained contrastively" in card.text
 
 
+def test_omni_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--from-pretrained` builds Omni presets with `build_omni(preset=...)` (stubbed: no Hub offline); the card's
+    `base_model` names the audio-encoder and LLM checkpoints, once each (M4 takes both from one checkpoint)."""
+    if not OMNI_AVAILABLE:
+        pytest.skip("Omni family not available")
+    import wavlink.omni_builder as omni_builder
+    from wavlink.omni_presets import OMNI_PRESETS
+
+    calls = []
+
+    def fake_build_omni(preset: str | None = None, **kwargs: Any) -> Any:
+        calls.append(preset)
+        return omni_builder.create_omni("tiny-random")
+
+    monkeypatch.setattr(omni_builder, "build_omni", fake_build_omni)
+    assert push("--all-sizes", "--org", ORG, "--family", "omni", "--presets", "m1,m4", "--from-pretrained",
+                "--dry-run", str(tmp_path), "--no-verify") == 0
+    assert calls == ["m1", "m4"]
+    m1, m4 = OMNI_PRESETS["m1"], OMNI_PRESETS["m4"]
+    card = ModelCard.load(tmp_path / ORG / "omni-audio-embedder-m1" / "README.md")
+    assert card.data.base_model == [m1.audio_encoder, m1.llm] and "assembled from pretrained" in card.text
+    assert ModelCard.load(tmp_path / ORG / "omni-audio-embedder-m4" / "README.md").data.base_model == [m4.llm]
+
+
+def test_push_to_hub_script_is_the_push_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "push_to_hub.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--all-sizes", "--org", ORG, "--family", "wavlink", "--presets",
+                                      "wavlink-tiny-random", "--dry-run", str(tmp_path), "--no-verify"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert tree(tmp_path / ORG / "wavlink-tiny-random") == WAVLINK_REPO_FILES
+
+
 def test_dry_run_refuses_to_mix_with_old_output(all_sizes: tuple[Path, int], capsys: pytest.CaptureFixture) -> None:
     out, _ = all_sizes
     assert push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "tiny-random",
@@ -231,22 +275,77 @@ def test_push_folder_uploads_exactly_the_dry_run_files_in_one_commit(
     assert hub.branches == ["v1"] and not hub.upload_folder_calls
     (commit,) = hub.commits
     assert commit["commit_message"] == "first" and commit["revision"] == "v1" and commit["token"] == token
-    assert CORE_MODEL_FILES | WAVLINK_CODE <= set(commit["paths"])
+    assert commit["paths"] == WAVLINK_REPO_FILES
     assert all(size > 0 for name, size in commit["sizes"].items() if name != "1_Normalize")
     assert "ok " in out.out and f"pushed {ORG}/wavlink-mine" in out.out
 
     # the dry run of the same folder writes exactly the uploaded file list
     dry = tmp_path / "dry"
     assert push("--model", str(tiny_folder), "--repo", f"{ORG}/wavlink-mine", "--results", str(retrieval),
-                "--results", str(esc), "--dry-run", str(dry), "--no-verify") == 0
+                "--results", str(esc), "--dry-run", str(dry), "--no-verify", "--weights", "trained",
+                "--component", "openai/whisper-tiny.en", "--dataset", f"{ORG}/captions", "--license", "mit") == 0
     staged = dry / ORG / "wavlink-mine"
     assert tree(staged) == commit["paths"]
     card = ModelCard.load(staged / "README.md")
+    assert card.data.datasets == [f"{ORG}/captions"] and card.data.license == "mit"
+    assert card.data.base_model == ["openai/whisper-tiny.en"] and "trained contrastively" in card.text
     metrics = {(r.task_type, r.dataset_name, r.metric_name): r.metric_value for r in card.data.eval_results}
     assert metrics[("text-to-audio-retrieval", "Clotho", "T2A R@1")] == 25.0
     assert metrics[("text-to-audio-retrieval", "Clotho", "T2A R@1 (dim 16)")] == 20.0
     assert metrics[("zero-shot-audio-classification", "ESC-50", "top1")] == 80.0
     assert "| Clotho | T2A | 25.00 | 50.00 | 62.50 | 30.00 | 50.00 |" in card.text
+
+
+def test_all_sizes_push_commits_each_dry_run_folder_with_the_upload_options(
+        all_sizes: tuple[Path, int], token: str, capsys: pytest.CaptureFixture) -> None:
+    """`--all-sizes` for real (patched HfApi): one create_repo + branch + one commit per repo, each carrying
+    exactly the files its dry-run folder holds, and --private / --revision / --commit-message on every call."""
+    names = ["wavlink-base", "wavlink-tiny-random"]
+    if OMNI_AVAILABLE:
+        names += ["omni-audio-embedder-m1", "omni-audio-embedder-tiny-random"]
+    hub = FakeHub()
+    with hub.patch():
+        rc = push("--all-sizes", "--org", ORG, "--family", "all" if OMNI_AVAILABLE else "wavlink", "--presets",
+                  ",".join(names), "--tiny-standins", "--no-verify", "--private", "--revision", "release",
+                  "--commit-message", "publish every size")
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert hub.repos == [{"repo_id": f"{ORG}/{n}", "token": token, "private": True, "exist_ok": True} for n in names]
+    assert hub.branches == ["release"] * len(names) and not hub.upload_folder_calls
+    assert [c["repo_id"] for c in hub.commits] == [f"{ORG}/{n}" for n in names]
+    for name, commit in zip(names, hub.commits):
+        assert commit["commit_message"] == "publish every size" and commit["revision"] == "release"
+        assert commit["token"] == token
+        assert commit["paths"] == tree(all_sizes[0] / ORG / name), name  # exactly what the dry run wrote
+        assert commit["paths"] == (OMNI_REPO_FILES if name.startswith("omni") else WAVLINK_REPO_FILES)
+        assert f"pushed {ORG}/{name} ({len(commit['paths'])} files in one commit)" in out.out
+
+
+def test_network_failure_in_the_middle_of_all_sizes_names_what_was_and_was_not_published(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The first repo is committed, the second's connection keeps dropping: retried, then a clear error that
+    lists the published repo, and no success line for the failed one. The token comes from the file
+    `hf auth login` writes (HF_TOKEN unset)."""
+    import huggingface_hub.constants
+
+    token_file = tmp_path / "token"
+    token_file.write_text("hf_token_from_login_file\n")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(token_file))
+    hub = FakeHub(fail_repos=(f"{ORG}/wavlink-tiny-random",))
+    with hub.patch():
+        rc = push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "base,wavlink-tiny-random",
+                  "--tiny-standins", "--no-verify", "--retry-delay", "0")
+    out = capsys.readouterr()
+    assert rc == 1
+    assert [c["repo_id"] for c in hub.commits] == [f"{ORG}/wavlink-base"]
+    assert hub.commits[0]["commit_message"] == "Upload wavlink-base" and hub.commits[0]["revision"] is None
+    assert {r["token"] for r in hub.repos} == {"hf_token_from_login_file"}
+    assert hub.commit_attempts == 1 + 3  # base once, tiny-random three times
+    assert "1 of 2 repo(s) were not published (published: test-org/wavlink-base)" in out.err
+    assert "failed after 3 attempts" in out.err
+    assert f"Nothing from this run was committed to {ORG}/wavlink-tiny-random" in out.err
+    assert f"pushed {ORG}/wavlink-base" in out.out and f"pushed {ORG}/wavlink-tiny-random" not in out.out
 
 
 def _lora(tiny_folder: Path) -> Any:
@@ -275,9 +374,12 @@ def test_finetune_adapter_push_records_its_base_and_serves_both_libraries(tiny_f
     hub = FakeHub()
     with hub.patch():  # verified: PeftModel, ST + load_adapter, and SentenceTransformer(<adapter repo>)
         rc = push("--model", str(adapter), "--repo", f"{ORG}/wavlink-lora", "--base-repo", f"{ORG}/wavlink-base",
-                  "--base-folder", str(tiny_folder))
+                  "--base-folder", str(tiny_folder), "--private", "--revision", "lora-v1", "--commit-message", "lora")
     assert rc == 0
+    assert hub.repos == [{"repo_id": f"{ORG}/wavlink-lora", "token": token, "private": True, "exist_ok": True}]
+    assert hub.branches == ["lora-v1"]
     (commit,) = hub.commits
+    assert commit["commit_message"] == "lora" and commit["revision"] == "lora-v1" and commit["token"] == token
     assert {"README.md", "adapter_config.json", "adapter_model.safetensors", "modules.json",
             "processor_config.json", "wavlink_adapter.json"} <= set(commit["paths"])
     assert "model.safetensors" not in commit["paths"]  # no base weights in an adapter repo
@@ -318,6 +420,9 @@ def test_adapter_with_a_local_base_needs_base_repo(tiny_folder: Path, tmp_path: 
     (adapter / "adapter_model.safetensors").write_bytes(b"")
     assert push("--model", str(adapter), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d")) == 2
     assert "--base-repo" in capsys.readouterr().err
+    assert push("--model", str(adapter), "--repo", f"{ORG}/x", "--base-repo", "no-namespace",
+                "--dry-run", str(tmp_path / "d")) == 2
+    assert "--base-repo 'no-namespace' is not a valid Hub repo id" in capsys.readouterr().err
 
 
 def test_network_failure_is_retried_then_succeeds(all_sizes: tuple[Path, int], capsys: pytest.CaptureFixture) -> None:
@@ -501,3 +606,28 @@ def test_verification_checks_files_and_card_before_reloading(all_sizes: tuple[Pa
                             (bad_index, "model_index")]:
         with pytest.raises(hub_verify.VerificationError, match=message):
             hub_verify.verify([_job(folder, {"transformers": {}})])
+
+
+def test_the_real_reload_catches_weights_that_changed_after_the_reference(all_sizes: tuple[Path, int],
+                                                                         tmp_path: Path) -> None:
+    """No mocks: the fresh process reloads a staged folder whose audio projection was altered after the
+    reference embeddings were taken, and the audio (not the text) embeddings are reported as different."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "wavlink-tiny-random"
+    shutil.copytree(all_sizes[0] / ORG / "wavlink-tiny-random", folder)
+    model, processor = hub_verify.load_with_package(folder)
+    dims = hub_verify.smaller_dims(model.config)
+    reference = hub_verify.reference_embeddings(model, processor, "wavlink", dims)
+    weights = load_file(folder / "model.safetensors")
+    key = next(k for k in weights if k.startswith("audio_projection") and k.endswith("weight"))
+    noise = torch.randn(weights[key].shape, generator=torch.Generator().manual_seed(0))
+    weights[key] = weights[key] + 0.1 * noise  # random, so LayerNorm's zero-mean output cannot cancel it
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    job = hub_verify.VerifyJob(folder, "model", "wavlink", reference, dims, pipeline=True)
+    with pytest.raises(hub_verify.VerificationError) as err:
+        hub_verify.verify([job])
+    message = str(err.value)
+    assert "[transformers] audio: max |diff|" in message and "[sentence-transformers] audio: max |diff|" in message
+    assert "[transformers] text:" not in message
