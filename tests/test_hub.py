@@ -128,10 +128,22 @@ def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def all_sizes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """One `--all-sizes` dry run with tiny stand-ins, both families when Omni exists (one verify process)."""
+    from wavlink.hub import publish as hub_publish
+
     out = tmp_path_factory.mktemp("dry")
     family = "all" if OMNI_AVAILABLE else "wavlink"
-    rc = push("--all-sizes", "--org", ORG, "--family", family, "--tiny-standins", "--dry-run", str(out))
+
+    def recording_verify(jobs: Any, timeout: float) -> Any:  # the real verification, its report kept
+        report = hub_verify.verify(jobs, timeout=timeout)
+        ALL_SIZES_VERIFIED.update(report)
+        return report
+
+    with mock.patch.object(hub_publish, "verify", recording_verify):
+        rc = push("--all-sizes", "--org", ORG, "--family", family, "--tiny-standins", "--dry-run", str(out))
     return out, rc
+
+
+ALL_SIZES_VERIFIED: dict[str, dict[str, float]] = {}  # folder -> {check: max |diff|} of the all-sizes dry run
 
 
 @pytest.fixture()
@@ -176,6 +188,18 @@ def test_all_sizes_cards_name_the_preset_and_the_standin(all_sizes: tuple[Path, 
     assert "| 32 | yes | 128 | 64 | 32 | 4 |" in tiny.text  # Matryoshka table: dim, bytes f32/f16/int8/binary
 
 
+def test_all_sizes_verifies_every_repo_with_every_loader(all_sizes: tuple[Path, int]) -> None:
+    """Each repo folder was reloaded without wavlink through transformers, sentence-transformers and the
+    zero-shot pipeline (both families) and matched the in-process embeddings."""
+    out, rc = all_sizes
+    assert rc == 0
+    expected = {str(out / ORG / name) for _, name in expected_presets()}
+    assert set(ALL_SIZES_VERIFIED) == expected
+    for folder, diffs in ALL_SIZES_VERIFIED.items():
+        assert set(diffs) == {"transformers", "sentence-transformers", "pipeline"}, folder
+        assert max(diffs.values()) <= hub_verify.TOLERANCE, (folder, diffs)
+
+
 def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
     if not OMNI_AVAILABLE:
         pytest.skip("Omni family (wavlink.omni_builder / omni_presets) not written yet")
@@ -186,7 +210,23 @@ def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
     for name in OMNI_PRESETS:
         folder = out / ORG / f"omni-audio-embedder-{name}"
         assert (folder / "model.safetensors").is_file(), folder
-        assert ModelCard.load(folder / "README.md").data.pipeline_tag == "feature-extraction"
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.pipeline_tag == "feature-extraction"
+        assert 'pipeline("zero-shot-audio-classification"' in card.text
+        dims = json.loads((folder / "config.json").read_text())["matryoshka_dims"]
+        assert (f"truncate_dim={min(dims)})" in card.text) == (len(dims) > 1), (name, dims)  # ST usage example
+        assert "hypothesis_template" not in card.text  # no text instruction in these presets
+
+
+def test_omni_card_puts_the_text_instruction_into_the_pipeline_template() -> None:
+    if not OMNI_AVAILABLE:
+        pytest.skip("Omni family not available")
+    from wavlink.cards import CardInfo, render_model_card
+    from wavlink.omni_presets import omni_preset_config
+
+    config = omni_preset_config("tiny-random", text_instruction='Find the "sound": ')
+    text = render_model_card(config, CardInfo(repo_id=f"{ORG}/omni-x", family="omni"), [])
+    assert 'hypothesis_template="Find the \\"sound\\": This is a sound of {}."' in text
 
 
 def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,7 +129,7 @@ def stage_built(entry_name: str, family: str, built: Any, repo_id: str, target: 
                     license=options.license, datasets=list(options.datasets),
                     results=list(results), verified_reload=options.verify)
     _write_card(target, built.model.config, info, options, model=built.model)
-    job = VerifyJob(target, "model", family, reference, dims, pipeline=family == "wavlink") if options.verify else None
+    job = VerifyJob(target, "model", family, reference, dims, pipeline=True) if options.verify else None
     return Staged(repo_id, target, job)
 
 
@@ -159,8 +159,7 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
                     components=list(components), license=options.license, datasets=list(options.datasets),
                     results=list(results), verified_reload=options.verify)
     _write_card(target, config, info, options)
-    job = VerifyJob(target, "model", source.family, reference, dims, pipeline=source.family == "wavlink") \
-        if options.verify else None
+    job = VerifyJob(target, "model", source.family, reference, dims, pipeline=True) if options.verify else None
     return Staged(repo_id, target, job)
 
 
