@@ -388,6 +388,22 @@ def test_network_failure_in_the_middle_of_all_sizes_names_what_was_and_was_not_p
     assert f"pushed {ORG}/wavlink-base" in out.out and f"pushed {ORG}/wavlink-tiny-random" not in out.out
 
 
+def test_omni_model_folder_push_dry_run_is_verified(all_sizes: tuple[Path, int], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """`--model` with an Omni folder: the card is re-rendered for the new repo and the staged copy is reloaded
+    without wavlink (transformers, sentence-transformers, pipeline)."""
+    if not OMNI_AVAILABLE:
+        pytest.skip("Omni family not available")
+    source = all_sizes[0] / ORG / "omni-audio-embedder-tiny-random"
+    assert push("--model", str(source), "--repo", f"{ORG}/omni-mine", "--dry-run", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "sentence-transformers max|diff|" in out and "pipeline max|diff|" in out
+    staged = tmp_path / ORG / "omni-mine"
+    assert tree(staged) == OMNI_REPO_FILES
+    card = ModelCard.load(staged / "README.md")
+    assert card.data.pipeline_tag == "feature-extraction" and f'"{ORG}/omni-mine"' in card.text
+
+
 def _lora(tiny_folder: Path) -> Any:
     import torch
     from peft import LoraConfig, get_peft_model
@@ -436,6 +452,7 @@ def test_finetune_adapter_push_records_its_base_and_serves_both_libraries(tiny_f
     assert card.data.base_model == [f"{ORG}/wavlink-base"] and card.data.library_name == "peft"
     assert "PeftModel.from_pretrained" in card.text
     assert f'SentenceTransformer("{ORG}/wavlink-lora", trust_remote_code=True)' in card.text
+    assert "audio_emb = model.encode(" in card.text and "truncate_dim" in card.text  # texts, audio, Matryoshka
 
 
 def test_plain_peft_adapter_dry_run(tiny_folder: Path, tmp_path: Path) -> None:
@@ -537,8 +554,15 @@ def test_folders_that_are_not_models_are_refused(tiny_folder: Path, tmp_path: Pa
     no_weights = tmp_path / "no_weights"
     shutil.copytree(tiny_folder, no_weights)
     (no_weights / "model.safetensors").unlink()
+    half_adapter = tmp_path / "half_adapter"
+    half_adapter.mkdir()
+    (half_adapter / "adapter_config.json").write_text(json.dumps({"r": 4}))
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_folder, broken)
+    (broken / "config.json").write_text("{not json")
     cases = {tmp_path / "missing": "not a folder", empty: "not a model folder", other: "neither a WavLink",
-             pickled: "non-safetensors", no_weights: "no *.safetensors"}
+             pickled: "non-safetensors", no_weights: "no *.safetensors",
+             half_adapter: "looks like an adapter but lacks ['adapter_model.safetensors']", broken: "cannot read"}
     for folder, message in cases.items():
         assert push("--model", str(folder), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d")) == 2
         assert message in capsys.readouterr().err, folder
