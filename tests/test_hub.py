@@ -535,6 +535,39 @@ def test_invalid_repo_ids_are_refused_before_any_work(repo: str, tmp_path: Path,
     assert "repo id" in capsys.readouterr().err and not hub.repos
 
 
+def test_contradictory_or_incomplete_arguments_are_refused(tiny_folder: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    dry = str(tmp_path / "d")
+    cases = [(["--model", str(tiny_folder), "--all-sizes", "--org", ORG], "either --model DIR"),
+             ([], "either --model DIR"),
+             (["--model", str(tiny_folder)], "--model needs --repo"),
+             (["--all-sizes"], "--all-sizes needs --org"),
+             (["--model", str(tiny_folder), "--repo", f"{ORG}/x", "--retries", "0"], "--retries must be >= 1"),
+             (["--all-sizes", "--org", ORG, "--presets", "base,huge"], "unknown preset(s) ['huge']")]
+    for args, message in cases:
+        assert push(*args, "--dry-run", dry) == 2, args
+        assert message in capsys.readouterr().err, args
+    assert not (tmp_path / "d").exists()  # refused before anything was written
+
+
+def test_results_dir_fills_each_all_sizes_card_and_bad_files_fail_before_building(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    results = tmp_path / "results"
+    (results / "wavlink-tiny-random").mkdir(parents=True)
+    (results / "wavlink-tiny-random" / "esc50.json").write_text(json.dumps({"dataset": "ESC-50", "top1": 0.5}))
+    args = ["--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "wavlink-tiny-random", "--no-verify",
+            "--results-dir", str(results)]
+    assert push(*args, "--dry-run", str(tmp_path / "dry")) == 0
+    card = ModelCard.load(tmp_path / "dry" / ORG / "wavlink-tiny-random" / "README.md")
+    assert [(r.dataset_name, r.metric_name, r.metric_value) for r in card.data.eval_results] == [
+        ("ESC-50", "top1", 50.0)]
+    (results / "wavlink-tiny-random" / "bad.json").write_text(json.dumps({"dataset": "x", "loss": 1.0}))
+    assert push(*args, "--dry-run", str(tmp_path / "dry2")) == 2
+    captured = capsys.readouterr()
+    assert "bad.json has neither" in captured.err and "building" not in captured.out
+    assert not (tmp_path / "dry2").exists()
+
+
 def test_invalid_org_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert push("--all-sizes", "--org", "bad org", "--dry-run", str(tmp_path)) == 2
     assert "--org" in capsys.readouterr().err
