@@ -558,6 +558,7 @@ def test_results_dir_fills_each_all_sizes_card_and_bad_files_fail_before_buildin
     args = ["--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "wavlink-tiny-random", "--no-verify",
             "--results-dir", str(results)]
     assert push(*args, "--dry-run", str(tmp_path / "dry")) == 0
+    capsys.readouterr()
     card = ModelCard.load(tmp_path / "dry" / ORG / "wavlink-tiny-random" / "README.md")
     assert [(r.dataset_name, r.metric_name, r.metric_value) for r in card.data.eval_results] == [
         ("ESC-50", "top1", 50.0)]
