@@ -48,6 +48,8 @@ class FakeHub:
     def __init__(self, fail: int = 0, error: Exception | None = None, fail_repos: tuple[str, ...] = ()) -> None:
         self.fail, self.error = fail, error or ConnectionError("connection reset by peer")
         self.fail_repos = set(fail_repos)  # create_commit to these repos always fails (a dead connection)
+        self.remote_files: dict[str, list[str]] = {}  # repo -> files already on the Hub (default: a new repo)
+        self.listed: list[dict[str, Any]] = []
         self.repos: list[dict[str, Any]] = []
         self.commits: list[dict[str, Any]] = []
         self.commit_attempts = 0
@@ -61,6 +63,10 @@ class FakeHub:
     def create_branch(self, _api: HfApi, repo_id: str, *, branch: str, **kwargs: Any) -> None:
         self.branches.append(branch)
 
+    def list_repo_files(self, _api: HfApi, repo_id: str, **kwargs: Any) -> list[str]:
+        self.listed.append({"repo_id": repo_id, **kwargs})
+        return list(self.remote_files.get(repo_id, [".gitattributes"]))
+
     def create_commit(self, _api: HfApi, repo_id: str, operations: Any, **kwargs: Any) -> CommitInfo:
         self.commit_attempts += 1
         if repo_id in self.fail_repos:
@@ -68,11 +74,17 @@ class FakeHub:
         if self.fail:
             self.fail -= 1
             raise self.error
+        from huggingface_hub import CommitOperationDelete
+
         ops = list(operations)
-        files = {}
+        files, deleted = {}, []
         for op in ops:  # the staged files must exist while the commit runs; read them like the Hub would
-            files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
-        self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, **kwargs})
+            if isinstance(op, CommitOperationDelete):
+                deleted.append(op.path_in_repo)
+            else:
+                files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
+        self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, "deleted": deleted,
+                             **kwargs})
         return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{'a' * 40}",
                           commit_message=kwargs.get("commit_message", ""), commit_description="", oid="a" * 40)
 
@@ -83,7 +95,8 @@ class FakeHub:
     def patch(self) -> Any:
         stack = mock.patch.multiple(
             HfApi, create_repo=_bind(self.create_repo), create_commit=_bind(self.create_commit),
-            upload_folder=_bind(self.upload_folder), create_branch=_bind(self.create_branch))
+            upload_folder=_bind(self.upload_folder), create_branch=_bind(self.create_branch),
+            list_repo_files=_bind(self.list_repo_files))
         return stack
 
 
@@ -315,6 +328,8 @@ def test_push_folder_uploads_exactly_the_dry_run_files_in_one_commit(
     assert hub.branches == ["v1"] and not hub.upload_folder_calls
     (commit,) = hub.commits
     assert commit["commit_message"] == "first" and commit["revision"] == "v1" and commit["token"] == token
+    assert hub.listed == [{"repo_id": f"{ORG}/wavlink-mine", "revision": "v1", "token": token}]
+    assert commit["deleted"] == []  # a new repo: only the Hub's .gitattributes, which is kept
     assert commit["paths"] == WAVLINK_REPO_FILES
     assert all(size > 0 for name, size in commit["sizes"].items() if name != "1_Normalize")
     assert "ok " in out.out and f"pushed {ORG}/wavlink-mine" in out.out
@@ -347,11 +362,12 @@ def test_all_sizes_push_commits_each_dry_run_folder_with_the_upload_options(
     with hub.patch():
         rc = push("--all-sizes", "--org", ORG, "--family", "all" if OMNI_AVAILABLE else "wavlink", "--presets",
                   ",".join(names), "--tiny-standins", "--no-verify", "--private", "--revision", "release",
-                  "--commit-message", "publish every size")
+                  "--commit-message", "publish every size", "--keep-remote-files")
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert hub.repos == [{"repo_id": f"{ORG}/{n}", "token": token, "private": True, "exist_ok": True} for n in names]
     assert hub.branches == ["release"] * len(names) and not hub.upload_folder_calls
+    assert hub.listed == []  # --keep-remote-files: nothing is listed, nothing deleted
     assert [c["repo_id"] for c in hub.commits] == [f"{ORG}/{n}" for n in names]
     for name, commit in zip(names, hub.commits):
         assert commit["commit_message"] == "publish every size" and commit["revision"] == "release"
@@ -359,6 +375,25 @@ def test_all_sizes_push_commits_each_dry_run_folder_with_the_upload_options(
         assert commit["paths"] == tree(all_sizes[0] / ORG / name), name  # exactly what the dry run wrote
         assert commit["paths"] == (OMNI_REPO_FILES if name.startswith("omni") else WAVLINK_REPO_FILES)
         assert f"pushed {ORG}/{name} ({len(commit['paths'])} files in one commit)" in out.out
+
+
+def test_files_of_an_earlier_upload_are_deleted_in_the_same_commit(all_sizes: tuple[Path, int], token: str,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """Republishing over an older revision (pickled weights, shards) leaves exactly the verified files."""
+    folder = all_sizes[0] / ORG / "wavlink-tiny-random"
+    old = [".gitattributes", "README.md", "config.json", "pytorch_model.bin", "model-00001-of-00002.safetensors",
+           "model.safetensors.index.json", "1_Pooling/config.json"]
+    hub = FakeHub()
+    hub.remote_files[f"{ORG}/x"] = old
+    with hub.patch():
+        hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, policy=hub_upload.RetryPolicy(1, 0))
+        hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, keep_remote_files=True)
+    deleting, keeping = hub.commits
+    assert deleting["deleted"] == ["1_Pooling/config.json", "model-00001-of-00002.safetensors",
+                                   "model.safetensors.index.json", "pytorch_model.bin"]
+    assert deleting["paths"] == keeping["paths"] == hub_folders.list_files(folder)
+    assert keeping["deleted"] == [] and len(hub.listed) == 1  # --keep-remote-files does not even list
+    assert "removing 4 file(s) of an earlier upload" in capsys.readouterr().err
 
 
 def test_network_failure_in_the_middle_of_all_sizes_names_what_was_and_was_not_published(

@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hub.add_argument("--commit-message", default=None)
     hub.add_argument("--retries", type=int, default=3, help="attempts per Hub call on network errors")
     hub.add_argument("--retry-delay", type=float, default=2.0, help="first backoff delay in seconds (doubles)")
+    hub.add_argument("--keep-remote-files", action="store_true",
+                     help="keep files already in the repo that this upload lacks (default: the same commit "
+                          "deletes them, so the repo holds exactly the verified files)")
     hub.add_argument("--no-verify", action="store_true", help="skip the fresh-process reload check")
     hub.add_argument("--overwrite", action="store_true", help="replace existing dry-run output folders")
 
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         commit_message=args.commit_message, verify=not args.no_verify, overwrite=args.overwrite,
         license=args.license, datasets=args.dataset, retry=RetryPolicy(args.retries, args.retry_delay),
         template_dir=Path(args.card_templates) if args.card_templates else None,
+        keep_remote_files=args.keep_remote_files,
     )
     try:
         if args.model:

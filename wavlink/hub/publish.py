@@ -71,6 +71,7 @@ class PublishOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     template_dir: Path | None = None
     verify_timeout: float = 3600.0
+    keep_remote_files: bool = False  # keep files already in the repo that the upload does not contain
 
 
 @dataclass
@@ -232,7 +233,8 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
         try:
             info = upload_folder_atomic(s.folder, s.repo_id, token=token, private=options.private,
                                         revision=options.revision, commit_message=options.commit_message,
-                                        policy=options.retry)
+                                        policy=options.retry, keep_remote_files=options.keep_remote_files,
+                                        log=log)
         except PushError as err:
             failures.append(str(err))
             log(f"FAILED {s.repo_id}: {err}")
