@@ -50,6 +50,7 @@ class FakeHub:
         self.fail_repos = set(fail_repos)  # create_commit to these repos always fails (a dead connection)
         self.remote_files: dict[str, list[str]] = {}  # repo -> files already on the Hub (default: a new repo)
         self.listed: list[dict[str, Any]] = []
+        self.drop_on_commit: list[str] = []  # files the "Hub" silently loses in a commit (a broken upload)
         self.repos: list[dict[str, Any]] = []
         self.commits: list[dict[str, Any]] = []
         self.commit_attempts = 0
@@ -85,6 +86,8 @@ class FakeHub:
                 files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
         self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, "deleted": deleted,
                              **kwargs})
+        before = self.remote_files.get(repo_id, [".gitattributes"])
+        self.remote_files[repo_id] = sorted((set(before) - set(deleted)) | set(files) - set(self.drop_on_commit))
         return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{'a' * 40}",
                           commit_message=kwargs.get("commit_message", ""), commit_description="", oid="a" * 40)
 
@@ -328,7 +331,8 @@ def test_push_folder_uploads_exactly_the_dry_run_files_in_one_commit(
     assert hub.branches == ["v1"] and not hub.upload_folder_calls
     (commit,) = hub.commits
     assert commit["commit_message"] == "first" and commit["revision"] == "v1" and commit["token"] == token
-    assert hub.listed == [{"repo_id": f"{ORG}/wavlink-mine", "revision": "v1", "token": token}]
+    assert hub.listed == [{"repo_id": f"{ORG}/wavlink-mine", "revision": "v1", "token": token},  # leftovers
+                          {"repo_id": f"{ORG}/wavlink-mine", "revision": "a" * 40, "token": token}]  # the commit
     assert commit["deleted"] == []  # a new repo: only the Hub's .gitattributes, which is kept
     assert commit["paths"] == WAVLINK_REPO_FILES
     assert all(size > 0 for name, size in commit["sizes"].items() if name != "1_Normalize")
@@ -367,7 +371,8 @@ def test_all_sizes_push_commits_each_dry_run_folder_with_the_upload_options(
     assert rc == 0, out.err
     assert hub.repos == [{"repo_id": f"{ORG}/{n}", "token": token, "private": True, "exist_ok": True} for n in names]
     assert hub.branches == ["release"] * len(names) and not hub.upload_folder_calls
-    assert hub.listed == []  # --keep-remote-files: nothing is listed, nothing deleted
+    assert [c["revision"] for c in hub.listed] == ["a" * 40] * len(names)  # only the post-commit check
+    assert all(c["deleted"] == [] for c in hub.commits)
     assert [c["repo_id"] for c in hub.commits] == [f"{ORG}/{n}" for n in names]
     for name, commit in zip(names, hub.commits):
         assert commit["commit_message"] == "publish every size" and commit["revision"] == "release"
@@ -392,8 +397,22 @@ def test_files_of_an_earlier_upload_are_deleted_in_the_same_commit(all_sizes: tu
     assert deleting["deleted"] == ["1_Pooling/config.json", "model-00001-of-00002.safetensors",
                                    "model.safetensors.index.json", "pytorch_model.bin"]
     assert deleting["paths"] == keeping["paths"] == hub_folders.list_files(folder)
-    assert keeping["deleted"] == [] and len(hub.listed) == 1  # --keep-remote-files does not even list
+    assert keeping["deleted"] == []  # --keep-remote-files: listed only to check the commit afterwards
+    assert [c["revision"] for c in hub.listed] == [None, "a" * 40, "a" * 40]
     assert "removing 4 file(s) of an earlier upload" in capsys.readouterr().err
+
+
+def test_a_commit_that_lacks_a_staged_file_is_reported(all_sizes: tuple[Path, int], token: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """The Hub is asked for the new commit's files; a file lost on the way fails the push, naming the commit."""
+    folder = all_sizes[0] / ORG / "wavlink-tiny-random"
+    hub = FakeHub()
+    hub.drop_on_commit = ["model.safetensors"]
+    with hub.patch(), pytest.raises(hub_upload.PushError) as err:
+        hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, policy=hub_upload.RetryPolicy(1, 0))
+    message = str(err.value)
+    assert f"the commit {ORG}/x@aaaaaaaaaaaa was made but does not hold exactly the staged files" in message
+    assert "missing: ['model.safetensors']" in message and "Nothing from this run was committed" not in message
 
 
 def test_network_failure_in_the_middle_of_all_sizes_names_what_was_and_was_not_published(

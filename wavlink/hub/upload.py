@@ -98,8 +98,9 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
 
     Files already in the repo (at `revision`) that `folder` does not hold, e.g. the shards or pickles of an
     earlier upload, are deleted in the same commit unless `keep_remote_files`, so the repo afterwards holds
-    exactly the staged (verified) files. Returns the `CommitInfo`. Raises `PushError` (saying that nothing was
-    committed) when it fails.
+    exactly the staged (verified) files. After the commit the Hub is asked for the commit's file list, which
+    must match. Returns the `CommitInfo`. Raises `PushError` when it fails: saying that nothing was committed
+    when the commit did not happen, or naming the commit whose content is wrong.
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
@@ -134,9 +135,29 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
             return api.create_commit(repo_id, operations, commit_message=message, token=token,
                                      revision=revision)
 
-        return with_retries(commit, f"uploading {len(files)} files to {repo_id}", policy)
+        info = with_retries(commit, f"uploading {len(files)} files to {repo_id}", policy)
     except PushError as err:
         raise PushError(
             f"{err}. Nothing from this run was committed to {repo_id} (a Hub commit is all-or-nothing); "
             "fix the cause and run the same command again"
         ) from err
+    check_committed(api, repo_id, info, files, token=token, policy=policy, exact=not keep_remote_files)
+    return info
+
+
+def check_committed(api: Any, repo_id: str, info: Any, files: list[str], *, token: str, policy: RetryPolicy,
+                    exact: bool = True) -> None:
+    """Ask the Hub for the files of the new commit: all staged files (and, if `exact`, nothing else)."""
+    oid = getattr(info, "oid", None)
+    where = f"{repo_id}@{oid[:12]}" if oid else repo_id
+    try:
+        remote = with_retries(lambda: api.list_repo_files(repo_id, revision=oid, token=token),
+                              f"listing the files of {where}", policy)
+    except PushError as err:
+        raise PushError(f"the commit {where} was made, but checking its files failed: {err}") from err
+    missing = sorted(set(files) - set(remote))
+    extra = sorted(set(remote) - set(files) - KEPT_REMOTE_FILES) if exact else []
+    if missing or extra:
+        raise PushError(f"the commit {where} was made but does not hold exactly the staged files "
+                        f"(missing: {missing or 'none'}; unexpected: {extra or 'none'}); do not use it, "
+                        "run the same command again")
