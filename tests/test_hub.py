@@ -8,10 +8,13 @@ whole all-sizes dry run, one for the verified single-folder push, one for the ad
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -51,6 +54,9 @@ class FakeHub:
         self.remote_files: dict[str, list[str]] = {}  # repo -> files already on the Hub (default: a new repo)
         self.listed: list[dict[str, Any]] = []
         self.drop_on_commit: list[str] = []  # files the "Hub" silently loses in a commit (a broken upload)
+        self.corrupt_on_commit: dict[tuple[str, str], bytes] = {}  # (repo, path) -> bytes stored instead
+        self.store = Path(tempfile.mkdtemp(prefix="fake-hub-"))  # committed file contents, per repo
+        self.downloads: list[dict[str, Any]] = []
         self.repos: list[dict[str, Any]] = []
         self.commits: list[dict[str, Any]] = []
         self.commit_attempts = 0
@@ -86,21 +92,38 @@ class FakeHub:
                 files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
         self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, "deleted": deleted,
                              **kwargs})
+        for op in ops:
+            if not isinstance(op, CommitOperationDelete) and op.path_in_repo not in self.drop_on_commit:
+                dest = self.store / repo_id / op.path_in_repo
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(op.path_or_fileobj, dest)
+                if (repo_id, op.path_in_repo) in self.corrupt_on_commit:
+                    dest.write_bytes(self.corrupt_on_commit[repo_id, op.path_in_repo])
         before = self.remote_files.get(repo_id, [".gitattributes"])
         self.remote_files[repo_id] = sorted((set(before) - set(deleted)) | set(files) - set(self.drop_on_commit))
         return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{'a' * 40}",
                           commit_message=kwargs.get("commit_message", ""), commit_description="", oid="a" * 40)
 
+    def snapshot_download(self, _api: HfApi, repo_id: str, *, revision: str | None = None,
+                          local_dir: Any = None, **kwargs: Any) -> str:
+        self.downloads.append({"repo_id": repo_id, "revision": revision})
+        shutil.copytree(self.store / repo_id, local_dir)
+        return str(local_dir)
+
     def upload_folder(self, _api: HfApi, **kwargs: Any) -> None:
         self.upload_folder_calls.append(kwargs)
         raise AssertionError("publishing must use one create_commit, not upload_folder")
 
-    def patch(self) -> Any:
-        stack = mock.patch.multiple(
-            HfApi, create_repo=_bind(self.create_repo), create_commit=_bind(self.create_commit),
-            upload_folder=_bind(self.upload_folder), create_branch=_bind(self.create_branch),
-            list_repo_files=_bind(self.list_repo_files))
-        return stack
+    @contextlib.contextmanager
+    def patch(self) -> Iterator[None]:
+        with mock.patch.multiple(
+                HfApi, create_repo=_bind(self.create_repo), create_commit=_bind(self.create_commit),
+                upload_folder=_bind(self.upload_folder), create_branch=_bind(self.create_branch),
+                list_repo_files=_bind(self.list_repo_files), snapshot_download=_bind(self.snapshot_download)):
+            try:
+                yield
+            finally:
+                shutil.rmtree(self.store, ignore_errors=True)
 
 
 def _bind(fn: Any) -> Any:
@@ -415,6 +438,25 @@ def test_a_commit_that_lacks_a_staged_file_is_reported(all_sizes: tuple[Path, in
     assert "missing: ['model.safetensors']" in message and "Nothing from this run was committed" not in message
 
 
+def test_verify_remote_reloads_each_downloaded_commit_and_refuses_a_broken_one(
+        token: str, capsys: pytest.CaptureFixture) -> None:
+    """`--verify-remote`: every commit is downloaded (at its oid) and reloaded without wavlink against the same
+    reference; a repo whose stored card came back broken is reported as not published."""
+    hub = FakeHub()
+    hub.corrupt_on_commit = {(f"{ORG}/wavlink-tiny-random", "README.md"): b"---\nlicense: [\n---\n# broken\n"}
+    names = ["wavlink-base", "wavlink-tiny-random"]
+    with hub.patch():
+        rc = push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", ",".join(names),
+                  "--tiny-standins", "--verify-remote", "--retry-delay", "0")
+    out = capsys.readouterr()
+    assert rc == 1
+    assert hub.downloads == [{"repo_id": f"{ORG}/{n}", "revision": "a" * 40} for n in names]
+    assert f"ok {ORG}/wavlink-base@aaaaaaaaaaaa from the Hub: transformers max|diff|" in out.out
+    assert f"pushed {ORG}/wavlink-base" in out.out and f"pushed {ORG}/wavlink-tiny-random" not in out.out
+    assert "the commit aaaaaaaaaaaa was made, but reloading it from the Hub failed" in out.err
+    assert "does not parse" in out.err and f"(published: {ORG}/wavlink-base)" in out.err
+
+
 def test_network_failure_in_the_middle_of_all_sizes_names_what_was_and_was_not_published(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """The first repo is committed, the second's connection keeps dropping: retried, then a clear error that
@@ -597,7 +639,9 @@ def test_contradictory_or_incomplete_arguments_are_refused(tiny_folder: Path, tm
              (["--model", str(tiny_folder)], "--model needs --repo"),
              (["--all-sizes"], "--all-sizes needs --org"),
              (["--model", str(tiny_folder), "--repo", f"{ORG}/x", "--retries", "0"], "--retries must be >= 1"),
-             (["--all-sizes", "--org", ORG, "--presets", "base,huge"], "unknown preset(s) ['huge']")]
+             (["--all-sizes", "--org", ORG, "--presets", "base,huge"], "unknown preset(s) ['huge']"),
+             (["--model", str(tiny_folder), "--repo", f"{ORG}/x", "--verify-remote"],
+              "--verify-remote checks an uploaded commit")]
     for args, message in cases:
         assert push(*args, "--dry-run", dry) == 2, args
         assert message in capsys.readouterr().err, args

@@ -13,7 +13,7 @@ import gc
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,9 @@ from .folders import (
 )
 from .presets import FAMILIES, build, find_preset, select_presets
 from .probe import SMALL_MODEL_BYTES
-from .upload import PushError, RetryPolicy, resolve_token, upload_folder_atomic
+from .upload import PushError, RetryPolicy, resolve_token, upload_folder_atomic, with_retries
 from .verify import (
+    VerificationError,
     VerifyJob,
     adapter_reference,
     load_with_package,
@@ -72,6 +73,7 @@ class PublishOptions:
     template_dir: Path | None = None
     verify_timeout: float = 3600.0
     keep_remote_files: bool = False  # keep files already in the repo that the upload does not contain
+    verify_remote: bool = False  # after each commit, download it and reload it without wavlink again
 
 
 @dataclass
@@ -239,6 +241,19 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
             failures.append(str(err))
             log(f"FAILED {s.repo_id}: {err}")
             continue
+        if options.verify_remote and s.job is not None:
+            oid = str(getattr(info, "oid", None) or options.revision or "main")
+            try:
+                diffs = _verify_remote(s, oid, token, options, log)
+            except (PushError, VerificationError) as err:
+                message = (f"{s.repo_id}: the commit {oid[:12]} was made, but reloading it from the Hub failed: "
+                           f"{err}\n  Do not use that revision: revert it or push again.")
+                failures.append(message)
+                log(f"FAILED {message}")
+                continue
+            for d in diffs.values():
+                log(f"  ok {s.repo_id}@{oid[:12]} from the Hub: "
+                    + ", ".join(f"{k} max|diff| {v:.1e}" for k, v in d.items()))
         report.pushed.append((s.repo_id, info))
         url = getattr(info, "commit_url", None) or f"https://huggingface.co/{s.repo_id}"
         log(f"pushed {s.repo_id} ({len(s.files)} files in one commit): {url}")
@@ -247,6 +262,21 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
         raise PushError(f"{len(failures)} of {len(staged)} repo(s) were not published (published: {done}):\n  "
                         + "\n  ".join(failures))
     return report
+
+
+def _verify_remote(staged: Staged, oid: str, token: str, options: PublishOptions, log: Log) -> dict[str, Any]:
+    """Download the commit just made (not the staged copy) and reload it in a fresh process without wavlink,
+    against the same reference embeddings."""
+    from huggingface_hub import HfApi
+
+    assert staged.job is not None
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="wavlink-remote-") as tmp:
+        local = Path(tmp) / staged.repo_id.split("/")[-1]
+        with_retries(lambda: api.snapshot_download(staged.repo_id, revision=oid, local_dir=local, token=token),
+                     f"downloading {staged.repo_id}@{oid[:12]}", options.retry)
+        log(f"reloading {staged.repo_id}@{oid[:12]} as downloaded from the Hub, in a fresh process ...")
+        return verify([replace(staged.job, folder=local)], timeout=options.verify_timeout)
 
 
 def _workdir(options: PublishOptions) -> tuple[Path, Any]:
