@@ -257,6 +257,30 @@ def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
         assert "hypothesis_template" not in card.text  # no text instruction in these presets
 
 
+def test_every_real_preset_config_renders_a_valid_card() -> None:
+    """The stand-ins above carry tiny configs; here each preset's real architecture (config only, no weights)
+    fills the template: widths, layers, mel bins and the Matryoshka rows of the real size."""
+    from wavlink.cards import CardInfo, render_model_card, validate_card
+    from wavlink.hub.presets import select_presets
+    from wavlink.omni_presets import omni_preset_config
+    from wavlink.presets import preset_config
+
+    for entry in select_presets(["wavlink", "omni"] if OMNI_AVAILABLE else ["wavlink"], None):
+        config = (preset_config if entry.family == "wavlink" else omni_preset_config)(entry.name)
+        info = CardInfo(repo_id=entry.repo_id(ORG), family=entry.family, preset=entry.name,
+                        preset_description=entry.description, weights="pretrained-components",
+                        components=list(entry.components))
+        text = render_model_card(config, info, [])
+        card = validate_card(text)
+        assert card.data.base_model == (list(entry.components) or None), entry.name
+        audio, llm = config.audio_config, config.get_text_config()
+        assert f"{audio.num_mel_bins} mel bins" in text and f"{llm.num_hidden_layers} layers" in text, entry.name
+        dims = config.matryoshka_dims or [config.projection_dim]
+        rows = [line for line in text.splitlines() if line.startswith("| ") and line.split(" | ")[1] in ("yes", "no")]
+        assert [int(r.split(" | ")[0][2:]) for r in rows] == sorted(dims, reverse=True), entry.name
+        assert f"| {max(dims)} | yes | {4 * max(dims)} |" in text, entry.name
+
+
 def test_omni_card_puts_the_text_instruction_into_the_pipeline_template() -> None:
     if not OMNI_AVAILABLE:
         pytest.skip("Omni family not available")
