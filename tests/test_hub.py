@@ -8,10 +8,13 @@ whole all-sizes dry run, one for the verified single-folder push, one for the ad
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -35,14 +38,25 @@ CORE_MODEL_FILES = {
     "tokenizer_config.json", "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
 }
 WAVLINK_CODE = {"configuration_wavlink.py", "modeling_wavlink.py", "processing_wavlink.py"}
+# The exact upload of a WavLink / Omni model repo (docs/publishing.md lists the same files).
+WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | WAVLINK_CODE | {"audio_utils.py", "components.py", "losses.py"})
+OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | {"configuration_omni.py", "modeling_omni.py", "processing_omni.py",
+                                             "processing_wavlink.py", "audio_utils.py", "losses.py"})
 
 
 # ----------------------------------------------------------------------------------------------- helpers
 class FakeHub:
     """Records the three HfApi calls a push may make; `fail` makes create_commit raise that many times."""
 
-    def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
+    def __init__(self, fail: int = 0, error: Exception | None = None, fail_repos: tuple[str, ...] = ()) -> None:
         self.fail, self.error = fail, error or ConnectionError("connection reset by peer")
+        self.fail_repos = set(fail_repos)  # create_commit to these repos always fails (a dead connection)
+        self.remote_files: dict[str, list[str]] = {}  # repo -> files already on the Hub (default: a new repo)
+        self.listed: list[dict[str, Any]] = []
+        self.drop_on_commit: list[str] = []  # files the "Hub" silently loses in a commit (a broken upload)
+        self.corrupt_on_commit: dict[tuple[str, str], bytes] = {}  # (repo, path) -> bytes stored instead
+        self.store = Path(tempfile.mkdtemp(prefix="fake-hub-"))  # committed file contents, per repo
+        self.downloads: list[dict[str, Any]] = []
         self.repos: list[dict[str, Any]] = []
         self.commits: list[dict[str, Any]] = []
         self.commit_attempts = 0
@@ -56,28 +70,60 @@ class FakeHub:
     def create_branch(self, _api: HfApi, repo_id: str, *, branch: str, **kwargs: Any) -> None:
         self.branches.append(branch)
 
+    def list_repo_files(self, _api: HfApi, repo_id: str, **kwargs: Any) -> list[str]:
+        self.listed.append({"repo_id": repo_id, **kwargs})
+        return list(self.remote_files.get(repo_id, [".gitattributes"]))
+
     def create_commit(self, _api: HfApi, repo_id: str, operations: Any, **kwargs: Any) -> CommitInfo:
         self.commit_attempts += 1
+        if repo_id in self.fail_repos:
+            raise self.error
         if self.fail:
             self.fail -= 1
             raise self.error
+        from huggingface_hub import CommitOperationDelete
+
         ops = list(operations)
-        files = {}
+        files, deleted = {}, []
         for op in ops:  # the staged files must exist while the commit runs; read them like the Hub would
-            files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
-        self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, **kwargs})
+            if isinstance(op, CommitOperationDelete):
+                deleted.append(op.path_in_repo)
+            else:
+                files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
+        self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, "deleted": deleted,
+                             **kwargs})
+        for op in ops:
+            if not isinstance(op, CommitOperationDelete) and op.path_in_repo not in self.drop_on_commit:
+                dest = self.store / repo_id / op.path_in_repo
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(op.path_or_fileobj, dest)
+                if (repo_id, op.path_in_repo) in self.corrupt_on_commit:
+                    dest.write_bytes(self.corrupt_on_commit[repo_id, op.path_in_repo])
+        before = self.remote_files.get(repo_id, [".gitattributes"])
+        self.remote_files[repo_id] = sorted((set(before) - set(deleted)) | set(files) - set(self.drop_on_commit))
         return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{'a' * 40}",
                           commit_message=kwargs.get("commit_message", ""), commit_description="", oid="a" * 40)
+
+    def snapshot_download(self, _api: HfApi, repo_id: str, *, revision: str | None = None,
+                          local_dir: Any = None, **kwargs: Any) -> str:
+        self.downloads.append({"repo_id": repo_id, "revision": revision})
+        shutil.copytree(self.store / repo_id, local_dir)
+        return str(local_dir)
 
     def upload_folder(self, _api: HfApi, **kwargs: Any) -> None:
         self.upload_folder_calls.append(kwargs)
         raise AssertionError("publishing must use one create_commit, not upload_folder")
 
-    def patch(self) -> Any:
-        stack = mock.patch.multiple(
-            HfApi, create_repo=_bind(self.create_repo), create_commit=_bind(self.create_commit),
-            upload_folder=_bind(self.upload_folder), create_branch=_bind(self.create_branch))
-        return stack
+    @contextlib.contextmanager
+    def patch(self) -> Iterator[None]:
+        with mock.patch.multiple(
+                HfApi, create_repo=_bind(self.create_repo), create_commit=_bind(self.create_commit),
+                upload_folder=_bind(self.upload_folder), create_branch=_bind(self.create_branch),
+                list_repo_files=_bind(self.list_repo_files), snapshot_download=_bind(self.snapshot_download)):
+            try:
+                yield
+            finally:
+                shutil.rmtree(self.store, ignore_errors=True)
 
 
 def _bind(fn: Any) -> Any:
@@ -121,10 +167,22 @@ def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def all_sizes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """One `--all-sizes` dry run with tiny stand-ins, both families when Omni exists (one verify process)."""
+    from wavlink.hub import publish as hub_publish
+
     out = tmp_path_factory.mktemp("dry")
     family = "all" if OMNI_AVAILABLE else "wavlink"
-    rc = push("--all-sizes", "--org", ORG, "--family", family, "--tiny-standins", "--dry-run", str(out))
+
+    def recording_verify(jobs: Any, timeout: float) -> Any:  # the real verification, its report kept
+        report = hub_verify.verify(jobs, timeout=timeout)
+        ALL_SIZES_VERIFIED.update(report)
+        return report
+
+    with mock.patch.object(hub_publish, "verify", recording_verify):
+        rc = push("--all-sizes", "--org", ORG, "--family", family, "--tiny-standins", "--dry-run", str(out))
     return out, rc
+
+
+ALL_SIZES_VERIFIED: dict[str, dict[str, float]] = {}  # folder -> {check: max |diff|} of the all-sizes dry run
 
 
 @pytest.fixture()
@@ -142,7 +200,7 @@ def test_all_sizes_dry_run_writes_one_verified_repo_per_preset(all_sizes: tuple[
     for family, name in expected:
         folder = out / ORG / name
         files = tree(folder)
-        assert CORE_MODEL_FILES <= set(files), (name, files)
+        assert files == (WAVLINK_REPO_FILES if family == "wavlink" else OMNI_REPO_FILES), (name, files)
         assert not [f for f in files if (folder / f).is_dir()], "empty folders cannot be uploaded; none staged"
         assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl"))]
         card = ModelCard.load(folder / "README.md")
@@ -169,6 +227,18 @@ def test_all_sizes_cards_name_the_preset_and_the_standin(all_sizes: tuple[Path, 
     assert "| 32 | yes | 128 | 64 | 32 | 4 |" in tiny.text  # Matryoshka table: dim, bytes f32/f16/int8/binary
 
 
+def test_all_sizes_verifies_every_repo_with_every_loader(all_sizes: tuple[Path, int]) -> None:
+    """Each repo folder was reloaded without wavlink through transformers, sentence-transformers and the
+    zero-shot pipeline (both families) and matched the in-process embeddings."""
+    out, rc = all_sizes
+    assert rc == 0
+    expected = {str(out / ORG / name) for _, name in expected_presets()}
+    assert set(ALL_SIZES_VERIFIED) == expected
+    for folder, diffs in ALL_SIZES_VERIFIED.items():
+        assert set(diffs) == {"transformers", "sentence-transformers", "pipeline"}, folder
+        assert max(diffs.values()) <= hub_verify.TOLERANCE, (folder, diffs)
+
+
 def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
     if not OMNI_AVAILABLE:
         pytest.skip("Omni family (wavlink.omni_builder / omni_presets) not written yet")
@@ -179,7 +249,47 @@ def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
     for name in OMNI_PRESETS:
         folder = out / ORG / f"omni-audio-embedder-{name}"
         assert (folder / "model.safetensors").is_file(), folder
-        assert ModelCard.load(folder / "README.md").data.pipeline_tag == "feature-extraction"
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.pipeline_tag == "feature-extraction"
+        assert 'pipeline("zero-shot-audio-classification"' in card.text
+        dims = json.loads((folder / "config.json").read_text())["matryoshka_dims"]
+        assert (f"truncate_dim={min(dims)})" in card.text) == (len(dims) > 1), (name, dims)  # ST usage example
+        assert "hypothesis_template" not in card.text  # no text instruction in these presets
+
+
+def test_every_real_preset_config_renders_a_valid_card() -> None:
+    """The stand-ins above carry tiny configs; here each preset's real architecture (config only, no weights)
+    fills the template: widths, layers, mel bins and the Matryoshka rows of the real size."""
+    from wavlink.cards import CardInfo, render_model_card, validate_card
+    from wavlink.hub.presets import select_presets
+    from wavlink.omni_presets import omni_preset_config
+    from wavlink.presets import preset_config
+
+    for entry in select_presets(["wavlink", "omni"] if OMNI_AVAILABLE else ["wavlink"], None):
+        config = (preset_config if entry.family == "wavlink" else omni_preset_config)(entry.name)
+        info = CardInfo(repo_id=entry.repo_id(ORG), family=entry.family, preset=entry.name,
+                        preset_description=entry.description, weights="pretrained-components",
+                        components=list(entry.components))
+        text = render_model_card(config, info, [])
+        card = validate_card(text)
+        assert card.data.base_model == (list(entry.components) or None), entry.name
+        audio, llm = config.audio_config, config.get_text_config()
+        assert f"{audio.num_mel_bins} mel bins" in text and f"{llm.num_hidden_layers} layers" in text, entry.name
+        dims = config.matryoshka_dims or [config.projection_dim]
+        rows = [line for line in text.splitlines() if line.startswith("| ") and line.split(" | ")[1] in ("yes", "no")]
+        assert [int(r.split(" | ")[0][2:]) for r in rows] == sorted(dims, reverse=True), entry.name
+        assert f"| {max(dims)} | yes | {4 * max(dims)} |" in text, entry.name
+
+
+def test_omni_card_puts_the_text_instruction_into_the_pipeline_template() -> None:
+    if not OMNI_AVAILABLE:
+        pytest.skip("Omni family not available")
+    from wavlink.cards import CardInfo, render_model_card
+    from wavlink.omni_presets import omni_preset_config
+
+    config = omni_preset_config("tiny-random", text_instruction='Find the "sound": ')
+    text = render_model_card(config, CardInfo(repo_id=f"{ORG}/omni-x", family="omni"), [])
+    assert 'hypothesis_template="Find the \\"sound\\": This is a sound of {}."' in text
 
 
 def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,6 +312,43 @@ def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pyt
     card = ModelCard.load(tmp_path / ORG / "wavlink-base" / "README.md")
     assert card.data.base_model == [base.whisper, base.text]
     assert "not yet trained contrastively" in card.text
+
+
+def test_omni_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--from-pretrained` builds Omni presets with `build_omni(preset=...)` (stubbed: no Hub offline); the card's
+    `base_model` names the audio-encoder and LLM checkpoints, once each (M4 takes both from one checkpoint)."""
+    if not OMNI_AVAILABLE:
+        pytest.skip("Omni family not available")
+    import wavlink.omni_builder as omni_builder
+    from wavlink.omni_presets import OMNI_PRESETS
+
+    calls = []
+
+    def fake_build_omni(preset: str | None = None, **kwargs: Any) -> Any:
+        calls.append(preset)
+        return omni_builder.create_omni("tiny-random")
+
+    monkeypatch.setattr(omni_builder, "build_omni", fake_build_omni)
+    assert push("--all-sizes", "--org", ORG, "--family", "omni", "--presets", "m1,m4", "--from-pretrained",
+                "--dry-run", str(tmp_path), "--no-verify") == 0
+    assert calls == ["m1", "m4"]
+    m1, m4 = OMNI_PRESETS["m1"], OMNI_PRESETS["m4"]
+    card = ModelCard.load(tmp_path / ORG / "omni-audio-embedder-m1" / "README.md")
+    assert card.data.base_model == [m1.audio_encoder, m1.llm] and "assembled from pretrained" in card.text
+    assert ModelCard.load(tmp_path / ORG / "omni-audio-embedder-m4" / "README.md").data.base_model == [m4.llm]
+
+
+def test_push_to_hub_script_is_the_push_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "push_to_hub.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--all-sizes", "--org", ORG, "--family", "wavlink", "--presets",
+                                      "wavlink-tiny-random", "--dry-run", str(tmp_path), "--no-verify"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert tree(tmp_path / ORG / "wavlink-tiny-random") == WAVLINK_REPO_FILES
 
 
 def test_dry_run_refuses_to_mix_with_old_output(all_sizes: tuple[Path, int], capsys: pytest.CaptureFixture) -> None:
@@ -231,22 +378,150 @@ def test_push_folder_uploads_exactly_the_dry_run_files_in_one_commit(
     assert hub.branches == ["v1"] and not hub.upload_folder_calls
     (commit,) = hub.commits
     assert commit["commit_message"] == "first" and commit["revision"] == "v1" and commit["token"] == token
-    assert CORE_MODEL_FILES | WAVLINK_CODE <= set(commit["paths"])
+    assert hub.listed == [{"repo_id": f"{ORG}/wavlink-mine", "revision": "v1", "token": token},  # leftovers
+                          {"repo_id": f"{ORG}/wavlink-mine", "revision": "a" * 40, "token": token}]  # the commit
+    assert commit["deleted"] == []  # a new repo: only the Hub's .gitattributes, which is kept
+    assert commit["paths"] == WAVLINK_REPO_FILES
     assert all(size > 0 for name, size in commit["sizes"].items() if name != "1_Normalize")
     assert "ok " in out.out and f"pushed {ORG}/wavlink-mine" in out.out
 
     # the dry run of the same folder writes exactly the uploaded file list
     dry = tmp_path / "dry"
     assert push("--model", str(tiny_folder), "--repo", f"{ORG}/wavlink-mine", "--results", str(retrieval),
-                "--results", str(esc), "--dry-run", str(dry), "--no-verify") == 0
+                "--results", str(esc), "--dry-run", str(dry), "--no-verify", "--weights", "trained",
+                "--component", "openai/whisper-tiny.en", "--dataset", f"{ORG}/captions", "--license", "mit") == 0
     staged = dry / ORG / "wavlink-mine"
     assert tree(staged) == commit["paths"]
     card = ModelCard.load(staged / "README.md")
+    assert card.data.datasets == [f"{ORG}/captions"] and card.data.license == "mit"
+    assert card.data.base_model == ["openai/whisper-tiny.en"] and "trained contrastively" in card.text
     metrics = {(r.task_type, r.dataset_name, r.metric_name): r.metric_value for r in card.data.eval_results}
     assert metrics[("text-to-audio-retrieval", "Clotho", "T2A R@1")] == 25.0
     assert metrics[("text-to-audio-retrieval", "Clotho", "T2A R@1 (dim 16)")] == 20.0
     assert metrics[("zero-shot-audio-classification", "ESC-50", "top1")] == 80.0
     assert "| Clotho | T2A | 25.00 | 50.00 | 62.50 | 30.00 | 50.00 |" in card.text
+
+
+def test_all_sizes_push_commits_each_dry_run_folder_with_the_upload_options(
+        all_sizes: tuple[Path, int], token: str, capsys: pytest.CaptureFixture) -> None:
+    """`--all-sizes` for real (patched HfApi): one create_repo + branch + one commit per repo, each carrying
+    exactly the files its dry-run folder holds, and --private / --revision / --commit-message on every call."""
+    names = ["wavlink-base", "wavlink-tiny-random"]
+    if OMNI_AVAILABLE:
+        names += ["omni-audio-embedder-m1", "omni-audio-embedder-tiny-random"]
+    hub = FakeHub()
+    with hub.patch():
+        rc = push("--all-sizes", "--org", ORG, "--family", "all" if OMNI_AVAILABLE else "wavlink", "--presets",
+                  ",".join(names), "--tiny-standins", "--no-verify", "--private", "--revision", "release",
+                  "--commit-message", "publish every size", "--keep-remote-files")
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert hub.repos == [{"repo_id": f"{ORG}/{n}", "token": token, "private": True, "exist_ok": True} for n in names]
+    assert hub.branches == ["release"] * len(names) and not hub.upload_folder_calls
+    assert [c["revision"] for c in hub.listed] == ["a" * 40] * len(names)  # only the post-commit check
+    assert all(c["deleted"] == [] for c in hub.commits)
+    assert [c["repo_id"] for c in hub.commits] == [f"{ORG}/{n}" for n in names]
+    for name, commit in zip(names, hub.commits):
+        assert commit["commit_message"] == "publish every size" and commit["revision"] == "release"
+        assert commit["token"] == token
+        assert commit["paths"] == tree(all_sizes[0] / ORG / name), name  # exactly what the dry run wrote
+        assert commit["paths"] == (OMNI_REPO_FILES if name.startswith("omni") else WAVLINK_REPO_FILES)
+        assert f"pushed {ORG}/{name} ({len(commit['paths'])} files in one commit)" in out.out
+
+
+def test_files_of_an_earlier_upload_are_deleted_in_the_same_commit(all_sizes: tuple[Path, int], token: str,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """Republishing over an older revision (pickled weights, shards) leaves exactly the verified files."""
+    folder = all_sizes[0] / ORG / "wavlink-tiny-random"
+    old = [".gitattributes", "README.md", "config.json", "pytorch_model.bin", "model-00001-of-00002.safetensors",
+           "model.safetensors.index.json", "1_Pooling/config.json"]
+    hub = FakeHub()
+    hub.remote_files[f"{ORG}/x"] = old
+    with hub.patch():
+        hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, policy=hub_upload.RetryPolicy(1, 0))
+        hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, keep_remote_files=True)
+    deleting, keeping = hub.commits
+    assert deleting["deleted"] == ["1_Pooling/config.json", "model-00001-of-00002.safetensors",
+                                   "model.safetensors.index.json", "pytorch_model.bin"]
+    assert deleting["paths"] == keeping["paths"] == hub_folders.list_files(folder)
+    assert keeping["deleted"] == []  # --keep-remote-files: listed only to check the commit afterwards
+    assert [c["revision"] for c in hub.listed] == [None, "a" * 40, "a" * 40]
+    assert "removing 4 file(s) of an earlier upload" in capsys.readouterr().err
+
+
+def test_a_commit_that_lacks_a_staged_file_is_reported(all_sizes: tuple[Path, int], token: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    """The Hub is asked for the new commit's files; a file lost on the way fails the push, naming the commit."""
+    folder = all_sizes[0] / ORG / "wavlink-tiny-random"
+    hub = FakeHub()
+    hub.drop_on_commit = ["model.safetensors"]
+    with hub.patch(), pytest.raises(hub_upload.PushError) as err:
+        hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, policy=hub_upload.RetryPolicy(1, 0))
+    message = str(err.value)
+    assert f"the commit {ORG}/x@aaaaaaaaaaaa was made but does not hold exactly the staged files" in message
+    assert "missing: ['model.safetensors']" in message and "Nothing from this run was committed" not in message
+
+
+def test_verify_remote_reloads_each_downloaded_commit_and_refuses_a_broken_one(
+        token: str, capsys: pytest.CaptureFixture) -> None:
+    """`--verify-remote`: every commit is downloaded (at its oid) and reloaded without wavlink against the same
+    reference; a repo whose stored card came back broken is reported as not published."""
+    hub = FakeHub()
+    hub.corrupt_on_commit = {(f"{ORG}/wavlink-tiny-random", "README.md"): b"---\nlicense: [\n---\n# broken\n"}
+    names = ["wavlink-base", "wavlink-tiny-random"]
+    with hub.patch():
+        rc = push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", ",".join(names),
+                  "--tiny-standins", "--verify-remote", "--retry-delay", "0")
+    out = capsys.readouterr()
+    assert rc == 1
+    assert hub.downloads == [{"repo_id": f"{ORG}/{n}", "revision": "a" * 40} for n in names]
+    assert f"ok {ORG}/wavlink-base@aaaaaaaaaaaa from the Hub: transformers max|diff|" in out.out
+    assert f"pushed {ORG}/wavlink-base" in out.out and f"pushed {ORG}/wavlink-tiny-random" not in out.out
+    assert "the commit aaaaaaaaaaaa was made, but reloading it from the Hub failed" in out.err
+    assert "does not parse" in out.err and f"(published: {ORG}/wavlink-base)" in out.err
+
+
+def test_network_failure_in_the_middle_of_all_sizes_names_what_was_and_was_not_published(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """The first repo is committed, the second's connection keeps dropping: retried, then a clear error that
+    lists the published repo, and no success line for the failed one. The token comes from the file
+    `hf auth login` writes (HF_TOKEN unset)."""
+    import huggingface_hub.constants
+
+    token_file = tmp_path / "token"
+    token_file.write_text("hf_token_from_login_file\n")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(token_file))
+    hub = FakeHub(fail_repos=(f"{ORG}/wavlink-tiny-random",))
+    with hub.patch():
+        rc = push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "base,wavlink-tiny-random",
+                  "--tiny-standins", "--no-verify", "--retry-delay", "0")
+    out = capsys.readouterr()
+    assert rc == 1
+    assert [c["repo_id"] for c in hub.commits] == [f"{ORG}/wavlink-base"]
+    assert hub.commits[0]["commit_message"] == "Upload wavlink-base" and hub.commits[0]["revision"] is None
+    assert {r["token"] for r in hub.repos} == {"hf_token_from_login_file"}
+    assert hub.commit_attempts == 1 + 3  # base once, tiny-random three times
+    assert "1 of 2 repo(s) were not published (published: test-org/wavlink-base)" in out.err
+    assert "failed after 3 attempts" in out.err
+    assert f"Nothing from this run was committed to {ORG}/wavlink-tiny-random" in out.err
+    assert f"pushed {ORG}/wavlink-base" in out.out and f"pushed {ORG}/wavlink-tiny-random" not in out.out
+
+
+def test_omni_model_folder_push_dry_run_is_verified(all_sizes: tuple[Path, int], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """`--model` with an Omni folder: the card is re-rendered for the new repo and the staged copy is reloaded
+    without wavlink (transformers, sentence-transformers, pipeline)."""
+    if not OMNI_AVAILABLE:
+        pytest.skip("Omni family not available")
+    source = all_sizes[0] / ORG / "omni-audio-embedder-tiny-random"
+    assert push("--model", str(source), "--repo", f"{ORG}/omni-mine", "--dry-run", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "sentence-transformers max|diff|" in out and "pipeline max|diff|" in out
+    staged = tmp_path / ORG / "omni-mine"
+    assert tree(staged) == OMNI_REPO_FILES
+    card = ModelCard.load(staged / "README.md")
+    assert card.data.pipeline_tag == "feature-extraction" and f'"{ORG}/omni-mine"' in card.text
 
 
 def _lora(tiny_folder: Path) -> Any:
@@ -275,9 +550,12 @@ def test_finetune_adapter_push_records_its_base_and_serves_both_libraries(tiny_f
     hub = FakeHub()
     with hub.patch():  # verified: PeftModel, ST + load_adapter, and SentenceTransformer(<adapter repo>)
         rc = push("--model", str(adapter), "--repo", f"{ORG}/wavlink-lora", "--base-repo", f"{ORG}/wavlink-base",
-                  "--base-folder", str(tiny_folder))
+                  "--base-folder", str(tiny_folder), "--private", "--revision", "lora-v1", "--commit-message", "lora")
     assert rc == 0
+    assert hub.repos == [{"repo_id": f"{ORG}/wavlink-lora", "token": token, "private": True, "exist_ok": True}]
+    assert hub.branches == ["lora-v1"]
     (commit,) = hub.commits
+    assert commit["commit_message"] == "lora" and commit["revision"] == "lora-v1" and commit["token"] == token
     assert {"README.md", "adapter_config.json", "adapter_model.safetensors", "modules.json",
             "processor_config.json", "wavlink_adapter.json"} <= set(commit["paths"])
     assert "model.safetensors" not in commit["paths"]  # no base weights in an adapter repo
@@ -294,6 +572,7 @@ def test_finetune_adapter_push_records_its_base_and_serves_both_libraries(tiny_f
     assert card.data.base_model == [f"{ORG}/wavlink-base"] and card.data.library_name == "peft"
     assert "PeftModel.from_pretrained" in card.text
     assert f'SentenceTransformer("{ORG}/wavlink-lora", trust_remote_code=True)' in card.text
+    assert "audio_emb = model.encode(" in card.text and "truncate_dim" in card.text  # texts, audio, Matryoshka
 
 
 def test_plain_peft_adapter_dry_run(tiny_folder: Path, tmp_path: Path) -> None:
@@ -318,6 +597,9 @@ def test_adapter_with_a_local_base_needs_base_repo(tiny_folder: Path, tmp_path: 
     (adapter / "adapter_model.safetensors").write_bytes(b"")
     assert push("--model", str(adapter), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d")) == 2
     assert "--base-repo" in capsys.readouterr().err
+    assert push("--model", str(adapter), "--repo", f"{ORG}/x", "--base-repo", "no-namespace",
+                "--dry-run", str(tmp_path / "d")) == 2
+    assert "--base-repo 'no-namespace' is not a valid Hub repo id" in capsys.readouterr().err
 
 
 def test_network_failure_is_retried_then_succeeds(all_sizes: tuple[Path, int], capsys: pytest.CaptureFixture) -> None:
@@ -373,6 +655,42 @@ def test_invalid_repo_ids_are_refused_before_any_work(repo: str, tmp_path: Path,
     assert "repo id" in capsys.readouterr().err and not hub.repos
 
 
+def test_contradictory_or_incomplete_arguments_are_refused(tiny_folder: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    dry = str(tmp_path / "d")
+    cases = [(["--model", str(tiny_folder), "--all-sizes", "--org", ORG], "either --model DIR"),
+             ([], "either --model DIR"),
+             (["--model", str(tiny_folder)], "--model needs --repo"),
+             (["--all-sizes"], "--all-sizes needs --org"),
+             (["--model", str(tiny_folder), "--repo", f"{ORG}/x", "--retries", "0"], "--retries must be >= 1"),
+             (["--all-sizes", "--org", ORG, "--presets", "base,huge"], "unknown preset(s) ['huge']"),
+             (["--model", str(tiny_folder), "--repo", f"{ORG}/x", "--verify-remote"],
+              "--verify-remote checks an uploaded commit")]
+    for args, message in cases:
+        assert push(*args, "--dry-run", dry) == 2, args
+        assert message in capsys.readouterr().err, args
+    assert not (tmp_path / "d").exists()  # refused before anything was written
+
+
+def test_results_dir_fills_each_all_sizes_card_and_bad_files_fail_before_building(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    results = tmp_path / "results"
+    (results / "wavlink-tiny-random").mkdir(parents=True)
+    (results / "wavlink-tiny-random" / "esc50.json").write_text(json.dumps({"dataset": "ESC-50", "top1": 0.5}))
+    args = ["--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "wavlink-tiny-random", "--no-verify",
+            "--results-dir", str(results)]
+    assert push(*args, "--dry-run", str(tmp_path / "dry")) == 0
+    capsys.readouterr()
+    card = ModelCard.load(tmp_path / "dry" / ORG / "wavlink-tiny-random" / "README.md")
+    assert [(r.dataset_name, r.metric_name, r.metric_value) for r in card.data.eval_results] == [
+        ("ESC-50", "top1", 50.0)]
+    (results / "wavlink-tiny-random" / "bad.json").write_text(json.dumps({"dataset": "x", "loss": 1.0}))
+    assert push(*args, "--dry-run", str(tmp_path / "dry2")) == 2
+    captured = capsys.readouterr()
+    assert "bad.json has neither" in captured.err and "building" not in captured.out
+    assert not (tmp_path / "dry2").exists()
+
+
 def test_invalid_org_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert push("--all-sizes", "--org", "bad org", "--dry-run", str(tmp_path)) == 2
     assert "--org" in capsys.readouterr().err
@@ -392,8 +710,15 @@ def test_folders_that_are_not_models_are_refused(tiny_folder: Path, tmp_path: Pa
     no_weights = tmp_path / "no_weights"
     shutil.copytree(tiny_folder, no_weights)
     (no_weights / "model.safetensors").unlink()
+    half_adapter = tmp_path / "half_adapter"
+    half_adapter.mkdir()
+    (half_adapter / "adapter_config.json").write_text(json.dumps({"r": 4}))
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_folder, broken)
+    (broken / "config.json").write_text("{not json")
     cases = {tmp_path / "missing": "not a folder", empty: "not a model folder", other: "neither a WavLink",
-             pickled: "non-safetensors", no_weights: "no *.safetensors"}
+             pickled: "non-safetensors", no_weights: "no *.safetensors",
+             half_adapter: "looks like an adapter but lacks ['adapter_model.safetensors']", broken: "cannot read"}
     for folder, message in cases.items():
         assert push("--model", str(folder), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d")) == 2
         assert message in capsys.readouterr().err, folder
@@ -501,3 +826,28 @@ def test_verification_checks_files_and_card_before_reloading(all_sizes: tuple[Pa
                             (bad_index, "model_index")]:
         with pytest.raises(hub_verify.VerificationError, match=message):
             hub_verify.verify([_job(folder, {"transformers": {}})])
+
+
+def test_the_real_reload_catches_weights_that_changed_after_the_reference(all_sizes: tuple[Path, int],
+                                                                         tmp_path: Path) -> None:
+    """No mocks: the fresh process reloads a staged folder whose audio projection was altered after the
+    reference embeddings were taken, and the audio (not the text) embeddings are reported as different."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "wavlink-tiny-random"
+    shutil.copytree(all_sizes[0] / ORG / "wavlink-tiny-random", folder)
+    model, processor = hub_verify.load_with_package(folder)
+    dims = hub_verify.smaller_dims(model.config)
+    reference = hub_verify.reference_embeddings(model, processor, "wavlink", dims)
+    weights = load_file(folder / "model.safetensors")
+    key = next(k for k in weights if k.startswith("audio_projection") and k.endswith("weight"))
+    noise = torch.randn(weights[key].shape, generator=torch.Generator().manual_seed(0))
+    weights[key] = weights[key] + 0.1 * noise  # random, so LayerNorm's zero-mean output cannot cancel it
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    job = hub_verify.VerifyJob(folder, "model", "wavlink", reference, dims, pipeline=True)
+    with pytest.raises(hub_verify.VerificationError) as err:
+        hub_verify.verify([job])
+    message = str(err.value)
+    assert "[transformers] audio: max |diff|" in message and "[sentence-transformers] audio: max |diff|" in message
+    assert "[transformers] text:" not in message

@@ -429,6 +429,7 @@ def model_card_context(config: Any, info: CardInfo, param_rows: list[dict[str, A
         "long_audio_policy": getattr(config, "long_audio_policy", None),
         "max_audio_seconds": getattr(config, "max_audio_seconds", None),
         "audio_padding": getattr(config, "audio_padding", None),
+        "text_instruction": getattr(config, "text_instruction", None),
         "sampling_rate": getattr(config, "sampling_rate", 16000),
         "audio_model_type": getattr(audio, "model_type", None),
         "audio_layers": getattr(audio, "encoder_layers", None) or getattr(audio, "num_hidden_layers", None),

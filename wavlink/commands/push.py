@@ -72,7 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hub.add_argument("--commit-message", default=None)
     hub.add_argument("--retries", type=int, default=3, help="attempts per Hub call on network errors")
     hub.add_argument("--retry-delay", type=float, default=2.0, help="first backoff delay in seconds (doubles)")
+    hub.add_argument("--keep-remote-files", action="store_true",
+                     help="keep files already in the repo that this upload lacks (default: the same commit "
+                          "deletes them, so the repo holds exactly the verified files)")
     hub.add_argument("--no-verify", action="store_true", help="skip the fresh-process reload check")
+    hub.add_argument("--verify-remote", action="store_true",
+                     help="after each commit, download it from the Hub and run the reload check on that copy too")
     hub.add_argument("--overwrite", action="store_true", help="replace existing dry-run output folders")
 
 
@@ -82,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.model) == bool(args.all_sizes):
         raise ValueError("give either --model DIR (with --repo) or --all-sizes (with --org)")
+    if args.verify_remote and (args.no_verify or args.dry_run):
+        raise ValueError("--verify-remote checks an uploaded commit: it needs a real push with verification "
+                         "(not --dry-run, not --no-verify)")
     if args.retries < 1 or args.retry_delay < 0:
         raise ValueError("--retries must be >= 1 and --retry-delay >= 0")
     options = PublishOptions(
@@ -89,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         commit_message=args.commit_message, verify=not args.no_verify, overwrite=args.overwrite,
         license=args.license, datasets=args.dataset, retry=RetryPolicy(args.retries, args.retry_delay),
         template_dir=Path(args.card_templates) if args.card_templates else None,
+        keep_remote_files=args.keep_remote_files, verify_remote=args.verify_remote,
     )
     try:
         if args.model:

@@ -13,7 +13,7 @@ import gc
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,9 @@ from .folders import (
 )
 from .presets import FAMILIES, build, find_preset, select_presets
 from .probe import SMALL_MODEL_BYTES
-from .upload import PushError, RetryPolicy, resolve_token, upload_folder_atomic
+from .upload import PushError, RetryPolicy, resolve_token, upload_folder_atomic, with_retries
 from .verify import (
+    VerificationError,
     VerifyJob,
     adapter_reference,
     load_with_package,
@@ -71,6 +72,8 @@ class PublishOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     template_dir: Path | None = None
     verify_timeout: float = 3600.0
+    keep_remote_files: bool = False  # keep files already in the repo that the upload does not contain
+    verify_remote: bool = False  # after each commit, download it and reload it without wavlink again
 
 
 @dataclass
@@ -129,7 +132,7 @@ def stage_built(entry_name: str, family: str, built: Any, repo_id: str, target: 
                     license=options.license, datasets=list(options.datasets),
                     results=list(results), verified_reload=options.verify)
     _write_card(target, built.model.config, info, options, model=built.model)
-    job = VerifyJob(target, "model", family, reference, dims, pipeline=family == "wavlink") if options.verify else None
+    job = VerifyJob(target, "model", family, reference, dims, pipeline=True) if options.verify else None
     return Staged(repo_id, target, job)
 
 
@@ -159,8 +162,7 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
                     components=list(components), license=options.license, datasets=list(options.datasets),
                     results=list(results), verified_reload=options.verify)
     _write_card(target, config, info, options)
-    job = VerifyJob(target, "model", source.family, reference, dims, pipeline=source.family == "wavlink") \
-        if options.verify else None
+    job = VerifyJob(target, "model", source.family, reference, dims, pipeline=True) if options.verify else None
     return Staged(repo_id, target, job)
 
 
@@ -233,11 +235,25 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
         try:
             info = upload_folder_atomic(s.folder, s.repo_id, token=token, private=options.private,
                                         revision=options.revision, commit_message=options.commit_message,
-                                        policy=options.retry)
+                                        policy=options.retry, keep_remote_files=options.keep_remote_files,
+                                        log=log)
         except PushError as err:
             failures.append(str(err))
             log(f"FAILED {s.repo_id}: {err}")
             continue
+        if options.verify_remote and s.job is not None:
+            oid = str(getattr(info, "oid", None) or options.revision or "main")
+            try:
+                diffs = _verify_remote(s, oid, token, options, log)
+            except (PushError, VerificationError) as err:
+                message = (f"{s.repo_id}: the commit {oid[:12]} was made, but reloading it from the Hub failed: "
+                           f"{err}\n  Do not use that revision: revert it or push again.")
+                failures.append(message)
+                log(f"FAILED {message}")
+                continue
+            for d in diffs.values():
+                log(f"  ok {s.repo_id}@{oid[:12]} from the Hub: "
+                    + ", ".join(f"{k} max|diff| {v:.1e}" for k, v in d.items()))
         report.pushed.append((s.repo_id, info))
         url = getattr(info, "commit_url", None) or f"https://huggingface.co/{s.repo_id}"
         log(f"pushed {s.repo_id} ({len(s.files)} files in one commit): {url}")
@@ -246,6 +262,21 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
         raise PushError(f"{len(failures)} of {len(staged)} repo(s) were not published (published: {done}):\n  "
                         + "\n  ".join(failures))
     return report
+
+
+def _verify_remote(staged: Staged, oid: str, token: str, options: PublishOptions, log: Log) -> dict[str, Any]:
+    """Download the commit just made (not the staged copy) and reload it in a fresh process without wavlink,
+    against the same reference embeddings."""
+    from huggingface_hub import HfApi
+
+    assert staged.job is not None
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="wavlink-remote-") as tmp:
+        local = Path(tmp) / staged.repo_id.split("/")[-1]
+        with_retries(lambda: api.snapshot_download(staged.repo_id, revision=oid, local_dir=local, token=token),
+                     f"downloading {staged.repo_id}@{oid[:12]}", options.retry)
+        log(f"reloading {staged.repo_id}@{oid[:12]} as downloaded from the Hub, in a fresh process ...")
+        return verify([replace(staged.job, folder=local)], timeout=options.verify_timeout)
 
 
 def _workdir(options: PublishOptions) -> tuple[Path, Any]:

@@ -2,6 +2,8 @@
 
 One `create_commit` carrying every file makes the upload atomic on the Hub: either the whole repo
 revision lands or nothing does, so a failure can never leave a half-published model that looks done.
+The same commit deletes files of earlier uploads that the staged folder lacks, so the published revision
+holds exactly the verified files.
 """
 
 from __future__ import annotations
@@ -85,14 +87,24 @@ def with_retries(action: Callable[[], T], what: str, policy: RetryPolicy,
     raise AssertionError("unreachable")
 
 
+KEPT_REMOTE_FILES = {".gitattributes"}  # created by the Hub with every repo; never ours to delete
+
+
 def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, private: bool = False,
                          revision: str | None = None, commit_message: str | None = None,
-                         policy: RetryPolicy = RetryPolicy(), api: Any = None) -> Any:
+                         policy: RetryPolicy = RetryPolicy(), api: Any = None, keep_remote_files: bool = False,
+                         log: Callable[[str], None] | None = None) -> Any:
     """create_repo(exist_ok=True) [+ create_branch] + one create_commit with every file of `folder`.
 
-    Returns the `CommitInfo`. Raises `PushError` (saying that nothing was committed) when it fails.
+    Files already in the repo (at `revision`) that `folder` does not hold, e.g. the shards or pickles of an
+    earlier upload, are deleted in the same commit unless `keep_remote_files`, so the repo afterwards holds
+    exactly the staged (verified) files. After the commit the Hub is asked for the commit's file list, which
+    must match. Returns the `CommitInfo`. Raises `PushError` when it fails: saying that nothing was committed
+    when the commit did not happen, or naming the commit whose content is wrong.
     """
-    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
 
     folder = Path(folder)
     files = list_files(folder)
@@ -107,15 +119,45 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
             with_retries(lambda: api.create_branch(repo_id, branch=revision, token=token, exist_ok=True),
                          f"creating branch {revision!r} of {repo_id}", policy)
 
+        stale: list[str] = []
+        if not keep_remote_files:
+            remote = with_retries(lambda: api.list_repo_files(repo_id, revision=revision, token=token),
+                                  f"listing the files of {repo_id}", policy)
+            stale = sorted(set(remote) - set(files) - KEPT_REMOTE_FILES)
+            if stale:
+                log(f"{repo_id}: removing {len(stale)} file(s) of an earlier upload that this one does not "
+                    f"contain: {', '.join(stale)}")
+
         def commit() -> Any:  # fresh operations per attempt: a failed attempt may have mutated them
-            operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
-                          for name in files]
+            operations: list[Any] = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
+                                     for name in files]
+            operations += [CommitOperationDelete(path_in_repo=name) for name in stale]
             return api.create_commit(repo_id, operations, commit_message=message, token=token,
                                      revision=revision)
 
-        return with_retries(commit, f"uploading {len(files)} files to {repo_id}", policy)
+        info = with_retries(commit, f"uploading {len(files)} files to {repo_id}", policy)
     except PushError as err:
         raise PushError(
             f"{err}. Nothing from this run was committed to {repo_id} (a Hub commit is all-or-nothing); "
             "fix the cause and run the same command again"
         ) from err
+    check_committed(api, repo_id, info, files, token=token, policy=policy, exact=not keep_remote_files)
+    return info
+
+
+def check_committed(api: Any, repo_id: str, info: Any, files: list[str], *, token: str, policy: RetryPolicy,
+                    exact: bool = True) -> None:
+    """Ask the Hub for the files of the new commit: all staged files (and, if `exact`, nothing else)."""
+    oid = getattr(info, "oid", None)
+    where = f"{repo_id}@{oid[:12]}" if oid else repo_id
+    try:
+        remote = with_retries(lambda: api.list_repo_files(repo_id, revision=oid, token=token),
+                              f"listing the files of {where}", policy)
+    except PushError as err:
+        raise PushError(f"the commit {where} was made, but checking its files failed: {err}") from err
+    missing = sorted(set(files) - set(remote))
+    extra = sorted(set(remote) - set(files) - KEPT_REMOTE_FILES) if exact else []
+    if missing or extra:
+        raise PushError(f"the commit {where} was made but does not hold exactly the staged files "
+                        f"(missing: {missing or 'none'}; unexpected: {extra or 'none'}); do not use it, "
+                        "run the same command again")

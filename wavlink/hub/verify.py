@@ -61,12 +61,13 @@ def smaller_dims(config: Any) -> list[int]:
 
 
 def reference_embeddings(model: Any, processor: Any, family: str, dims: Sequence[int]) -> dict[str, Any]:
-    """Embeddings of the probe with the in-memory model (and zero-shot pipeline scores for WavLink)."""
+    """Embeddings of the probe with the in-memory model, and the zero-shot pipeline's scores (both families:
+    the pipeline calls the model's forward, which returns `logits_per_audio`)."""
     clip = probe.probe_clip()
     model = model.eval()
     with probe.threads_for(_weight_bytes(model)):
         reference = {"transformers": probe.embed_transformers(model, processor, clip, list(dims))}
-        if family == "wavlink" and hasattr(processor, "feature_extractor"):
+        if hasattr(processor, "feature_extractor"):
             from transformers import pipeline
 
             classifier = pipeline("zero-shot-audio-classification", model=model, device="cpu",
