@@ -281,6 +281,38 @@ def test_every_real_preset_config_renders_a_valid_card() -> None:
         assert f"| {max(dims)} | yes | {4 * max(dims)} |" in text, entry.name
 
 
+def test_card_licence_follows_restrictively_licensed_components() -> None:
+    """Weights initialised from Qwen2.5-3B / Qwen2.5-Omni-3B keep their research licence; random weights and an
+    explicit --license do not inherit it; Apache/MIT components keep the default."""
+    from wavlink.cards import CardInfo, render_model_card, validate_card
+    from wavlink.hub.presets import select_presets
+    from wavlink.presets import preset_config
+
+    if OMNI_AVAILABLE:
+        from wavlink.omni_presets import omni_preset_config
+
+        licences = {}
+        for entry in select_presets(["omni"], None):
+            info = CardInfo(repo_id=entry.repo_id(ORG), family="omni", preset=entry.name,
+                            weights="pretrained-components", components=list(entry.components))
+            data = validate_card(render_model_card(omni_preset_config(entry.name), info, [])).data
+            licences[entry.name] = (data.license, data.get("license_name"))
+        assert licences["m1"] == ("apache-2.0", None) and licences["omni-7b-l10"] == ("apache-2.0", None)
+        for name in ("m2", "m3", "m4"):
+            assert licences[name] == ("other", "qwen-research"), (name, licences[name])
+        m3 = next(e for e in select_presets(["omni"], ["m3"]))
+        random_m3 = CardInfo(repo_id=m3.repo_id(ORG), family="omni", preset="m3", weights="random")
+        assert validate_card(render_model_card(omni_preset_config("m3"), random_m3, [])).data.license == "apache-2.0"
+        explicit = CardInfo(repo_id=m3.repo_id(ORG), family="omni", preset="m3", weights="pretrained-components",
+                            components=list(m3.components), license="mit")
+        data = validate_card(render_model_card(omni_preset_config("m3"), explicit, [])).data
+        assert data.license == "mit" and data.get("license_name") is None
+    base = next(e for e in select_presets(["wavlink"], ["base"]))
+    info = CardInfo(repo_id=base.repo_id(ORG), family="wavlink", preset="base", weights="pretrained-components",
+                    components=list(base.components))
+    assert validate_card(render_model_card(preset_config("base"), info, [])).data.license == "apache-2.0"
+
+
 def test_omni_card_puts_the_text_instruction_into_the_pipeline_template() -> None:
     if not OMNI_AVAILABLE:
         pytest.skip("Omni family not available")

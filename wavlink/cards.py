@@ -385,11 +385,32 @@ class CardInfo:
     weights: str = "unspecified"  # "random" | "pretrained-components" | "trained" | "unspecified"
     components: list[str] = field(default_factory=list)
     standin_for: str | None = None
-    license: str = "apache-2.0"
+    license: str | None = None  # None: DEFAULT_LICENSE, or the licence of a restrictively licensed component
     datasets: list[str] = field(default_factory=list)
     extra_tags: list[str] = field(default_factory=list)
     results: list[EvalFile] = field(default_factory=list)
     verified_reload: bool = True  # the publisher reloads the repo in a clean process before uploading
+
+
+DEFAULT_LICENSE = "apache-2.0"
+
+
+def resolve_license(info: CardInfo, refs: Mapping[str, Any]) -> dict[str, str | None]:
+    """The card's licence: the explicit one, else that of a component the weights came from, else the default.
+
+    Random weights inherit nothing from the components they are named after; weights initialised from a
+    checkpoint under a research licence stay under it (a derived work).
+    """
+    if info.license is not None:
+        return {"license": info.license, "license_name": None, "license_link": None}
+    if info.weights in ("pretrained-components", "trained"):
+        restricted = refs.get("component_licenses") or {}
+        for component in info.components:
+            if component in restricted:
+                spec = restricted[component]
+                return {"license": spec["license"], "license_name": spec.get("license_name"),
+                        "license_link": spec.get("license_link")}
+    return {"license": DEFAULT_LICENSE, "license_name": None, "license_link": None}
 
 
 def _common_context(info: CardInfo, kind: str, citations_key: str) -> dict[str, Any]:
@@ -398,7 +419,7 @@ def _common_context(info: CardInfo, kind: str, citations_key: str) -> dict[str, 
     index = model_index(name, info.results)
     return {
         "repo_id": info.repo_id, "model_name": name, "family": info.family, "kind": kind,
-        "license": info.license, "datasets": list(info.datasets), "extra_tags": list(info.extra_tags),
+        **resolve_license(info, refs), "datasets": list(info.datasets), "extra_tags": list(info.extra_tags),
         "model_index": {"model-index": index} if index else None,
         "results": results_tables(info.results), "has_results": bool(info.results),
         "versions": library_versions(),

@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     card.add_argument("--weights", choices=WEIGHTS, default="unspecified", help="what the --model weights are")
     card.add_argument("--component", action="append", default=[], metavar="HUB_ID",
                       help="checkpoint the --model weights were initialised from (card base_model; repeatable)")
-    card.add_argument("--license", default="apache-2.0")
+    card.add_argument("--license", default=None,
+                      help="card licence (default: apache-2.0, or the research licence of a Qwen component the "
+                           "weights were initialised from, e.g. Qwen2.5-3B in m2/m3)")
     card.add_argument("--dataset", action="append", default=[], metavar="HUB_ID",
                       help="training dataset for the card's `datasets` (repeatable)")
     card.add_argument("--card-templates", metavar="DIR", help="use these templates instead of hub_cards/")

@@ -67,7 +67,7 @@ class PublishOptions:
     commit_message: str | None = None
     verify: bool = True
     overwrite: bool = False
-    license: str = "apache-2.0"
+    license: str | None = None  # None: the card derives it (cards.resolve_license)
     datasets: list[str] = field(default_factory=list)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     template_dir: Path | None = None
