@@ -116,11 +116,9 @@ def check_classification(res: dict[str, Any], n_audio: int, n_classes: int) -> N
 
 
 def check_card_reader(path: Path, kind: str, dims: list[int]) -> None:
-    """The model-card generator (wavlink.cards, when present) reads the JSON, per-dim results included."""
-    try:
-        from wavlink.cards import load_eval_results
-    except ImportError:
-        return
+    """The model-card generator (wavlink.cards) reads the JSON, per-dim results included."""
+    from wavlink.cards import load_eval_results
+
     res = json.loads(path.read_text())
     [card] = load_eval_results([path])
     assert card.kind == kind and sorted(card.per_dim, reverse=True) == dims
@@ -129,6 +127,17 @@ def check_card_reader(path: Path, kind: str, dims: list[int]) -> None:
         assert all(card.per_dim[d]["audio_to_text"] for d in dims)
     else:
         assert card.metrics[""]["top1"] == pytest.approx(100 * res["top1"], abs=0.01)
+
+
+def check_plot(res: dict[str, Any], png: Path) -> None:
+    """--matryoshka draws a PNG next to the JSON (matplotlib is in the dev extra); without matplotlib the
+    result says why there is none."""
+    if importlib.util.find_spec("matplotlib"):
+        assert res["plot"] == str(png) and png.stat().st_size > 1000
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert res["plot"] is None and "matplotlib is not installed" in res["plot_note"]
+        assert not png.exists()
 
 
 # ------------------------------------------------------------------------------------------------ layouts
@@ -300,6 +309,51 @@ def test_datasets_layouts(model_dir: Path, tmp_path: Path, cache: Path) -> None:
     check_retrieval(res, 3, 6)
 
 
+def test_retrieval_manifest_variants(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    """Wide caption_1..N csv, tsv, JSON list and JSONL with a caption list give the same clips and captions."""
+    data = tmp_path / "variants"
+    for i in range(3):
+        write_clip(data / f"{i}.wav", i)
+    caps = {i: [f"tone {i} first", f"tone {i} second"] for i in range(3)}
+    long_rows = [{"audio": f"{i}.wav", "caption": c} for i in range(3) for c in caps[i]]
+    write_csv(data / "wide.csv", ["file_name", "caption_1", "caption_2"], [[f"{i}.wav", *caps[i]] for i in range(3)])
+    with open(data / "long.tsv", "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["audio", "caption"])
+        w.writerows([[r["audio"], r["caption"]] for r in long_rows])
+    (data / "long.json").write_text(json.dumps(long_rows))
+    (data / "lists.jsonl").write_text("".join(json.dumps({"audio": f"{i}.wav", "caption": caps[i]}) + "\n"
+                                              for i in range(3)))
+    results = []
+    for name in ("wide.csv", "long.tsv", "long.json", "lists.jsonl"):
+        loaded = loaders.load_task_data("retrieval", data / name)
+        assert isinstance(loaded, RetrievalSet) and loaded.audio_ids == ["0.wav", "1.wav", "2.wav"]
+        assert loaded.captions == [c for i in range(3) for c in caps[i]] and loaded.caption_to_audio == [0, 0, 1, 1, 2, 2]
+        res = run_eval(model_dir, "retrieval", data / name, tmp_path / f"{name}.json", cache)
+        check_retrieval(res, 3, 6)
+        results.append((res["text_to_audio"], res["audio_to_text"]))
+    assert all(r == results[0] for r in results), "the same clips and captions must score the same"
+
+
+def test_datasets_retrieval_folder_via_cli(model_dir: Path, tmp_path: Path, cache: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    datasets = pytest.importorskip("datasets")
+    paths = [str(write_clip(tmp_path / "hfr" / f"{i}.wav", i)) for i in range(4)]
+
+    def split(idx: list[int]) -> Any:
+        return datasets.Dataset.from_dict(
+            {"audio": [paths[i] for i in idx], "text": [[f"tone {i}", f"clip {i}"] for i in idx]}
+        ).cast_column("audio", datasets.Audio())
+
+    datasets.DatasetDict({"train": split([0]), "validation": split([1, 2, 3])}).save_to_disk(str(tmp_path / "saved"))
+    rc = cli.main(["eval", "--model", str(model_dir), "--task", "retrieval", "--data", str(tmp_path / "saved"),
+                   "--cache-dir", str(cache), "--quiet"])
+    assert rc == 2 and "choose a split with --split; available: ['train', 'validation']" in capsys.readouterr().err
+    res = run_eval(model_dir, "retrieval", tmp_path / "saved", tmp_path / "hr.json", cache, "--split", "validation")
+    check_retrieval(res, 3, 6)
+    assert res["split"] == "validation" and res["dataset"] == "saved"
+
+
 # ------------------------------------------------------------------------------------------------ sweeps
 def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: Path) -> None:
     data = tmp_path / "m"
@@ -323,15 +377,13 @@ def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: 
     assert res["text_to_audio"] == {k: top["text_to_audio"][k] for k in RETRIEVAL_KEYS}
     assert res["scale"] == "fraction" and res["quantization"]["quantised_side"].startswith("audio")
     check_card_reader(out, "retrieval", [32, 16, 8, 4])
-    if importlib.util.find_spec("matplotlib"):
-        assert res["plot"] == str(out.with_suffix(".png")) and out.with_suffix(".png").stat().st_size > 1000
-    else:
-        assert res["plot"] is None and "matplotlib is not installed" in res["plot_note"]
+    check_plot(res, out.with_suffix(".png"))
 
     zs = tmp_path / "zs.csv"
     write_csv(zs, ["audio", "label"], [[f"m/{i}.wav", CLASSES[i % 3]] for i in range(5)])
     res = run_eval(model_dir, "zero-shot", zs, tmp_path / "zq.json", cache, "--matryoshka", "--quantize")
     check_card_reader(tmp_path / "zq.json", "classification", [32, 16, 8, 4])
+    check_plot(res, tmp_path / "zq.png")
     assert list(res["dims"]) == ["32", "16", "8", "4"]
     assert res["dims"]["8"]["binary"]["bytes_per_clip"] == 1 and res["dims"]["8"]["int8"]["bytes_per_clip"] == 8
 
