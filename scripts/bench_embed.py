@@ -26,10 +26,13 @@ A measurement whose estimated duration (from the batch-1 time of the same system
 ``--max-measure-s`` is skipped and listed as such (never for ``--target`` and the two references). Presets whose fp32 weights (x2.5 for activations) do not
 fit in the available memory are skipped.
 
-    python scripts/bench_embed.py                      # base vs CLAP vs Whisper-30s, batch 1/8, 5/10/30 s
-    python scripts/bench_embed.py --presets base,omni:m1 --batch-sizes 1 --lengths 10   # + the Omni family
+The defaults are the full protocol: every preset of both families (WavLink and OmniAudioEmbedder) whose
+weights fit in memory, batch sizes 1/8/32, clip lengths 5/10/30 s, next to both references. On a small
+machine that takes long; limit it with the options:
+
+    python scripts/bench_embed.py --out bench.md       # every preset that fits, batch 1/8/32, 5/10/30 s
+    python scripts/bench_embed.py --presets base,omni:m1 --repeats 1 --max-measure-s 30   # both families
     python scripts/bench_embed.py --quick              # base, batch 1, 10 s, 1 repeat
-    python scripts/bench_embed.py --presets all --batch-sizes 1,8,32 --out bench.md
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ import numpy as np
 import psutil
 import torch
 
-DEFAULT_PRESETS = "base"
+DEFAULT_PRESETS = "all"
+DEFAULT_BATCH_SIZES = "1,8,32"
+DEFAULT_LENGTHS = "5,10,30"
 REFERENCES = ("clap-htsat-unfused", "whisper-base-30s")
 
 
@@ -430,16 +435,22 @@ def markdown(rows: list[Row], target: str, command: str, repeats: int) -> str:
             c, w = cpu_rat.get((batch, seconds), (None, None))
             lines.append(f"| {batch} | {seconds:g} | {_ratio(vs_clap)} | {_ratio(vs_whisper)} | {_ratio(c)} | "
                          f"{_ratio(w)} |")
+    others = [s for s in dict.fromkeys(r.system for r in rows) if s != target and s not in REFERENCES]
+    other_rows = [(s, *x) for s in others for x in ratios(rows, s)]
+    if other_rows:
+        lines += ["", "Ratios of the other presets to the references (wall time):", "",
+                  "| system | batch | clip (s) | vs CLAP | vs Whisper-base 30 s padded |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {s} | {b} | {sec:g} | {_ratio(c)} | {_ratio(w)} |" for s, b, sec, c, w in other_rows]
     return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--presets", default=DEFAULT_PRESETS,
-                   help="comma list: WavLink presets (base, small, ...), omni:<preset>, or all "
-                        f"(default {DEFAULT_PRESETS})")
-    p.add_argument("--batch-sizes", default="1,8", help="comma list (default 1,8; the issue's full set: 1,8,32)")
-    p.add_argument("--lengths", default="5,10,30", help="clip lengths in seconds (default 5,10,30)")
+                   help="comma list: WavLink presets (base, small, ...), omni:<preset>, or all = every preset "
+                        f"of both families that fits in memory (default {DEFAULT_PRESETS})")
+    p.add_argument("--batch-sizes", default=DEFAULT_BATCH_SIZES, help=f"comma list (default {DEFAULT_BATCH_SIZES})")
+    p.add_argument("--lengths", default=DEFAULT_LENGTHS, help=f"clip lengths in seconds (default {DEFAULT_LENGTHS})")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median; default 3)")
     p.add_argument("--no-references", action="store_true", help="skip CLAP and the 30 s-padded Whisper encoder")
     p.add_argument("--max-measure-s", type=float, default=90.0,
@@ -477,9 +488,12 @@ def main(argv: list[str] | None = None) -> int:
     command = "python scripts/bench_embed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     table = markdown(rows, args.target, command.strip(), args.repeats)
     print(table)
-    for batch, seconds, vs_clap, vs_whisper in ratios(rows, args.target):
-        print(f"{args.target} batch {batch}, {seconds:g} s clips: {_ratio(vs_clap)} CLAP, "
-              f"{_ratio(vs_whisper)} Whisper-base 30 s padded")
+    systems = [args.target] + [s for s in dict.fromkeys(r.system for r in rows)
+                               if s != args.target and s not in REFERENCES]
+    for system in systems:
+        for batch, seconds, vs_clap, vs_whisper in ratios(rows, system):
+            print(f"{system} batch {batch}, {seconds:g} s clips: {_ratio(vs_clap)} CLAP, "
+                  f"{_ratio(vs_whisper)} Whisper-base 30 s padded")
     log(f"total {time.perf_counter() - t0:.0f} s")
     if args.out:
         with open(args.out, "w") as f:

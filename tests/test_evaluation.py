@@ -539,3 +539,42 @@ def test_bench_report_functions(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "| wavlink:base | 1 | 10.0 | 100.0 |" in table and "0.50x" in table and "0.25x" in table
     assert bench.expand_presets("base,omni:m1,base") == ["wavlink:base", "omni:m1"]
     assert bench.make_clip(1.0, 48000).shape == (48000,)
+    other = bench.markdown(rows + [bench.Row("omni:m1", "OmniAudioEmbedder", 1, 10.0, 400.0, 390.0, 780.0, 2.5,
+                                             3.0, 4000.0)], "wavlink:base", "cmd", 3)
+    assert "| omni:m1 | 1 | 10 | 2.00x | 1.00x |" in other  # every preset gets its ratios, not only the target
+
+
+def _bench_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    spec = importlib.util.spec_from_file_location("bench_embed", REPO / "scripts" / "bench_embed.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_embed", bench)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_defaults_cover_both_families_and_batch_32(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _bench_module(monkeypatch)
+    args = bench.parse_args([])
+    assert [int(b) for b in args.batch_sizes.split(",")] == [1, 8, 32]
+    assert [float(x) for x in args.lengths.split(",")] == [5.0, 10.0, 30.0]
+    systems = bench.expand_presets(args.presets)
+    assert {"wavlink:base", "wavlink:small", "wavlink:large", "omni:m1", "omni:m4"} <= set(systems)
+    assert not any("tiny-random" in s for s in systems)
+
+
+def test_bench_runs_both_families(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _bench_module(monkeypatch)
+    out = tmp_path / "bench.md"
+    assert bench.main(["--presets", "tiny-random,omni:tiny-random", "--no-references", "--batch-sizes", "1,2",
+                       "--lengths", "0.5", "--repeats", "1", "--target", "wavlink:tiny-random",
+                       "--out", str(out)]) == 0
+    table = out.read_text()
+    assert table in capsys.readouterr().out
+    for system in ("wavlink:tiny-random", "omni:tiny-random"):
+        for batch in (1, 2):
+            [row] = [line for line in table.splitlines() if line.startswith(f"| {system} | {batch} | 0.5 |")]
+            ms, clips_per_s = (float(x) for x in row.split("|")[4:6])
+            assert ms > 0 and clips_per_s > 0
+            # clips/s = 1000 / (ms per clip), up to the table's rounding (0.05 ms, 0.005 clips/s)
+            assert abs(ms * clips_per_s - 1000) <= 0.05 * clips_per_s + 0.005 * ms + 0.01
