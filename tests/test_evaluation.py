@@ -354,6 +354,34 @@ def test_datasets_retrieval_folder_via_cli(model_dir: Path, tmp_path: Path, cach
     assert res["split"] == "validation" and res["dataset"] == "saved"
 
 
+def test_printed_table_and_progress_bar(model_dir: Path, tmp_path: Path, cache: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --quiet: a progress bar (stderr) while embedding, and a paper-style table of every width whose
+    numbers are the JSON's, in percent."""
+    data = tmp_path / "t"
+    for i in range(3):
+        write_clip(data / f"{i}.wav", i)
+    write_csv(data / "manifest.csv", ["audio", "caption"], [[f"{i}.wav", f"caption {i}"] for i in range(3)])
+    out = tmp_path / "t.json"
+    assert cli.main(["eval", "--model", str(model_dir), "--task", "retrieval", "--data", str(data), "--output",
+                     str(out), "--cache-dir", str(cache), "--matryoshka"]) == 0
+    printed = capsys.readouterr()
+    assert "embedding audio" in printed.err and "3/3" in printed.err
+    res = json.loads(out.read_text())
+    lines = printed.out.splitlines()
+    assert lines[0] == "t: 3 clips, 3 captions"
+    assert lines[1].split() == ["dim", "precision", "bytes/clip", "T2A", "R@1", "R@5", "R@10", "mAP@10", "A2T",
+                                "R@1", "R@5", "R@10", "mAP@10"]
+    rows = [line.split() for line in lines[3:7]]
+    assert [r[:3] for r in rows] == [["32", "float32", "128"], ["16", "float32", "64"], ["8", "float32", "32"],
+                                     ["4", "float32", "16"]]
+    for row in rows:
+        cell = res["dims"][row[0]]
+        expected = [cell[d][k] for d in ("text_to_audio", "audio_to_text") for k in ("R@1", "R@5", "R@10", "mAP@10")]
+        assert row[3:] == [f"{100 * v:.1f}" for v in expected]
+    assert lines[-1] == f"wrote {out}" + (f" and {res['plot']}" if res["plot"] else "")
+
+
 # ------------------------------------------------------------------------------------------------ sweeps
 def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: Path) -> None:
     data = tmp_path / "m"
@@ -480,6 +508,8 @@ def test_bad_input_errors(model_dir: Path, tmp_path: Path, cache: Path, capsys: 
     assert "metadata/UrbanSound8K.csv" in fails("us8k", tmp_path / "us")
     assert "meta/esc50.csv" in fails("esc50", tmp_path / "us")
     assert "vggsound.csv" in fails("vggsound", tmp_path / "us")
+    err = fails("audiocaps", tmp_path / "us")
+    assert "test.csv" in err and "audio/test/" in err
     assert "unknown task" in fails("speech", labels)
 
 
