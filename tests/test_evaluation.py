@@ -335,6 +335,71 @@ def test_retrieval_manifest_variants(model_dir: Path, tmp_path: Path, cache: Pat
     assert all(r == results[0] for r in results), "the same clips and captions must score the same"
 
 
+def test_training_manifest_split_column(model_dir: Path, tmp_path: Path, cache: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A training manifest's split column: test rows by default, --split picks (aliases as in training),
+    training rows only when asked for, and the rows are those the training loader reads for that split."""
+    from wavlink.training.data import read_manifest
+
+    data = tmp_path / "train_manifest"
+    for i in range(6):
+        write_clip(data / f"{i}.wav", i)
+    split_of = {0: "train", 1: "", 2: "val", 3: "validation", 4: "test", 5: "test"}  # "" = train, val = validation
+    rows = [[f"{i}.wav", f"caption {k} of {i}", split_of[i]] for i in range(6) for k in range(2)]
+    manifest = write_csv(data / "train.csv", ["audio", "caption", "split"], rows)
+    for split, clips in [(None, [4, 5]), ("test", [4, 5]), ("val", [2, 3]), ("validation", [2, 3]), ("train", [0, 1])]:
+        loaded = loaders.load_task_data("retrieval", manifest, split=split)
+        expected_split = loaders.normalize_split(split, "") if split else "test"
+        assert loaded.audio_ids == [f"{i}.wav" for i in clips] and loaded.split == expected_split
+        assert loaded.captions == [f"caption {k} of {i}" for i in clips for k in range(2)]
+        train_clips, pairs = read_manifest(manifest, split=loaded.split)  # the training loader agrees
+        assert [c.path for c in train_clips] == loaded.audio and [p.caption for p in pairs] == loaded.captions
+    res = run_eval(model_dir, "retrieval", manifest, tmp_path / "split.json", cache)
+    check_retrieval(res, 2, 4)
+    assert res["split"] == "test"
+    res = run_eval(model_dir, "retrieval", manifest, tmp_path / "split_val.json", cache, "--split", "dev")
+    check_retrieval(res, 2, 4)
+    assert res["split"] == "validation"
+
+    no_test = write_csv(data / "no_test.csv", ["audio", "caption", "split"], [r for r in rows if r[2] != "test"])
+    assert loaders.load_task_data("retrieval", no_test).split == "validation"
+    only_train = write_csv(data / "only_train.csv", ["audio", "caption", "split"], rows[:4])
+
+    def fails(path: Path, *extra: str, task: str = "retrieval") -> str:
+        assert cli.main(["eval", "--model", str(model_dir), "--task", task, "--data", str(path), "--cache-dir",
+                         str(cache), "--quiet", *extra]) == 2
+        return capsys.readouterr().err
+
+    assert "--split train" in fails(only_train)
+    assert "no rows in split 'test'; splits present: ['train', 'validation']" in fails(no_test, "--split", "test")
+    bad = write_csv(data / "bad.csv", ["audio", "caption", "split"], [["0.wav", "x", "test"], ["1.wav", "y", "holdout"]])
+    assert "row 2: split 'holdout' is not one of train, validation, test" in fails(bad)
+    plain = write_csv(data / "plain.csv", ["audio", "caption"], [["0.wav", "x"]])
+    assert "--split 'test' given but the manifest has no split column" in fails(plain, "--split", "test")
+
+    labels = write_csv(data / "labels.csv", ["audio", "label", "split"],
+                       [[f"{i}.wav", CLASSES[i % 3], "test" if i >= 4 else "train"] for i in range(6)])
+    res = run_eval(model_dir, "zero-shot", labels, tmp_path / "zsplit.json", cache)
+    assert res["n_audio"] == 2 and res["split"] == "test"
+    assert res["class_names"] == CLASSES  # every split's labels: the test clips score against all 3 classes
+
+
+def test_audiofolder_split_subfolders(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    """The training audiofolder layout: train/ validation/ test/ sub-folders, each with metadata.csv."""
+    root = tmp_path / "my_sounds"
+    for split, ids in [("train", [0, 1, 2]), ("test", [3, 4])]:
+        for i in ids:
+            write_clip(root / split / f"{i}.wav", i)
+        write_csv(root / split / "metadata.csv", ["file_name", "caption"], [[f"{i}.wav", f"clip {i}"] for i in ids])
+    res = run_eval(model_dir, "retrieval", root, tmp_path / "af.json", cache)
+    check_retrieval(res, 2, 2)
+    assert res["split"] == "test" and res["dataset"] == "my_sounds"
+    train = loaders.load_task_data("retrieval", root, split="train")
+    assert train.audio_ids == ["0.wav", "1.wav", "2.wav"] and train.split == "train"
+    with pytest.raises(ValueError, match=r"no validation/ sub-folder .* splits present: \['test', 'train'\]"):
+        loaders.load_task_data("retrieval", root, split="val")
+
+
 def test_datasets_retrieval_folder_via_cli(model_dir: Path, tmp_path: Path, cache: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     datasets = pytest.importorskip("datasets")
