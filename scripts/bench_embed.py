@@ -33,6 +33,7 @@ machine that takes long; limit it with the options:
     python scripts/bench_embed.py --out bench.md       # every preset that fits, batch 1/8/32, 5/10/30 s
     python scripts/bench_embed.py --presets base,omni:m1 --repeats 1 --max-measure-s 30   # both families
     python scripts/bench_embed.py --quick              # base, batch 1, 10 s, 1 repeat
+    python scripts/bench_embed.py --references clap-htsat-unfused   # CLAP only (the padded Whisper is slowest)
 """
 
 from __future__ import annotations
@@ -452,6 +453,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-sizes", default=DEFAULT_BATCH_SIZES, help=f"comma list (default {DEFAULT_BATCH_SIZES})")
     p.add_argument("--lengths", default=DEFAULT_LENGTHS, help=f"clip lengths in seconds (default {DEFAULT_LENGTHS})")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median; default 3)")
+    p.add_argument("--references", default=",".join(REFERENCES),
+                   help=f"comma list of reference systems to run next to the presets (default: both, "
+                        f"{','.join(REFERENCES)}; 'none' for none)")
     p.add_argument("--no-references", action="store_true", help="skip CLAP and the 30 s-padded Whisper encoder")
     p.add_argument("--max-measure-s", type=float, default=90.0,
                    help="skip a measurement estimated to take longer than this (default 90)")
@@ -461,6 +465,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.presets, args.batch_sizes, args.lengths, args.repeats = "base", "1", "10", 1
+    refs = [] if args.no_references or args.references.strip() == "none" else \
+        [r.strip() for r in args.references.split(",") if r.strip()]
+    unknown = [r for r in refs if r not in REFERENCES]
+    if unknown:
+        p.error(f"unknown reference(s) {unknown}; choose from {', '.join(REFERENCES)} or none")
+    args.references = list(dict.fromkeys(refs))
     return args
 
 
@@ -470,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     lengths = [float(x) for x in args.lengths.split(",") if x.strip()]
     if not batches or not lengths or min(batches) < 1 or min(lengths) <= 0 or args.repeats < 1:
         raise SystemExit("batch sizes, lengths and repeats must be positive")
-    specs = expand_presets(args.presets) + ([] if args.no_references else list(REFERENCES))
+    specs = expand_presets(args.presets) + args.references
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

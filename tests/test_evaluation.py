@@ -655,6 +655,12 @@ def test_bench_defaults_cover_both_families_and_batch_32(monkeypatch: pytest.Mon
     systems = bench.expand_presets(args.presets)
     assert {"wavlink:base", "wavlink:small", "wavlink:large", "omni:m1", "omni:m4"} <= set(systems)
     assert not any("tiny-random" in s for s in systems)
+    assert args.references == ["clap-htsat-unfused", "whisper-base-30s"]
+    assert bench.parse_args(["--references", "clap-htsat-unfused"]).references == ["clap-htsat-unfused"]
+    assert bench.parse_args(["--references", "none"]).references == []
+    assert bench.parse_args(["--no-references"]).references == []
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--references", "clap-large"])
 
 
 def test_bench_runs_both_families(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
