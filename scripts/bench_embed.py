@@ -340,8 +340,23 @@ def plan_groups(specs: list[str], log: Callable[[str], None]) -> tuple[list[list
     return [g for g in groups if g], rows
 
 
+def _cell_estimate(systems: list[System], batch: int, seconds: float, repeats: int,
+                   seen: dict[str, tuple[float, float]]) -> float:
+    """Seconds a cell should take, from each system's last batch-1 ms/clip scaled linearly to this clip
+    length (0 for a system not measured yet)."""
+    total = 0.0
+    for s in systems:
+        if s.name in seen:
+            ms, at_seconds = seen[s.name]
+            total += ms / 1000 * seconds / at_seconds * batch * (repeats + 1)
+    return total
+
+
 def run_group(specs: list[str], batches: list[int], lengths: list[float], repeats: int, max_measure_s: float,
-              group: int, log: Callable[[str], None], protected: tuple[str, ...] = ()) -> list[Row]:
+              group: int, log: Callable[[str], None], protected: tuple[str, ...] = (),
+              deadline: float | None = None) -> list[Row]:
+    """Build the systems and measure every (length, batch) cell. A cell that would end after ``deadline``
+    (a `time.perf_counter` value; ``--budget-s``) is skipped and listed as such, for every system."""
     systems = []
     for spec in specs:
         t0 = time.perf_counter()
@@ -353,9 +368,17 @@ def run_group(specs: list[str], batches: list[int], lengths: list[float], repeat
         systems.append(system)
         log(f"{spec}: built in {time.perf_counter() - t0:.1f} s ({system.notes})")
     rows: list[Row] = []
+    seen: dict[str, tuple[float, float]] = {}  # system -> (batch-1 ms/clip, at clip length)
     for seconds in lengths:
         per_clip_b1: dict[str, float] = {}
         for batch in sorted(batches):
+            if deadline is not None:
+                estimate = _cell_estimate(systems, batch, seconds, repeats, seen)
+                if time.perf_counter() + estimate > deadline:
+                    log(f"  skip batch {batch}, {seconds:g} s: the --budget-s would be exceeded")
+                    rows += [Row(s.name, s.family, batch, seconds, group=group, note="skipped (--budget-s)")
+                             for s in systems]
+                    continue
             active = []
             for s in systems:
                 if s.name in per_clip_b1 and s.name not in protected:
@@ -371,6 +394,8 @@ def run_group(specs: list[str], batches: list[int], lengths: list[float], repeat
             cell = measure_cell(active, batch, seconds, repeats, group)
             for row in cell:
                 per_clip_b1.setdefault(row.system, row.ms_per_clip)
+                if batch == min(batches):
+                    seen[row.system] = (row.ms_per_clip, seconds)
                 log(f"  {row.system:<20} batch {batch:>2}, {seconds:>4g} s: {row.ms_per_clip:8.1f} ms/clip "
                     f"({row.clips_per_s:6.2f} clips/s, model {row.model_ms_per_clip:7.1f}, "
                     f"CPU {row.cpu_ms_per_clip:7.1f} ms/clip, peak +{row.peak_mb:.0f} MB)")
@@ -459,6 +484,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-references", action="store_true", help="skip CLAP and the 30 s-padded Whisper encoder")
     p.add_argument("--max-measure-s", type=float, default=90.0,
                    help="skip a measurement estimated to take longer than this (default 90)")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="stop starting measurements that would end after this many seconds of the run "
+                        "(they are listed as skipped); default: no limit")
     p.add_argument("--target", default="wavlink:base", help="system whose ratios are printed")
     p.add_argument("--quick", action="store_true", help="base + references, batch 1, 10 s, 1 repeat")
     p.add_argument("--out", default=None, help="write the markdown table here")
@@ -492,9 +520,10 @@ def main(argv: list[str] | None = None) -> int:
     groups, rows = plan_groups(presets, log)
     if not groups:
         groups = [[]]
+    deadline = t0 + args.budget_s if args.budget_s else None
     for i, group in enumerate(groups):
         rows += run_group(group + references, batches, lengths, args.repeats, args.max_measure_s, i, log,
-                          protected=(args.target, *REFERENCES))
+                          protected=(args.target, *REFERENCES), deadline=deadline)
     command = "python scripts/bench_embed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     table = markdown(rows, args.target, command.strip(), args.repeats)
     print(table)

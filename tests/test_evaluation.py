@@ -679,3 +679,8 @@ def test_bench_runs_both_families(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
             assert ms > 0 and clips_per_s > 0
             # clips/s = 1000 / (ms per clip), up to the table's rounding (0.05 ms, 0.005 clips/s)
             assert abs(ms * clips_per_s - 1000) <= 0.05 * clips_per_s + 0.005 * ms + 0.01
+    # a spent --budget-s skips (and lists) every remaining measurement instead of running over
+    assert bench.main(["--presets", "tiny-random,omni:tiny-random", "--no-references", "--batch-sizes", "1",
+                       "--lengths", "0.5", "--repeats", "1", "--budget-s", "0.000001", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith(("| wavlink:", "| omni:"))]
+    assert len(rows) == 2 and all(row.endswith("| skipped (--budget-s) |") for row in rows)
