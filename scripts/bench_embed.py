@@ -372,13 +372,6 @@ def run_group(specs: list[str], batches: list[int], lengths: list[float], repeat
     for seconds in lengths:
         per_clip_b1: dict[str, float] = {}
         for batch in sorted(batches):
-            if deadline is not None:
-                estimate = _cell_estimate(systems, batch, seconds, repeats, seen)
-                if time.perf_counter() + estimate > deadline:
-                    log(f"  skip batch {batch}, {seconds:g} s: the --budget-s would be exceeded")
-                    rows += [Row(s.name, s.family, batch, seconds, group=group, note="skipped (--budget-s)")
-                             for s in systems]
-                    continue
             active = []
             for s in systems:
                 if s.name in per_clip_b1 and s.name not in protected:
@@ -389,6 +382,14 @@ def run_group(specs: list[str], batches: list[int], lengths: list[float], repeat
                                         note=f"skipped (estimated {estimate:.0f} s > --max-measure-s)"))
                         continue
                 active.append(s)
+            if active and deadline is not None:  # only the systems that would run count
+                estimate = _cell_estimate(active, batch, seconds, repeats, seen)
+                if time.perf_counter() + estimate > deadline:
+                    log(f"  skip batch {batch}, {seconds:g} s: estimated {estimate:.0f} s, the --budget-s would be "
+                        "exceeded")
+                    rows += [Row(s.name, s.family, batch, seconds, group=group, note="skipped (--budget-s)")
+                             for s in active]
+                    continue
             if not active:
                 continue
             cell = measure_cell(active, batch, seconds, repeats, group)

@@ -637,6 +637,9 @@ def test_bench_report_functions(monkeypatch: pytest.MonkeyPatch) -> None:
     other = bench.markdown(rows + [bench.Row("omni:m1", "OmniAudioEmbedder", 1, 10.0, 400.0, 390.0, 780.0, 2.5,
                                              3.0, 4000.0)], "wavlink:base", "cmd", 3)
     assert "| omni:m1 | 1 | 10 | 2.00x | 1.00x |" in other  # every preset gets its ratios, not only the target
+    # --budget-s estimate: last batch-1 ms/clip scaled to the clip length x batch x (repeats + warm-up)
+    a, b = (bench.System(n, "F", 16000, None, None, 0) for n in ("a", "b"))
+    assert bench._cell_estimate([a, b], 8, 30.0, 3, {"a": (100.0, 10.0)}) == pytest.approx(0.1 * 3 * 8 * 4)
 
 
 def _bench_module(monkeypatch: pytest.MonkeyPatch) -> Any:
