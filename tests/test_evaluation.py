@@ -486,6 +486,25 @@ def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: 
     assert single["text_to_audio"] == {k: cell[k] for k in RETRIEVAL_KEYS}
 
 
+def test_omni_family_end_to_end(tmp_path: Path, cache: Path) -> None:
+    """`wavlink eval` on a tiny OmniAudioEmbedder folder: retrieval with its Matryoshka dims, and zero-shot."""
+    from wavlink.omni_builder import create_omni, save_omni_folder
+
+    omni = save_omni_folder(*create_omni("tiny-random"), tmp_path / "omni")
+    data = tmp_path / "o"
+    for i in range(4):
+        write_clip(data / f"{i}.wav", i)
+    manifest = write_csv(data / "manifest.csv", ["audio", "caption"], [[f"{i}.wav", f"tone {i}"] for i in range(4)])
+    res = run_eval(omni, "retrieval", manifest, tmp_path / "o.json", cache, "--matryoshka", "--quantize")
+    assert res["trained_dims"] == [32, 16] and list(res["dims"]) == ["32", "16"]
+    assert set(res["text_to_audio"]) == RETRIEVAL_KEYS and res["dims"]["16"]["binary"]["bytes_per_clip"] == 2
+    check_card_reader(tmp_path / "o.json", "retrieval", [32, 16])
+    labels = write_csv(data / "labels.csv", ["audio", "label"], [[f"{i}.wav", CLASSES[i % 3]] for i in range(4)])
+    zs = run_eval(omni, "zero-shot", labels, tmp_path / "oz.json", cache)
+    check_classification(zs, 4, 3)
+    assert zs["model_fingerprint"] == res["model_fingerprint"]
+
+
 def test_truncation_matches_model_truncate_dim(model_dir: Path) -> None:
     """The runner caches full-width embeddings and slices them; that must equal the model's truncate_dim."""
     emb = Embedder.load(str(model_dir))
