@@ -559,6 +559,13 @@ def test_bad_input_errors(model_dir: Path, tmp_path: Path, cache: Path, capsys: 
         ClassificationSet(audio=["a.wav", "b.wav"], labels=[0], class_names=["dog", "cat"])
     with pytest.raises(ValueError, match="mismatched counts"):
         ClassificationSet(audio=["a.wav"], labels=[0], class_names=["dog"], folds=[1, 2])
+    from wavlink.evaluation.cache import EmbeddingCache
+
+    # an embedder that returns fewer embeddings than inputs is caught before scoring (and nothing is cached)
+    short = EmbeddingCache(tmp_path / "c", "0" * 64)
+    with pytest.raises(ValueError, match=r"mismatched counts: 3 text inputs but embeddings of shape \(2, 4\)"):
+        short.get_or_compute("text", ["a", "b", "c"], lambda items: np.zeros((2, 4)))
+    assert not list((tmp_path / "c").rglob("*.npy"))
 
     data = tmp_path / "bad"
     write_clip(data / "0.wav", 0)
