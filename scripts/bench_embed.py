@@ -26,10 +26,14 @@ A measurement whose estimated duration (from the batch-1 time of the same system
 ``--max-measure-s`` is skipped and listed as such (never for ``--target`` and the two references). Presets whose fp32 weights (x2.5 for activations) do not
 fit in the available memory are skipped.
 
-    python scripts/bench_embed.py                      # base vs CLAP vs Whisper-30s, batch 1/8, 5/10/30 s
-    python scripts/bench_embed.py --presets base,omni:m1 --batch-sizes 1 --lengths 10   # + the Omni family
+The defaults are the full protocol: every preset of both families (WavLink and OmniAudioEmbedder) whose
+weights fit in memory, batch sizes 1/8/32, clip lengths 5/10/30 s, next to both references. On a small
+machine that takes long; limit it with the options:
+
+    python scripts/bench_embed.py --out bench.md       # every preset that fits, batch 1/8/32, 5/10/30 s
+    python scripts/bench_embed.py --presets base,omni:m1 --repeats 1 --max-measure-s 30   # both families
     python scripts/bench_embed.py --quick              # base, batch 1, 10 s, 1 repeat
-    python scripts/bench_embed.py --presets all --batch-sizes 1,8,32 --out bench.md
+    python scripts/bench_embed.py --references clap-htsat-unfused   # CLAP only (the padded Whisper is slowest)
 """
 
 from __future__ import annotations
@@ -50,7 +54,9 @@ import numpy as np
 import psutil
 import torch
 
-DEFAULT_PRESETS = "base"
+DEFAULT_PRESETS = "all"
+DEFAULT_BATCH_SIZES = "1,8,32"
+DEFAULT_LENGTHS = "5,10,30"
 REFERENCES = ("clap-htsat-unfused", "whisper-base-30s")
 
 
@@ -334,8 +340,23 @@ def plan_groups(specs: list[str], log: Callable[[str], None]) -> tuple[list[list
     return [g for g in groups if g], rows
 
 
+def _cell_estimate(systems: list[System], batch: int, seconds: float, repeats: int,
+                   seen: dict[str, tuple[float, float]]) -> float:
+    """Seconds a cell should take, from each system's last batch-1 ms/clip scaled linearly to this clip
+    length (0 for a system not measured yet)."""
+    total = 0.0
+    for s in systems:
+        if s.name in seen:
+            ms, at_seconds = seen[s.name]
+            total += ms / 1000 * seconds / at_seconds * batch * (repeats + 1)
+    return total
+
+
 def run_group(specs: list[str], batches: list[int], lengths: list[float], repeats: int, max_measure_s: float,
-              group: int, log: Callable[[str], None], protected: tuple[str, ...] = ()) -> list[Row]:
+              group: int, log: Callable[[str], None], protected: tuple[str, ...] = (),
+              deadline: float | None = None) -> list[Row]:
+    """Build the systems and measure every (length, batch) cell. A cell that would end after ``deadline``
+    (a `time.perf_counter` value; ``--budget-s``) is skipped and listed as such, for every system."""
     systems = []
     for spec in specs:
         t0 = time.perf_counter()
@@ -347,6 +368,7 @@ def run_group(specs: list[str], batches: list[int], lengths: list[float], repeat
         systems.append(system)
         log(f"{spec}: built in {time.perf_counter() - t0:.1f} s ({system.notes})")
     rows: list[Row] = []
+    seen: dict[str, tuple[float, float]] = {}  # system -> (batch-1 ms/clip, at clip length)
     for seconds in lengths:
         per_clip_b1: dict[str, float] = {}
         for batch in sorted(batches):
@@ -360,11 +382,21 @@ def run_group(specs: list[str], batches: list[int], lengths: list[float], repeat
                                         note=f"skipped (estimated {estimate:.0f} s > --max-measure-s)"))
                         continue
                 active.append(s)
+            if active and deadline is not None:  # only the systems that would run count
+                estimate = _cell_estimate(active, batch, seconds, repeats, seen)
+                if time.perf_counter() + estimate > deadline:
+                    log(f"  skip batch {batch}, {seconds:g} s: estimated {estimate:.0f} s, the --budget-s would be "
+                        "exceeded")
+                    rows += [Row(s.name, s.family, batch, seconds, group=group, note="skipped (--budget-s)")
+                             for s in active]
+                    continue
             if not active:
                 continue
             cell = measure_cell(active, batch, seconds, repeats, group)
             for row in cell:
                 per_clip_b1.setdefault(row.system, row.ms_per_clip)
+                if batch == min(batches):
+                    seen[row.system] = (row.ms_per_clip, seconds)
                 log(f"  {row.system:<20} batch {batch:>2}, {seconds:>4g} s: {row.ms_per_clip:8.1f} ms/clip "
                     f"({row.clips_per_s:6.2f} clips/s, model {row.model_ms_per_clip:7.1f}, "
                     f"CPU {row.cpu_ms_per_clip:7.1f} ms/clip, peak +{row.peak_mb:.0f} MB)")
@@ -430,26 +462,44 @@ def markdown(rows: list[Row], target: str, command: str, repeats: int) -> str:
             c, w = cpu_rat.get((batch, seconds), (None, None))
             lines.append(f"| {batch} | {seconds:g} | {_ratio(vs_clap)} | {_ratio(vs_whisper)} | {_ratio(c)} | "
                          f"{_ratio(w)} |")
+    others = [s for s in dict.fromkeys(r.system for r in rows) if s != target and s not in REFERENCES]
+    other_rows = [(s, *x) for s in others for x in ratios(rows, s)]
+    if other_rows:
+        lines += ["", "Ratios of the other presets to the references (wall time):", "",
+                  "| system | batch | clip (s) | vs CLAP | vs Whisper-base 30 s padded |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {s} | {b} | {sec:g} | {_ratio(c)} | {_ratio(w)} |" for s, b, sec, c, w in other_rows]
     return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--presets", default=DEFAULT_PRESETS,
-                   help="comma list: WavLink presets (base, small, ...), omni:<preset>, or all "
-                        f"(default {DEFAULT_PRESETS})")
-    p.add_argument("--batch-sizes", default="1,8", help="comma list (default 1,8; the issue's full set: 1,8,32)")
-    p.add_argument("--lengths", default="5,10,30", help="clip lengths in seconds (default 5,10,30)")
+                   help="comma list: WavLink presets (base, small, ...), omni:<preset>, or all = every preset "
+                        f"of both families that fits in memory (default {DEFAULT_PRESETS})")
+    p.add_argument("--batch-sizes", default=DEFAULT_BATCH_SIZES, help=f"comma list (default {DEFAULT_BATCH_SIZES})")
+    p.add_argument("--lengths", default=DEFAULT_LENGTHS, help=f"clip lengths in seconds (default {DEFAULT_LENGTHS})")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median; default 3)")
+    p.add_argument("--references", default=",".join(REFERENCES),
+                   help=f"comma list of reference systems to run next to the presets (default: both, "
+                        f"{','.join(REFERENCES)}; 'none' for none)")
     p.add_argument("--no-references", action="store_true", help="skip CLAP and the 30 s-padded Whisper encoder")
     p.add_argument("--max-measure-s", type=float, default=90.0,
                    help="skip a measurement estimated to take longer than this (default 90)")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="stop starting measurements that would end after this many seconds of the run "
+                        "(they are listed as skipped); default: no limit")
     p.add_argument("--target", default="wavlink:base", help="system whose ratios are printed")
     p.add_argument("--quick", action="store_true", help="base + references, batch 1, 10 s, 1 repeat")
     p.add_argument("--out", default=None, help="write the markdown table here")
     args = p.parse_args(argv)
     if args.quick:
         args.presets, args.batch_sizes, args.lengths, args.repeats = "base", "1", "10", 1
+    refs = [] if args.no_references or args.references.strip() == "none" else \
+        [r.strip() for r in args.references.split(",") if r.strip()]
+    unknown = [r for r in refs if r not in REFERENCES]
+    if unknown:
+        p.error(f"unknown reference(s) {unknown}; choose from {', '.join(REFERENCES)} or none")
+    args.references = list(dict.fromkeys(refs))
     return args
 
 
@@ -459,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     lengths = [float(x) for x in args.lengths.split(",") if x.strip()]
     if not batches or not lengths or min(batches) < 1 or min(lengths) <= 0 or args.repeats < 1:
         raise SystemExit("batch sizes, lengths and repeats must be positive")
-    specs = expand_presets(args.presets) + ([] if args.no_references else list(REFERENCES))
+    specs = expand_presets(args.presets) + args.references
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -471,15 +521,19 @@ def main(argv: list[str] | None = None) -> int:
     groups, rows = plan_groups(presets, log)
     if not groups:
         groups = [[]]
+    deadline = t0 + args.budget_s if args.budget_s else None
     for i, group in enumerate(groups):
         rows += run_group(group + references, batches, lengths, args.repeats, args.max_measure_s, i, log,
-                          protected=(args.target, *REFERENCES))
+                          protected=(args.target, *REFERENCES), deadline=deadline)
     command = "python scripts/bench_embed.py " + " ".join(argv if argv is not None else sys.argv[1:])
     table = markdown(rows, args.target, command.strip(), args.repeats)
     print(table)
-    for batch, seconds, vs_clap, vs_whisper in ratios(rows, args.target):
-        print(f"{args.target} batch {batch}, {seconds:g} s clips: {_ratio(vs_clap)} CLAP, "
-              f"{_ratio(vs_whisper)} Whisper-base 30 s padded")
+    systems = [args.target] + [s for s in dict.fromkeys(r.system for r in rows)
+                               if s != args.target and s not in REFERENCES]
+    for system in systems:
+        for batch, seconds, vs_clap, vs_whisper in ratios(rows, system):
+            print(f"{system} batch {batch}, {seconds:g} s clips: {_ratio(vs_clap)} CLAP, "
+                  f"{_ratio(vs_whisper)} Whisper-base 30 s padded")
     log(f"total {time.perf_counter() - t0:.0f} s")
     if args.out:
         with open(args.out, "w") as f:

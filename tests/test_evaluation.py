@@ -116,11 +116,9 @@ def check_classification(res: dict[str, Any], n_audio: int, n_classes: int) -> N
 
 
 def check_card_reader(path: Path, kind: str, dims: list[int]) -> None:
-    """The model-card generator (wavlink.cards, when present) reads the JSON, per-dim results included."""
-    try:
-        from wavlink.cards import load_eval_results
-    except ImportError:
-        return
+    """The model-card generator (wavlink.cards) reads the JSON, per-dim results included."""
+    from wavlink.cards import load_eval_results
+
     res = json.loads(path.read_text())
     [card] = load_eval_results([path])
     assert card.kind == kind and sorted(card.per_dim, reverse=True) == dims
@@ -129,6 +127,17 @@ def check_card_reader(path: Path, kind: str, dims: list[int]) -> None:
         assert all(card.per_dim[d]["audio_to_text"] for d in dims)
     else:
         assert card.metrics[""]["top1"] == pytest.approx(100 * res["top1"], abs=0.01)
+
+
+def check_plot(res: dict[str, Any], png: Path) -> None:
+    """--matryoshka draws a PNG next to the JSON (matplotlib is in the dev extra); without matplotlib the
+    result says why there is none."""
+    if importlib.util.find_spec("matplotlib"):
+        assert res["plot"] == str(png) and png.stat().st_size > 1000
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert res["plot"] is None and "matplotlib is not installed" in res["plot_note"]
+        assert not png.exists()
 
 
 # ------------------------------------------------------------------------------------------------ layouts
@@ -300,6 +309,144 @@ def test_datasets_layouts(model_dir: Path, tmp_path: Path, cache: Path) -> None:
     check_retrieval(res, 3, 6)
 
 
+def test_retrieval_manifest_variants(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    """Wide caption_1..N csv, tsv, JSON list and JSONL with a caption list give the same clips and captions."""
+    data = tmp_path / "variants"
+    for i in range(3):
+        write_clip(data / f"{i}.wav", i)
+    caps = {i: [f"tone {i} first", f"tone {i} second"] for i in range(3)}
+    long_rows = [{"audio": f"{i}.wav", "caption": c} for i in range(3) for c in caps[i]]
+    write_csv(data / "wide.csv", ["file_name", "caption_1", "caption_2"], [[f"{i}.wav", *caps[i]] for i in range(3)])
+    with open(data / "long.tsv", "w", newline="") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["audio", "caption"])
+        w.writerows([[r["audio"], r["caption"]] for r in long_rows])
+    (data / "long.json").write_text(json.dumps(long_rows))
+    (data / "lists.jsonl").write_text("".join(json.dumps({"audio": f"{i}.wav", "caption": caps[i]}) + "\n"
+                                              for i in range(3)))
+    results = []
+    for name in ("wide.csv", "long.tsv", "long.json", "lists.jsonl"):
+        loaded = loaders.load_task_data("retrieval", data / name)
+        assert isinstance(loaded, RetrievalSet) and loaded.audio_ids == ["0.wav", "1.wav", "2.wav"]
+        assert loaded.captions == [c for i in range(3) for c in caps[i]] and loaded.caption_to_audio == [0, 0, 1, 1, 2, 2]
+        res = run_eval(model_dir, "retrieval", data / name, tmp_path / f"{name}.json", cache)
+        check_retrieval(res, 3, 6)
+        results.append((res["text_to_audio"], res["audio_to_text"]))
+    assert all(r == results[0] for r in results), "the same clips and captions must score the same"
+
+
+def test_training_manifest_split_column(model_dir: Path, tmp_path: Path, cache: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A training manifest's split column: test rows by default, --split picks (aliases as in training),
+    training rows only when asked for, and the rows are those the training loader reads for that split."""
+    from wavlink.training.data import read_manifest
+
+    data = tmp_path / "train_manifest"
+    for i in range(6):
+        write_clip(data / f"{i}.wav", i)
+    split_of = {0: "train", 1: "", 2: "val", 3: "validation", 4: "test", 5: "test"}  # "" = train, val = validation
+    rows = [[f"{i}.wav", f"caption {k} of {i}", split_of[i]] for i in range(6) for k in range(2)]
+    manifest = write_csv(data / "train.csv", ["audio", "caption", "split"], rows)
+    for split, clips in [(None, [4, 5]), ("test", [4, 5]), ("val", [2, 3]), ("validation", [2, 3]), ("train", [0, 1])]:
+        loaded = loaders.load_task_data("retrieval", manifest, split=split)
+        expected_split = loaders.normalize_split(split, "") if split else "test"
+        assert loaded.audio_ids == [f"{i}.wav" for i in clips] and loaded.split == expected_split
+        assert loaded.captions == [f"caption {k} of {i}" for i in clips for k in range(2)]
+        train_clips, pairs = read_manifest(manifest, split=loaded.split)  # the training loader agrees
+        assert [c.path for c in train_clips] == loaded.audio and [p.caption for p in pairs] == loaded.captions
+    res = run_eval(model_dir, "retrieval", manifest, tmp_path / "split.json", cache)
+    check_retrieval(res, 2, 4)
+    assert res["split"] == "test"
+    res = run_eval(model_dir, "retrieval", manifest, tmp_path / "split_val.json", cache, "--split", "dev")
+    check_retrieval(res, 2, 4)
+    assert res["split"] == "validation"
+
+    no_test = write_csv(data / "no_test.csv", ["audio", "caption", "split"], [r for r in rows if r[2] != "test"])
+    assert loaders.load_task_data("retrieval", no_test).split == "validation"
+    only_train = write_csv(data / "only_train.csv", ["audio", "caption", "split"], rows[:4])
+
+    def fails(path: Path, *extra: str, task: str = "retrieval") -> str:
+        assert cli.main(["eval", "--model", str(model_dir), "--task", task, "--data", str(path), "--cache-dir",
+                         str(cache), "--quiet", *extra]) == 2
+        return capsys.readouterr().err
+
+    assert "--split train" in fails(only_train)
+    assert "no rows in split 'test'; splits present: ['train', 'validation']" in fails(no_test, "--split", "test")
+    bad = write_csv(data / "bad.csv", ["audio", "caption", "split"], [["0.wav", "x", "test"], ["1.wav", "y", "holdout"]])
+    assert "row 2: split 'holdout' is not one of train, validation, test" in fails(bad)
+    plain = write_csv(data / "plain.csv", ["audio", "caption"], [["0.wav", "x"]])
+    assert "--split 'test' given but the manifest has no split column" in fails(plain, "--split", "test")
+
+    labels = write_csv(data / "labels.csv", ["audio", "label", "split"],
+                       [[f"{i}.wav", CLASSES[i % 3], "test" if i >= 4 else "train"] for i in range(6)])
+    res = run_eval(model_dir, "zero-shot", labels, tmp_path / "zsplit.json", cache)
+    assert res["n_audio"] == 2 and res["split"] == "test"
+    assert res["class_names"] == CLASSES  # every split's labels: the test clips score against all 3 classes
+
+
+def test_audiofolder_split_subfolders(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    """The training audiofolder layout: train/ validation/ test/ sub-folders, each with metadata.csv."""
+    root = tmp_path / "my_sounds"
+    for split, ids in [("train", [0, 1, 2]), ("test", [3, 4])]:
+        for i in ids:
+            write_clip(root / split / f"{i}.wav", i)
+        write_csv(root / split / "metadata.csv", ["file_name", "caption"], [[f"{i}.wav", f"clip {i}"] for i in ids])
+    res = run_eval(model_dir, "retrieval", root, tmp_path / "af.json", cache)
+    check_retrieval(res, 2, 2)
+    assert res["split"] == "test" and res["dataset"] == "my_sounds"
+    train = loaders.load_task_data("retrieval", root, split="train")
+    assert train.audio_ids == ["0.wav", "1.wav", "2.wav"] and train.split == "train"
+    with pytest.raises(ValueError, match=r"no validation/ sub-folder .* splits present: \['test', 'train'\]"):
+        loaders.load_task_data("retrieval", root, split="val")
+
+
+def test_datasets_retrieval_folder_via_cli(model_dir: Path, tmp_path: Path, cache: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    datasets = pytest.importorskip("datasets")
+    paths = [str(write_clip(tmp_path / "hfr" / f"{i}.wav", i)) for i in range(4)]
+
+    def split(idx: list[int]) -> Any:
+        return datasets.Dataset.from_dict(
+            {"audio": [paths[i] for i in idx], "text": [[f"tone {i}", f"clip {i}"] for i in idx]}
+        ).cast_column("audio", datasets.Audio())
+
+    datasets.DatasetDict({"train": split([0]), "validation": split([1, 2, 3])}).save_to_disk(str(tmp_path / "saved"))
+    rc = cli.main(["eval", "--model", str(model_dir), "--task", "retrieval", "--data", str(tmp_path / "saved"),
+                   "--cache-dir", str(cache), "--quiet"])
+    assert rc == 2 and "choose a split with --split; available: ['train', 'validation']" in capsys.readouterr().err
+    res = run_eval(model_dir, "retrieval", tmp_path / "saved", tmp_path / "hr.json", cache, "--split", "validation")
+    check_retrieval(res, 3, 6)
+    assert res["split"] == "validation" and res["dataset"] == "saved"
+
+
+def test_printed_table_and_progress_bar(model_dir: Path, tmp_path: Path, cache: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --quiet: a progress bar (stderr) while embedding, and a paper-style table of every width whose
+    numbers are the JSON's, in percent."""
+    data = tmp_path / "t"
+    for i in range(3):
+        write_clip(data / f"{i}.wav", i)
+    write_csv(data / "manifest.csv", ["audio", "caption"], [[f"{i}.wav", f"caption {i}"] for i in range(3)])
+    out = tmp_path / "t.json"
+    assert cli.main(["eval", "--model", str(model_dir), "--task", "retrieval", "--data", str(data), "--output",
+                     str(out), "--cache-dir", str(cache), "--matryoshka"]) == 0
+    printed = capsys.readouterr()
+    assert "embedding audio" in printed.err and "3/3" in printed.err
+    res = json.loads(out.read_text())
+    lines = printed.out.splitlines()
+    assert lines[0] == "t: 3 clips, 3 captions"
+    assert lines[1].split() == ["dim", "precision", "bytes/clip", "T2A", "R@1", "R@5", "R@10", "mAP@10", "A2T",
+                                "R@1", "R@5", "R@10", "mAP@10"]
+    rows = [line.split() for line in lines[3:7]]
+    assert [r[:3] for r in rows] == [["32", "float32", "128"], ["16", "float32", "64"], ["8", "float32", "32"],
+                                     ["4", "float32", "16"]]
+    for row in rows:
+        cell = res["dims"][row[0]]
+        expected = [cell[d][k] for d in ("text_to_audio", "audio_to_text") for k in ("R@1", "R@5", "R@10", "mAP@10")]
+        assert row[3:] == [f"{100 * v:.1f}" for v in expected]
+    assert lines[-1] == f"wrote {out}" + (f" and {res['plot']}" if res["plot"] else "")
+
+
 # ------------------------------------------------------------------------------------------------ sweeps
 def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: Path) -> None:
     data = tmp_path / "m"
@@ -323,15 +470,13 @@ def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: 
     assert res["text_to_audio"] == {k: top["text_to_audio"][k] for k in RETRIEVAL_KEYS}
     assert res["scale"] == "fraction" and res["quantization"]["quantised_side"].startswith("audio")
     check_card_reader(out, "retrieval", [32, 16, 8, 4])
-    if importlib.util.find_spec("matplotlib"):
-        assert res["plot"] == str(out.with_suffix(".png")) and out.with_suffix(".png").stat().st_size > 1000
-    else:
-        assert res["plot"] is None and "matplotlib is not installed" in res["plot_note"]
+    check_plot(res, out.with_suffix(".png"))
 
     zs = tmp_path / "zs.csv"
     write_csv(zs, ["audio", "label"], [[f"m/{i}.wav", CLASSES[i % 3]] for i in range(5)])
     res = run_eval(model_dir, "zero-shot", zs, tmp_path / "zq.json", cache, "--matryoshka", "--quantize")
     check_card_reader(tmp_path / "zq.json", "classification", [32, 16, 8, 4])
+    check_plot(res, tmp_path / "zq.png")
     assert list(res["dims"]) == ["32", "16", "8", "4"]
     assert res["dims"]["8"]["binary"]["bytes_per_clip"] == 1 and res["dims"]["8"]["int8"]["bytes_per_clip"] == 8
 
@@ -339,6 +484,25 @@ def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: 
     assert single["dim"] == 8 and list(single["dims"]) == ["8"]
     cell = single["dims"]["8"]["text_to_audio"]
     assert single["text_to_audio"] == {k: cell[k] for k in RETRIEVAL_KEYS}
+
+
+def test_omni_family_end_to_end(tmp_path: Path, cache: Path) -> None:
+    """`wavlink eval` on a tiny OmniAudioEmbedder folder: retrieval with its Matryoshka dims, and zero-shot."""
+    from wavlink.omni_builder import create_omni, save_omni_folder
+
+    omni = save_omni_folder(*create_omni("tiny-random"), tmp_path / "omni")
+    data = tmp_path / "o"
+    for i in range(4):
+        write_clip(data / f"{i}.wav", i)
+    manifest = write_csv(data / "manifest.csv", ["audio", "caption"], [[f"{i}.wav", f"tone {i}"] for i in range(4)])
+    res = run_eval(omni, "retrieval", manifest, tmp_path / "o.json", cache, "--matryoshka", "--quantize")
+    assert res["trained_dims"] == [32, 16] and list(res["dims"]) == ["32", "16"]
+    assert set(res["text_to_audio"]) == RETRIEVAL_KEYS and res["dims"]["16"]["binary"]["bytes_per_clip"] == 2
+    check_card_reader(tmp_path / "o.json", "retrieval", [32, 16])
+    labels = write_csv(data / "labels.csv", ["audio", "label"], [[f"{i}.wav", CLASSES[i % 3]] for i in range(4)])
+    zs = run_eval(omni, "zero-shot", labels, tmp_path / "oz.json", cache)
+    check_classification(zs, 4, 3)
+    assert zs["model_fingerprint"] == res["model_fingerprint"]
 
 
 def test_truncation_matches_model_truncate_dim(model_dir: Path) -> None:
@@ -395,6 +559,13 @@ def test_bad_input_errors(model_dir: Path, tmp_path: Path, cache: Path, capsys: 
         ClassificationSet(audio=["a.wav", "b.wav"], labels=[0], class_names=["dog", "cat"])
     with pytest.raises(ValueError, match="mismatched counts"):
         ClassificationSet(audio=["a.wav"], labels=[0], class_names=["dog"], folds=[1, 2])
+    from wavlink.evaluation.cache import EmbeddingCache
+
+    # an embedder that returns fewer embeddings than inputs is caught before scoring (and nothing is cached)
+    short = EmbeddingCache(tmp_path / "c", "0" * 64)
+    with pytest.raises(ValueError, match=r"mismatched counts: 3 text inputs but embeddings of shape \(2, 4\)"):
+        short.get_or_compute("text", ["a", "b", "c"], lambda items: np.zeros((2, 4)))
+    assert not list((tmp_path / "c").rglob("*.npy"))
 
     data = tmp_path / "bad"
     write_clip(data / "0.wav", 0)
@@ -428,6 +599,8 @@ def test_bad_input_errors(model_dir: Path, tmp_path: Path, cache: Path, capsys: 
     assert "metadata/UrbanSound8K.csv" in fails("us8k", tmp_path / "us")
     assert "meta/esc50.csv" in fails("esc50", tmp_path / "us")
     assert "vggsound.csv" in fails("vggsound", tmp_path / "us")
+    err = fails("audiocaps", tmp_path / "us")
+    assert "test.csv" in err and "audio/test/" in err
     assert "unknown task" in fails("speech", labels)
 
 
@@ -487,3 +660,56 @@ def test_bench_report_functions(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "| wavlink:base | 1 | 10.0 | 100.0 |" in table and "0.50x" in table and "0.25x" in table
     assert bench.expand_presets("base,omni:m1,base") == ["wavlink:base", "omni:m1"]
     assert bench.make_clip(1.0, 48000).shape == (48000,)
+    other = bench.markdown(rows + [bench.Row("omni:m1", "OmniAudioEmbedder", 1, 10.0, 400.0, 390.0, 780.0, 2.5,
+                                             3.0, 4000.0)], "wavlink:base", "cmd", 3)
+    assert "| omni:m1 | 1 | 10 | 2.00x | 1.00x |" in other  # every preset gets its ratios, not only the target
+    # --budget-s estimate: last batch-1 ms/clip scaled to the clip length x batch x (repeats + warm-up)
+    a, b = (bench.System(n, "F", 16000, None, None, 0) for n in ("a", "b"))
+    assert bench._cell_estimate([a, b], 8, 30.0, 3, {"a": (100.0, 10.0)}) == pytest.approx(0.1 * 3 * 8 * 4)
+
+
+def _bench_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    spec = importlib.util.spec_from_file_location("bench_embed", REPO / "scripts" / "bench_embed.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_embed", bench)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_bench_defaults_cover_both_families_and_batch_32(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = _bench_module(monkeypatch)
+    args = bench.parse_args([])
+    assert [int(b) for b in args.batch_sizes.split(",")] == [1, 8, 32]
+    assert [float(x) for x in args.lengths.split(",")] == [5.0, 10.0, 30.0]
+    systems = bench.expand_presets(args.presets)
+    assert {"wavlink:base", "wavlink:small", "wavlink:large", "omni:m1", "omni:m4"} <= set(systems)
+    assert not any("tiny-random" in s for s in systems)
+    assert args.references == ["clap-htsat-unfused", "whisper-base-30s"]
+    assert bench.parse_args(["--references", "clap-htsat-unfused"]).references == ["clap-htsat-unfused"]
+    assert bench.parse_args(["--references", "none"]).references == []
+    assert bench.parse_args(["--no-references"]).references == []
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--references", "clap-large"])
+
+
+def test_bench_runs_both_families(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _bench_module(monkeypatch)
+    out = tmp_path / "bench.md"
+    assert bench.main(["--presets", "tiny-random,omni:tiny-random", "--no-references", "--batch-sizes", "1,2",
+                       "--lengths", "0.5", "--repeats", "1", "--target", "wavlink:tiny-random",
+                       "--out", str(out)]) == 0
+    table = out.read_text()
+    assert table in capsys.readouterr().out
+    for system in ("wavlink:tiny-random", "omni:tiny-random"):
+        for batch in (1, 2):
+            [row] = [line for line in table.splitlines() if line.startswith(f"| {system} | {batch} | 0.5 |")]
+            ms, clips_per_s = (float(x) for x in row.split("|")[4:6])
+            assert ms > 0 and clips_per_s > 0
+            # clips/s = 1000 / (ms per clip), up to the table's rounding (0.05 ms, 0.005 clips/s)
+            assert abs(ms * clips_per_s - 1000) <= 0.05 * clips_per_s + 0.005 * ms + 0.01
+    # a spent --budget-s skips (and lists) every remaining measurement instead of running over
+    assert bench.main(["--presets", "tiny-random,omni:tiny-random", "--no-references", "--batch-sizes", "1",
+                       "--lengths", "0.5", "--repeats", "1", "--budget-s", "0.000001", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith(("| wavlink:", "| omni:"))]
+    assert len(rows) == 2 and all(row.endswith("| skipped (--budget-s) |") for row in rows)

@@ -114,3 +114,23 @@ def test_numpy_input_accepted(model: hear.HearModel) -> None:
     audio = noise_and_tones(1, 0.5)
     torch.testing.assert_close(hear.get_scene_embeddings(audio.numpy().astype(np.float64), model),
                                hear.get_scene_embeddings(audio, model))
+
+
+def test_omni_model(tmp_path: Path) -> None:
+    """An OmniAudioEmbedder (no per-frame encoder states): windowed timestamp embeddings by default."""
+    from wavlink.omni_builder import create_omni, save_omni_folder
+
+    folder = save_omni_folder(*create_omni("tiny-random"), tmp_path / "omni")
+    model = hear.load_model(str(folder), hop_ms=500, window_ms=500)
+    assert model.sample_rate == SR and model.timestamp_mode == "windows"
+    assert model.scene_embedding_size == model.timestamp_embedding_size == 32
+    audio = noise_and_tones(2, 1.0)
+    scene = hear.get_scene_embeddings(audio, model)
+    assert scene.shape == (2, 32) and torch.isfinite(scene).all()
+    emb, ts = hear.get_timestamp_embeddings(audio, model)
+    assert emb.shape == (2, 2, 32)
+    torch.testing.assert_close(ts, torch.tensor([[0.0, 500.0], [0.0, 500.0]]))
+    # the window centred at 500 ms covers [250, 750) ms
+    torch.testing.assert_close(emb[:, 1], hear.get_scene_embeddings(audio[:, 4000:12000], model), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="needs a WavLink model"):
+        hear.load_model(str(folder), timestamp_mode="frames")

@@ -218,6 +218,23 @@ def test_zero_shot_accuracy_by_hand() -> None:
     )
 
 
+def test_zero_shot_top5_by_hand_with_ties() -> None:
+    """Seven classes, so top-5 is not trivially 1.0."""
+    desc = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
+    scores = [
+        desc,  # true class 4 (0.5): 4 higher -> rank 5: top-5 hit
+        desc,  # true class 5 (0.4): 5 higher -> rank 6: miss
+        [0.1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.2],  # true class 1: 4 others tied -> rank 5 (pessimistic): hit
+        [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.1],  # true class 0: 5 others tied -> rank 6: miss
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],  # true class 6: rank 1
+    ]
+    labels = [4, 5, 1, 0, 6]
+    assert zero_shot_accuracy(scores, labels) == pytest.approx({"top1": 1 / 5, "top5": 3 / 5})
+    assert ZeroShotAccuracy().compute(predictions=scores, references=labels, ks=(5, 6)) == pytest.approx(
+        {"top5": 3 / 5, "top6": 1.0}
+    )
+
+
 @pytest.mark.parametrize(
     ("scores", "labels", "ks", "match"),
     [

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", default=None,
                         help="zero-shot: the class list (comma-separated or a file); default: from the data")
     parser.add_argument("--split", default=None, help="benchmark split (clotho: evaluation, audiocaps/vggsound: "
-                                                      "test) or the datasets split")
+                                                      "test), the datasets split, or the rows of a manifest's "
+                                                      "split column (default: test, else validation)")
     parser.add_argument("--skip-missing", action="store_true",
                         help="AudioCaps/VGGSound/Clotho: evaluate on the clips present (count is recorded)")
     parser.add_argument("--audio-root", default=None, help="manifests: folder the audio paths are relative to")

@@ -17,8 +17,10 @@ Accepted layouts (``PATH`` is what ``--data`` points at):
 task           layout
 =============  ==================================================================================
 retrieval      manifest ``.csv``/``.tsv``/``.jsonl``/``.json`` with ``audio`` + ``caption`` (one row per
-               caption, clips repeat; or ``caption_1..caption_N`` columns), or a folder holding
-               ``manifest.csv``/``manifest.jsonl``, or a ``datasets.save_to_disk`` folder
+               caption, clips repeat; or ``caption_1..caption_N`` columns; an optional ``split`` column as
+               in training manifests), or a folder holding ``manifest.csv``/``manifest.jsonl``/
+               ``metadata.csv`` (possibly in ``train/ validation/ test/`` sub-folders), or a
+               ``datasets.save_to_disk`` folder
 zero-shot      the same with ``audio`` + ``label`` (+ optional ``fold``)
 clotho         ``PATH/clotho_captions_<split>.csv`` (file_name, caption_1..caption_5) +
                ``PATH/<split>/*.wav`` (split ``evaluation`` by default)
@@ -318,41 +320,115 @@ def _label_order(labels: Sequence[str], class_names: Sequence[str] | None, sourc
 
 
 # --------------------------------------------------------------------------- generic manifests
-def _manifest_file(path: Path) -> Path:
-    if path.is_dir():
-        for name in ("manifest.csv", "manifest.jsonl", "manifest.tsv", "manifest.json", "metadata.csv",
-                     "metadata.jsonl"):
-            if (path / name).is_file():
-                return path / name
-        raise FileNotFoundError(
-            f"no manifest in {path}: put a manifest.csv (or .jsonl) there with an `audio` column (paths "
-            "relative to that folder) and a `caption` (retrieval) or `label` (zero-shot) column, or point "
-            "--data at the manifest file itself"
-        )
-    return _require(path, "manifest", "give a .csv/.tsv/.jsonl/.json manifest or a folder containing manifest.csv")
+MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl", "manifest.tsv", "manifest.json", "metadata.csv",
+                  "metadata.jsonl", "metadata.tsv")
+#: The training data's split names and aliases (as in ``wavlink.training.data``): the same manifest trains
+#: and evaluates, so its ``split`` column means the same thing here.
+SPLITS = ("train", "validation", "test")
+SPLIT_ALIASES = {"val": "validation", "valid": "validation", "dev": "validation", "eval": "validation"}
+EVAL_SPLIT_ORDER = ("test", "validation")  # the default split of a manifest that has several
+
+
+def normalize_split(value: Any, origin: str) -> str:
+    """'val'/'valid'/'dev'/'eval' -> 'validation'; anything outside train/validation/test is an error."""
+    name = str(value).strip().lower()
+    name = SPLIT_ALIASES.get(name, name)
+    if name not in SPLITS:
+        raise ValueError(f"{origin}: split {value!r} is not one of {', '.join(SPLITS)} (or val/valid/dev/eval)")
+    return name
+
+
+def _default_split(present: Iterable[str], source: str) -> str:
+    present = set(present)
+    for name in EVAL_SPLIT_ORDER:
+        if name in present:
+            return name
+    raise ValueError(f"{source}: only {sorted(present)} data; evaluating on training data must be asked for "
+                     "explicitly with --split train")
+
+
+def _manifest_file(path: Path, split: str | None = None) -> tuple[Path, str | None]:
+    """The manifest file of ``path`` and, for the audiofolder layout with ``train/ validation/ test/``
+    sub-folders (each with its own metadata file), the split whose sub-folder was chosen."""
+    if not path.is_dir():
+        return _require(path, "manifest", "give a .csv/.tsv/.jsonl/.json manifest or a folder containing "
+                                          "manifest.csv"), None
+    for name in MANIFEST_NAMES:
+        if (path / name).is_file():
+            return path / name, None
+    subs: dict[str, Path] = {}
+    for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+        try:
+            sub_split = normalize_split(sub.name, str(sub))
+        except ValueError:
+            continue
+        meta = next((sub / n for n in MANIFEST_NAMES if (sub / n).is_file()), None)
+        if meta is not None:
+            subs.setdefault(sub_split, meta)
+    if subs:
+        chosen = normalize_split(split, str(path)) if split is not None else _default_split(subs, str(path))
+        if chosen not in subs:
+            raise ValueError(f"{path}: no {chosen}/ sub-folder with a metadata file; splits present: {sorted(subs)}")
+        return subs[chosen], chosen
+    raise FileNotFoundError(
+        f"no manifest in {path}: put a manifest.csv (or .jsonl) there with an `audio` column (paths "
+        "relative to that folder) and a `caption` (retrieval) or `label` (zero-shot) column (or metadata.csv "
+        "with `file_name`, optionally in train/ validation/ test/ sub-folders), or point --data at the "
+        "manifest file itself"
+    )
+
+
+def _select_split(rows: list[dict[str, Any]], file: Path, split: str | None,
+                  folder_split: str | None) -> tuple[list[tuple[int, dict[str, Any]]], str | None]:
+    """Rows of the requested split. A ``split`` column is read as training reads it: empty values count as
+    ``train``; without ``--split`` the ``test`` rows are used, else the ``validation`` rows (training rows
+    only when asked for). A manifest without a split column is one split: ``--split`` is then an error.
+    Returns the kept rows with their 1-based row numbers in the file (for error messages)."""
+    numbered = list(enumerate(rows, 1))
+    if folder_split is not None:  # train/ validation/ test/ sub-folders: the folder is the split
+        return numbered, folder_split
+    has_column = any("split" in r for r in rows)
+    if not has_column:
+        if split is not None:
+            raise ValueError(f"{file}: --split {split!r} given but the manifest has no split column")
+        return numbered, None
+    tagged = [(normalize_split(r.get("split") or "train", f"{file}: row {n}"), (n, r)) for n, r in numbered]
+    present = sorted({t for t, _ in tagged})
+    chosen = normalize_split(split, str(file)) if split is not None else _default_split(present, str(file))
+    kept = [nr for t, nr in tagged if t == chosen]
+    if not kept:
+        raise ValueError(f"{file}: no rows in split {chosen!r}; splits present: {present}")
+    return kept, chosen
 
 
 def _manifest_name(file: Path) -> str:
-    """A dataset name for results: the manifest's stem, or its folder's name for generic stems."""
+    """A dataset name for results: the manifest's stem, or its folder's name for generic stems (the folder
+    above a train/ validation/ test/ sub-folder)."""
     generic = {"manifest", "metadata", "labels", "captions", "test", "eval", "evaluation"}
-    return file.parent.name if file.stem.lower() in generic and file.parent.name else file.stem
+    folder = file.parent
+    if folder.name.lower() in SPLITS or folder.name.lower() in SPLIT_ALIASES:
+        folder = folder.parent
+    return folder.name if file.stem.lower() in generic and folder.name else file.stem
 
 
 def load_retrieval_manifest(path: str | os.PathLike, audio_root: str | os.PathLike | None = None,
                             audio_column: str | None = None, caption_column: str | None = None,
-                            name: str | None = None) -> RetrievalSet:
+                            name: str | None = None, split: str | None = None) -> RetrievalSet:
     """A caption manifest (the training format): one row per caption with ``audio`` + ``caption``.
 
     Rows naming the same audio file are captions of one clip (in first-seen order). Wide manifests with
     ``caption_1 .. caption_N`` columns are accepted too. Relative paths are relative to the manifest's folder
-    (or ``audio_root``).
+    (or ``audio_root``). A ``split`` column (train / validation / test, as in training manifests) selects
+    rows: ``split``, else ``test``, else ``validation`` (see :func:`_select_split`); so do ``train/
+    validation/ test/`` sub-folders with their own ``metadata.csv`` (the audiofolder layout).
     """
-    file = _manifest_file(Path(path))
+    file, folder_split = _manifest_file(Path(path), split)
     rows = read_table(file)
     if not rows:
         raise ValueError(f"{file}: empty query set: the manifest has no rows")
+    rows, used_split = _select_split(rows, file, split, folder_split)
     root = Path(audio_root) if audio_root else file.parent
-    columns = list(rows[0])
+    columns = list(rows[0][1])
     a_col = _pick_column(columns, audio_column, AUDIO_COLUMNS, "audio path", str(file))
     c_col = _pick_column(columns, caption_column, CAPTION_COLUMNS, "caption", str(file), required=False)
     wide = sorted((c for c in columns if c.startswith("caption_") and c[8:].isdigit()), key=lambda c: int(c[8:]))
@@ -363,7 +439,7 @@ def load_retrieval_manifest(path: str | os.PathLike, audio_root: str | os.PathLi
     audio: list[str] = []
     captions: list[str] = []
     owner: list[int] = []
-    for n, row in enumerate(rows, 1):
+    for n, row in rows:
         value = row.get(a_col)
         if value is None or not str(value).strip():
             raise ValueError(f"{file}: row {n} has no audio path")
@@ -381,26 +457,32 @@ def load_retrieval_manifest(path: str | os.PathLike, audio_root: str | os.PathLi
             owner.append(clip_index[clip])
     _check_files(audio, str(file), f" (paths are relative to {root})")
     return RetrievalSet(audio, captions, owner, name=name or _manifest_name(file),
-                        audio_ids=[os.path.relpath(a, root) for a in audio])
+                        audio_ids=[os.path.relpath(a, root) for a in audio], split=used_split)
 
 
 def load_classification_manifest(path: str | os.PathLike, audio_root: str | os.PathLike | None = None,
                                  audio_column: str | None = None, label_column: str | None = None,
-                                 class_names: Sequence[str] | None = None, name: str | None = None
-                                 ) -> ClassificationSet:
+                                 class_names: Sequence[str] | None = None, name: str | None = None,
+                                 split: str | None = None) -> ClassificationSet:
     """A label manifest: ``audio`` + ``label`` (+ optional ``fold``); classes = ``class_names`` or the sorted
-    unique labels. One row per clip: a clip listed twice is an error (it would be counted twice)."""
-    file = _manifest_file(Path(path))
+    unique labels. One row per clip: a clip listed twice is an error (it would be counted twice). A
+    ``split`` column or split sub-folders select rows as in :func:`load_retrieval_manifest`; the default
+    class list is the labels of every split, so that a split scores against all classes."""
+    file, folder_split = _manifest_file(Path(path), split)
     rows = read_table(file)
     if not rows:
         raise ValueError(f"{file}: empty label list: the manifest has no rows")
+    all_rows = rows
+    rows, used_split = _select_split(rows, file, split, folder_split)
     root = Path(audio_root) if audio_root else file.parent
-    columns = list(rows[0])
+    columns = list(rows[0][1])
     a_col = _pick_column(columns, audio_column, AUDIO_COLUMNS, "audio path", str(file))
     l_col = _pick_column(columns, label_column, LABEL_COLUMNS, "label", str(file))
+    if class_names is None and used_split is not None:  # every split's labels: score against all classes
+        class_names = sorted({str(r.get(l_col)).strip() for r in all_rows if str(r.get(l_col) or "").strip()})
     audio, labels, folds = [], [], []
     has_fold = "fold" in columns
-    for n, row in enumerate(rows, 1):
+    for n, row in rows:
         value, label = row.get(a_col), row.get(l_col)
         if value is None or not str(value).strip():
             raise ValueError(f"{file}: row {n} has no audio path")
@@ -419,7 +501,7 @@ def load_classification_manifest(path: str | os.PathLike, audio_root: str | os.P
     _check_files(audio, str(file), f" (paths are relative to {root})")
     names, idx = _label_order(labels, class_names, str(file))
     return ClassificationSet(audio, idx, names, folds=folds if has_fold else None, name=name or _manifest_name(file),
-                             audio_ids=[os.path.relpath(a, root) for a in audio])
+                             audio_ids=[os.path.relpath(a, root) for a in audio], split=used_split)
 
 
 # --------------------------------------------------------------------------- datasets
@@ -774,9 +856,9 @@ def load_task_data(task: str, data: Any, split: str | None = None, skip_missing:
                                    label_column=label_column, class_names=class_names)
         if kind == "retrieval":
             return load_retrieval_manifest(path, audio_root=audio_root, audio_column=audio_column,
-                                           caption_column=text_column)
+                                           caption_column=text_column, split=split)
         return load_classification_manifest(path, audio_root=audio_root, audio_column=audio_column,
-                                            label_column=label_column, class_names=class_names)
+                                            label_column=label_column, class_names=class_names, split=split)
     if name == "clotho":
         return load_clotho(path, split=split, skip_missing=skip_missing)
     if name == "audiocaps":
@@ -806,6 +888,7 @@ __all__ = [
     "load_task_data",
     "load_us8k",
     "load_vggsound",
+    "normalize_split",
     "read_table",
     "task_kind",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 MATPLOTLIB_MISSING = (
     "matplotlib is not installed, so no quality-vs-dimension PNG was written (the JSON has every number). "
-    "Install it with `pip install matplotlib` (or the package's `eval` extra) to get the plot."
+    "Install it with `pip install matplotlib` (or `pip install \"wavlink[eval]\"`) to get the plot."
 )
 
 _COLORS = {"R@1": "tab:blue", "R@5": "tab:orange", "R@10": "tab:green", "top1": "tab:blue", "top5": "tab:orange"}
