@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..inference import AUDIO_SUFFIXES
+from ..splits import SPLIT_ALIASES, SPLITS, normalize_split
 
 #: One audio item: a file path, a waveform at the model's rate, ``{"array", "sampling_rate"}``, or an
 #: undecoded ``{"bytes", "path"}`` record from a `datasets` Audio column (decoded lazily by the runner).
@@ -322,20 +323,7 @@ def _label_order(labels: Sequence[str], class_names: Sequence[str] | None, sourc
 # --------------------------------------------------------------------------- generic manifests
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl", "manifest.tsv", "manifest.json", "metadata.csv",
                   "metadata.jsonl", "metadata.tsv")
-#: The training data's split names and aliases (as in ``wavlink.training.data``): the same manifest trains
-#: and evaluates, so its ``split`` column means the same thing here.
-SPLITS = ("train", "validation", "test")
-SPLIT_ALIASES = {"val": "validation", "valid": "validation", "dev": "validation", "eval": "validation"}
 EVAL_SPLIT_ORDER = ("test", "validation")  # the default split of a manifest that has several
-
-
-def normalize_split(value: Any, origin: str) -> str:
-    """'val'/'valid'/'dev'/'eval' -> 'validation'; anything outside train/validation/test is an error."""
-    name = str(value).strip().lower()
-    name = SPLIT_ALIASES.get(name, name)
-    if name not in SPLITS:
-        raise ValueError(f"{origin}: split {value!r} is not one of {', '.join(SPLITS)} (or val/valid/dev/eval)")
-    return name
 
 
 def _default_split(present: Iterable[str], source: str) -> str:

@@ -44,25 +44,15 @@ import torch
 from torch.utils.data import Dataset
 
 from ..audio_utils import prepare_waveform
+from ..splits import SPLIT_ALIASES, normalize_split
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
-SPLIT_ALIASES = {"val": "validation", "valid": "validation", "dev": "validation", "eval": "validation"}
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
 METADATA_NAMES = ("metadata.csv", "metadata.jsonl", "metadata.tsv")
 ON_ERROR = ("fail", "skip")
 CAPTION_SAMPLING = ("all", "random")
 MAX_LISTED_PROBLEMS = 20
-
-
-def normalize_split(value: Any, origin: str) -> str:
-    """'val'/'valid'/'dev' -> 'validation'; anything outside train/validation/test is an error."""
-    name = str(value).strip().lower()
-    name = SPLIT_ALIASES.get(name, name)
-    if name not in SPLITS:
-        raise ValueError(f"{origin}: split {value!r} is not one of {', '.join(SPLITS)} (or val/valid/dev)")
-    return name
 
 
 def normalize_caption(text: str) -> str:
