@@ -141,3 +141,28 @@ def test_build_from_local_checkpoints(tmp_path: Path, capsys) -> None:
     assert emb.encode_text(["a dog"]).shape == (1, emb.model.config.projection_dim)
     assert main(["build", "--whisper", str(tmp_path / "whisper"), "--out", str(out)]) == 2
     assert "needs --whisper and --text" in capsys.readouterr().err
+
+
+def test_sentence_transformer_loader_refuses_untrained_dims(model_dir: Path, sounds: Path) -> None:
+    from wavlink.inference import load_sentence_transformer
+
+    with pytest.raises(ValueError, match="truncate_dim=12 was not trained"):
+        load_sentence_transformer(model_dir, truncate_dim=12)
+    st = load_sentence_transformer(model_dir, truncate_dim=16)
+    emb = Embedder.load(model_dir)
+    np.testing.assert_allclose(st.encode(["a dog"], normalize_embeddings=True),
+                               emb.encode_text(["a dog"], truncate_dim=16), atol=1e-5)
+    for call in (st.encode, st.encode_query, st.encode_document):
+        with pytest.raises(ValueError, match="truncate_dim=20 was not trained"):
+            call(["a dog"], truncate_dim=20)
+    audio = st.encode([str(sounds / "low.wav")], truncate_dim=8, normalize_embeddings=True)
+    np.testing.assert_allclose(audio, emb.encode_audio([str(sounds / "low.wav")], truncate_dim=8), atol=1e-5)
+
+
+def test_one_call_one_modality(model_dir: Path, sounds: Path) -> None:
+    emb = Embedder.load(model_dir)
+    with pytest.raises(ValueError, match="mixes text and audio"):
+        emb.encode(["a dog barking", str(sounds / "low.wav")])
+    np.testing.assert_allclose(emb.encode(["a dog"]), emb.encode_text(["a dog"]), atol=0)
+    np.testing.assert_allclose(emb.encode([str(sounds / "low.wav")]), emb.encode_audio([str(sounds / "low.wav")]),
+                               atol=0)

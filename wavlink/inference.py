@@ -173,13 +173,24 @@ class Embedder:
 
 
 def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | None = None, **kwargs: Any):
-    """`SentenceTransformer(source, trust_remote_code=True)` with `truncate_dim` checked against the trained
-    Matryoshka dims (plain sentence-transformers slices any width without complaint)."""
+    """`SentenceTransformer(source, trust_remote_code=True)` whose `truncate_dim` (here and in every `encode`
+    call) must be a trained Matryoshka dim: plain sentence-transformers slices any width without complaint."""
+    import functools
+
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(os.fspath(source), trust_remote_code=True, **kwargs)
-    check_dim(st[0].model.config, truncate_dim)
+    config = st[0].model.config
+    check_dim(config, truncate_dim)
     st.truncate_dim = truncate_dim
+    plain_encode = st.encode
+
+    @functools.wraps(plain_encode)
+    def encode(*args: Any, truncate_dim: int | None = None, **encode_kwargs: Any) -> Any:
+        check_dim(config, truncate_dim)
+        return plain_encode(*args, truncate_dim=truncate_dim, **encode_kwargs)
+
+    st.encode = encode  # encode_query / encode_document call self.encode, so they are checked too
     return st
 
 
