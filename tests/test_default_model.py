@@ -91,6 +91,10 @@ def test_shipped_default_loads_and_embeds(tmp_path, monkeypatch):
     np.testing.assert_allclose(np.linalg.norm(audio, axis=1), 1.0, atol=1e-5)
     st = SentenceTransformer(str(folder), trust_remote_code=True)
     np.testing.assert_allclose(st.encode(SOUNDS), audio, atol=1e-4)
+    from wavlink.cards import validate_card
+
+    card = validate_card(folder / "README.md")  # the card travels with the folder and keeps the NC licence
+    assert card.data.license == "cc-by-nc-3.0" and card.data.pipeline_tag == "zero-shot-audio-classification"
 
 
 @pytest.mark.parametrize("missing", ["whisper", "minilm"])
