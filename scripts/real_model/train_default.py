@@ -13,6 +13,10 @@ Steps (each skipped when its output exists, so a killed run resumes):
     python scripts/real_model/train_default.py            # ~1.5 h on 2 CPU cores; minutes on a GPU
     python scripts/real_model/train_default.py --from-shipped stage3
         # continue from the shipped default (stages before stage3 are taken from its delta, not re-run)
+
+Stage 3 of the shipped model was run that way on the stages-1-2 delta of commit 5e740c9; to repeat exactly
+that, first `git show 5e740c9:wavlink/assets/default/delta.safetensors` (and default_model.json) into
+runs/real/shipped/, which is where --from-shipped keeps its snapshot of the delta it started from.
 """
 
 from __future__ import annotations
@@ -51,18 +55,27 @@ def stage_model(name: str) -> Path:
     return Path(json.loads((HERE / f"{name}.json").read_text())["output_dir"]) / "final"
 
 
-def seed_from_shipped(first_stage: str) -> dict:
+def seed_from_shipped(first_stage: str) -> tuple[dict, dict]:
     """Stand in for the stages before `first_stage` with the shipped default: its assembled folder becomes the
-    previous stage's final model, and its LoRA factors the earlier stages' updates. Returns those factors."""
+    previous stage's final model, and its LoRA factors the earlier stages' updates. Returns those factors and
+    the shipped delta's training record.
+
+    The shipped delta is snapshotted to runs/real/shipped/ on first use, and later runs read the snapshot: the
+    export overwrites the shipped delta, so a re-run must not take the new delta for the earlier stages."""
+    import shutil
+
     from wavlink import default_model as dm
 
-    spec, tensors = dm.load_delta()
-    previous = STAGES[STAGES.index(first_stage) - 1]
-    target = stage_model(previous)
+    snapshot = ROOT / "runs" / "real" / "shipped"
+    if not (snapshot / dm.SPEC_FILE).is_file():
+        snapshot.mkdir(parents=True, exist_ok=True)
+        for name in (dm.DELTA_FILE, dm.SPEC_FILE):
+            shutil.copy(dm.asset_dir() / name, snapshot / name)
+    spec, tensors = dm.load_delta(snapshot)
+    target = stage_model(STAGES[STAGES.index(first_stage) - 1])
     if not (target / "model.safetensors").is_file():
-        dm.assemble_default(target)
-    (ROOT / "runs" / "real" / "shipped_spec.json").write_text(json.dumps(spec, indent=2))
-    return {k[len("lora."):]: v for k, v in tensors.items() if k.startswith("lora.")}
+        dm.assemble_default(target, delta_dir=snapshot)
+    return {k[len("lora."):]: v for k, v in tensors.items() if k.startswith("lora.")}, spec["training"]
 
 
 def main() -> None:
@@ -83,12 +96,12 @@ def main() -> None:
     from wavlink.training.trainer import train
 
     stages = STAGES[STAGES.index(args.from_shipped):] if args.from_shipped else STAGES
-    earlier_lora = seed_from_shipped(args.from_shipped) if args.from_shipped else {}
+    earlier_lora, previous = seed_from_shipped(args.from_shipped) if args.from_shipped else ({}, {})
     timings = {}
     for stage in stages:
-        cfg = stage_config(stage)
-        if Path(cfg.output_dir, "final", "model.safetensors").is_file():
+        if (stage_model(stage) / "model.safetensors").is_file():
             continue
+        cfg = stage_config(stage)
         start = time.time()
         train(cfg, resume="latest")
         timings[stage] = round(time.time() - start, 1)
@@ -100,7 +113,6 @@ def main() -> None:
     final = Embedder.load(final_dir)
     lora = dm.concat_lora(earlier_lora, *(dm.lora_factors_from_adapter(stage_model(s).parent / "adapter")
                                           for s in stages))
-    previous = json.loads(Path("runs/real/shipped_spec.json").read_text())["training"] if args.from_shipped else {}
     spec = {"projection_dim": final.model.config.projection_dim, "config_overrides": {},
             "training": {"configs": [f"scripts/real_model/{s}.json" for s in STAGES],
                          "seconds": {**previous.get("seconds", {}), **timings},
