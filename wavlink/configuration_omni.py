@@ -58,6 +58,29 @@ def audio_output_dim(audio_config: PretrainedConfig) -> int:
     return int(audio_config.output_dim)
 
 
+def whisper_stride2(frames: Any) -> Any:
+    """Positions after one kernel-3, stride-2 convolution (padding 1): Whisper's conv2. Ints or tensors."""
+    return (frames - 1) // 2 + 1
+
+
+def qwen2_5_omni_token_counts(frames: Any) -> Any:
+    """Audio tokens of the Qwen2.5-Omni encoder: conv stride 2, then average-pool pairs (25/s)."""
+    return (whisper_stride2(frames) - 2) // 2 + 1
+
+
+def three_stride2(frames: Any) -> Any:
+    """Positions after the Qwen3-Omni encoder's three stride-2 convolutions."""
+    for _ in range(3):
+        frames = whisper_stride2(frames)
+    return frames
+
+
+def qwen3_omni_token_counts(frames: Any, n_window: int) -> Any:
+    """Audio tokens of the Qwen3-Omni encoder: three stride-2 convs per chunk of 2*n_window frames."""
+    chunk = 2 * n_window
+    return three_stride2(frames % chunk) + (frames // chunk) * three_stride2(chunk)
+
+
 class OmniAudioEmbedderConfig(PretrainedConfig):
     r"""Configuration for [`OmniAudioEmbedder`].
 
@@ -232,16 +255,10 @@ class OmniAudioEmbedderConfig(PretrainedConfig):
         """Audio tokens the encoder emits for one full `max_audio_seconds` window."""
         frames = self.max_audio_frames
         if self.audio_encoder_type == "qwen2_5_omni":
-            return ((frames - 1) // 2 + 1 - 2) // 2 + 1
+            return qwen2_5_omni_token_counts(frames)
         if self.audio_encoder_type == "qwen3_omni":
-            def stride8(n: int) -> int:
-                for _ in range(3):
-                    n = (n - 1) // 2 + 1
-                return n
-
-            chunk = 2 * int(self.audio_config.n_window)
-            return stride8(frames % chunk) + (frames // chunk) * stride8(chunk)
-        return ((frames - 1) // 2 + 1) // self.whisper_pool_stride
+            return qwen3_omni_token_counts(frames, int(self.audio_config.n_window))
+        return whisper_stride2(frames) // self.whisper_pool_stride
 
     @property
     def max_sequence_tokens(self) -> int:

@@ -29,7 +29,13 @@ from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput
 
-from .configuration_omni import OmniAudioEmbedderConfig
+from .configuration_omni import (
+    OmniAudioEmbedderConfig,
+    qwen2_5_omni_token_counts,
+    qwen3_omni_token_counts,
+    three_stride2,
+    whisper_stride2,
+)
 from .losses import build_loss
 
 
@@ -42,25 +48,6 @@ class OmniAudioEmbedderOutput(ModelOutput):
     logits_per_text: torch.Tensor | None = None
     text_embeds: torch.Tensor | None = None
     audio_embeds: torch.Tensor | None = None
-
-
-def qwen2_5_omni_token_counts(frames: torch.Tensor) -> torch.Tensor:
-    """Audio tokens per clip of the Qwen2.5-Omni encoder: conv stride 2, then average-pool pairs (25/s)."""
-    after_conv = (frames - 1) // 2 + 1
-    return (after_conv - 2) // 2 + 1
-
-
-def _three_stride2(frames: torch.Tensor) -> torch.Tensor:
-    for _ in range(3):
-        frames = (frames - 1) // 2 + 1
-    return frames
-
-
-def qwen3_omni_token_counts(frames: torch.Tensor, n_window: int) -> torch.Tensor:
-    """Audio tokens per clip of the Qwen3-Omni encoder: 3 stride-2 convs per chunk of 2*n_window frames."""
-    chunk = 2 * n_window
-    tail = frames % chunk
-    return _three_stride2(tail) + (frames // chunk) * int(_three_stride2(torch.tensor(chunk)))
 
 
 def check_truncate_dim(dim: int | None, trained_dims: list[int]) -> None:
@@ -240,8 +227,8 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         chunk_lengths = (lengths[:, None] - starts[None, :]).clamp(min=0, max=chunk)
         keep = chunk_lengths > 0
         padded_feature, chunk_lengths = x[keep], chunk_lengths[keep]
-        per_chunk = _three_stride2(chunk_lengths)
-        full = int(_three_stride2(torch.tensor(chunk)))
+        per_chunk = three_stride2(chunk_lengths)
+        full = three_stride2(chunk)
         valid = (torch.arange(full, device=features.device)[None, :] < per_chunk[:, None]).flatten()
         valid_indices = valid.nonzero().squeeze(-1)
         counts = qwen3_omni_token_counts(lengths, enc.n_window)
@@ -272,7 +259,7 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         if n_pos > enc.embed_positions.weight.shape[0]:
             raise ValueError(f"{n_pos} encoder positions exceed Whisper's {enc.embed_positions.weight.shape[0]}")
         x = x + enc.embed_positions.weight[:n_pos].to(x.dtype)
-        token_lengths = (lengths - 1) // 2 + 1
+        token_lengths = whisper_stride2(lengths)
         token_mask = torch.arange(n_pos, device=x.device)[None, :] < token_lengths[:, None]
         x = F.dropout(x, p=enc.dropout, training=self.training)
         attn = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
