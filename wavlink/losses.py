@@ -1,4 +1,5 @@
-"""Contrastive losses for WavLink: symmetric CLIP/InfoNCE (the paper's default), SigLIP, their sum, Matryoshka.
+"""Losses for WavLink: symmetric CLIP/InfoNCE (the paper's default), SigLIP, their sum, Matryoshka, and the
+label distillation that transfers a sound-event teacher's knowledge (`LabelDistillationLoss`).
 
 This file is copied verbatim into Hugging Face remote-code model folders, so it imports only the standard
 library and torch.
@@ -38,6 +39,7 @@ __all__ = [
     "LOSS_NAMES",
     "ClipLoss",
     "CombinedLoss",
+    "LabelDistillationLoss",
     "MatryoshkaLoss",
     "SigLipLoss",
     "all_gather_tensor",
@@ -45,6 +47,7 @@ __all__ = [
     "default_matryoshka_dims",
     "gather_features",
     "rank_and_world_size",
+    "teacher_distribution",
 ]
 
 
@@ -584,6 +587,76 @@ class MatryoshkaLoss(nn.Module):
             total = w * loss_d if total is None else total + w * loss_d
         total = total / sum(self.weights)
         return (total, per_dim) if return_per_dim else total
+
+
+def teacher_distribution(scores: Tensor, top_k: int | None = None, power: float = 1.0) -> Tensor:
+    """Turn a multi-label teacher's per-class scores (B, C) into target distributions (rows sum to 1).
+
+    A sigmoid tagger such as YAMNet gives every class an independent probability; the distillation target is
+    those scores raised to ``power`` (> 1 sharpens), restricted to the ``top_k`` best classes (None: all), and
+    normalised. A row whose scores are all zero stays zero (the loss skips it).
+    """
+    scores = _upcast(scores).clamp_min(0)
+    if power != 1.0:
+        scores = scores.pow(power)
+    if top_k is not None and top_k < scores.shape[-1]:
+        kth = scores.topk(top_k, dim=-1).values[..., -1:]
+        scores = torch.where(scores >= kth, scores, torch.zeros_like(scores))
+    total = scores.sum(-1, keepdim=True)
+    return torch.where(total > 0, scores / total.clamp_min(1e-12), torch.zeros_like(scores))
+
+
+class LabelDistillationLoss(nn.Module):
+    """KL(teacher || student) over a fixed set of named classes, beside the contrastive loss.
+
+    The student's distribution over C classes is the softmax of the cosine similarities between each audio
+    embedding and the text embeddings of the class names, divided by ``temperature``; the target is the
+    teacher's scores through `teacher_distribution`. This puts the teacher's knowledge (e.g. YAMNet's 521
+    AudioSet classes) into the audio-to-text geometry the model is used with at zero-shot time. With ``dims``
+    the loss is averaged over nested prefixes (each re-normalised), as Matryoshka supervision does.
+
+    forward(audio_embeds (B, D), label_embeds (C, D), teacher_scores (B, C), mask (B,) bool or None) -> scalar;
+    rows with a False mask or an all-zero target are ignored (a batch with none left gives 0 with a graph).
+    """
+
+    def __init__(self, temperature: float = 0.1, top_k: int | None = None, power: float = 1.0,
+                 dims: Sequence[int] | None = None) -> None:
+        super().__init__()
+        if not (temperature > 0 and math.isfinite(temperature)):
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        if top_k is not None and (isinstance(top_k, bool) or int(top_k) < 1):
+            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        if not (power > 0 and math.isfinite(power)):
+            raise ValueError(f"power must be positive, got {power}")
+        self.temperature = float(temperature)
+        self.top_k = None if top_k is None else int(top_k)
+        self.power = float(power)
+        self.dims = [int(d) for d in dims] if dims else None
+
+    def forward(self, audio_embeds: Tensor, label_embeds: Tensor, teacher_scores: Tensor,
+                mask: Tensor | None = None) -> Tensor:
+        if audio_embeds.ndim != 2 or label_embeds.ndim != 2 or audio_embeds.shape[1] != label_embeds.shape[1]:
+            raise ValueError(f"expected (B, D) audio and (C, D) label embeddings, got {tuple(audio_embeds.shape)} "
+                             f"and {tuple(label_embeds.shape)}")
+        if teacher_scores.shape != (audio_embeds.shape[0], label_embeds.shape[0]):
+            raise ValueError(f"teacher scores must be (B, C) = {(audio_embeds.shape[0], label_embeds.shape[0])}, "
+                             f"got {tuple(teacher_scores.shape)}")
+        target = teacher_distribution(teacher_scores, self.top_k, self.power)
+        keep = target.sum(-1) > 0
+        if mask is not None:
+            keep = keep & mask.to(keep.device).bool()
+        if not bool(keep.any()):
+            return audio_embeds.sum() * 0.0
+        audio, labels, target = _upcast(audio_embeds[keep]), _upcast(label_embeds), target[keep]
+        dims = self.dims or [audio.shape[1]]
+        total = audio.new_zeros(())
+        for d in dims:
+            a, t = F.normalize(audio[:, :d], dim=-1), F.normalize(labels[:, :d], dim=-1)
+            log_q = F.log_softmax(a @ t.T / self.temperature, dim=-1)
+            # sum_c p log(p / q), with 0 log 0 = 0
+            kl = (target * (torch.log(target.clamp_min(1e-12)) - log_q)).sum(-1)
+            total = total + kl.mean()
+        return total / len(dims)
 
 
 def build_loss(name: str, matryoshka_dims: Sequence[int] | None = None, **kw) -> nn.Module:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .augment import AugmentConfig
 from .data import CAPTION_SAMPLING, ON_ERROR
+from .distill import DistillConfig
 from .recipe import MODES, SCOPES, parse_towers
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
@@ -28,7 +30,7 @@ TRAJECTORY_FIELDS = (
     "model", "preset", "init_audio", "init_text", "train_data", "mode", "scope", "lora_r", "lora_alpha",
     "lora_towers", "loss", "matryoshka_dims", "epochs", "max_steps", "batch_size", "grad_accum_steps", "lr",
     "weight_decay", "betas", "eps", "warmup_ratio", "warmup_steps", "max_grad_norm", "mixed_precision", "seed",
-    "max_train_seconds", "caption_sampling",
+    "max_train_seconds", "caption_sampling", "augment", "distill",
 )
 
 
@@ -53,6 +55,8 @@ class TrainingConfig:
     max_train_seconds: float | None = 10.0  # random crop window (paper silent)
     max_eval_seconds: float | None = None  # None: whole clips at evaluation (the model chunks long audio)
     caption_sampling: str = "all"  # all | random (paper silent)
+    augment: dict[str, Any] = field(default_factory=dict)  # training augmentation (augment.AugmentConfig)
+    distill: dict[str, Any] | None = None  # teacher soft-label distillation (distill.DistillConfig)
     num_workers: int = 2
     bucket_size: int | None = None  # examples per length bucket (default 50 batches)
     # --- recipe
@@ -155,6 +159,9 @@ class TrainingConfig:
             raise ValueError("train_data is empty: give at least one manifest, audio folder or dataset")
         if isinstance(self.trackers, str):
             self.trackers = [t for t in self.trackers.split(",") if t]
+        self.augment = AugmentConfig.from_dict(self.augment).to_dict()
+        if self.distill is not None:
+            self.distill = DistillConfig.from_dict(self.distill).to_dict()
         self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
         if len(self.betas) != 2:
             raise ValueError(f"betas must be two numbers, got {self.betas}")
@@ -177,6 +184,14 @@ class TrainingConfig:
         """Hash of the fields that shape the trajectory (stored in checkpoints)."""
         sub = {k: self.to_dict()[k] for k in TRAJECTORY_FIELDS}
         return hashlib.sha256(json.dumps(sub, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    @property
+    def augment_config(self) -> AugmentConfig:
+        return AugmentConfig.from_dict(self.augment)
+
+    @property
+    def distill_config(self) -> DistillConfig | None:
+        return DistillConfig.from_dict(self.distill)
 
     def resolved_path(self, value: str | None, default: str) -> Path:
         return Path(value) if value else Path(self.output_dir) / default
@@ -279,6 +294,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
                 item = fix(item)
             fixed.append(item)
         out[key] = fixed
+    if isinstance(out.get("distill"), dict) and out["distill"].get("teacher"):
+        out["distill"] = {**out["distill"], "teacher": fix(out["distill"]["teacher"])}
     return out
 
 

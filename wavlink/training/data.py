@@ -45,6 +45,7 @@ from torch.utils.data import Dataset
 
 from ..audio_utils import prepare_waveform
 from ..splits import SPLIT_ALIASES, normalize_split
+from .augment import AugmentConfig, augment_wave, join_captions, mix_clips
 
 logger = logging.getLogger(__name__)
 
@@ -452,6 +453,10 @@ class AudioCaptionDataset(Dataset):
         caption_sampling: ``"all"`` = every (clip, caption) row is one example per epoch; ``"random"`` = one
             example per clip per epoch with a caption drawn from (seed, epoch, clip) (the paper is silent).
         hf_sources: `datasets` objects that `ClipRef.source` points into.
+        augment: training-time augmentation (augment.py); ignored when ``train`` is False.
+
+    `attach_teacher` adds per-clip teacher scores (distill.py): examples then carry ``teacher_scores`` (zeros
+    and ``has_teacher=False`` for clips the teacher did not score).
     """
 
     def __init__(
@@ -467,6 +472,7 @@ class AudioCaptionDataset(Dataset):
         hf_sources: Sequence[Any] = (),
         hf_audio_columns: Sequence[str] = (),
         name: str = "dataset",
+        augment: AugmentConfig | None = None,
     ) -> None:
         if caption_sampling not in CAPTION_SAMPLING:
             raise ValueError(f"caption_sampling must be one of {CAPTION_SAMPLING}, got {caption_sampling!r}")
@@ -482,6 +488,9 @@ class AudioCaptionDataset(Dataset):
         self.hf_sources = list(hf_sources)
         self.hf_audio_columns = list(hf_audio_columns)
         self.name = name
+        self.augment = augment if augment is not None and augment.active else None
+        self.teacher = None
+        self.teacher_rows: np.ndarray | None = None
         self.epoch = 0
         self.report: DataReport | None = None
         self._reindex()
@@ -611,17 +620,47 @@ class AudioCaptionDataset(Dataset):
             clip_index] else clip.key
         return decode_segment(self._audio_data(clip), self.sampling_rate, fraction, self.max_seconds, name=name)
 
+    def attach_teacher(self, teacher: Any) -> int:
+        """Use a `TeacherScores` table for this dataset's clips; returns how many clips it covers."""
+        self.teacher = teacher
+        self.teacher_rows = np.array([teacher.row(c.path) for c in self.clips], dtype=np.int64)
+        return int((self.teacher_rows[self.example_clips] >= 0).sum()) if self.example_clips else 0
+
+    def _teacher_scores(self, clip: int) -> np.ndarray | None:
+        if self.teacher is None:
+            return None
+        row = self.teacher_rows[clip]
+        if row < 0:
+            return np.zeros(len(self.teacher.labels), dtype=np.float32)
+        return self.teacher.scores[row].astype(np.float32)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} examples")
         pair_index, clip = self._example(index)
-        return {
-            "audio": self.load_clip(clip, crop_index=index),
-            "caption": self.pairs[pair_index].caption,
-            "group_id": self.clip_group[clip],
-            "clip_id": clip,
-            "index": index,
-        }
+        wave, caption = self.load_clip(clip, crop_index=index), self.pairs[pair_index].caption
+        scores = self._teacher_scores(clip)
+        has_teacher = scores is not None and self.teacher_rows[clip] >= 0
+        if self.train and self.augment is not None:
+            rng = self._rng(index, 2)
+            cfg = self.augment
+            if cfg.mix_p and len(self) > 1 and rng.random() < cfg.mix_p:
+                other = int(rng.integers(len(self) - 1))
+                other += other >= index
+                other_pair, other_clip = self._example(other)
+                if self.clip_group[other_clip] != self.clip_group[clip]:
+                    wave = mix_clips(wave, self.load_clip(other_clip, crop_index=other),
+                                     float(rng.uniform(*cfg.mix_snr_db)), rng)
+                    caption = join_captions(caption, self.pairs[other_pair].caption)
+                    if scores is not None:
+                        other_scores = self._teacher_scores(other_clip)
+                        has_teacher = has_teacher and self.teacher_rows[other_clip] >= 0
+                        scores = np.maximum(scores, other_scores) if has_teacher else scores * 0
+            wave = augment_wave(wave, cfg, rng, self.sampling_rate)
+        item = {"audio": wave, "caption": caption, "group_id": self.clip_group[clip], "clip_id": clip, "index": index}
+        if scores is not None:
+            item["teacher_scores"], item["has_teacher"] = scores, bool(has_teacher)
+        return item
 
     # ------------------------------------------------------------------ validation
     def validate(self, on_error: str = "fail", deep: bool = False, progress: bool = False) -> DataReport:
@@ -855,13 +894,17 @@ class AudioCaptionCollator:
         audio = self.processor(audio=[it["audio"] for it in items], sampling_rate=self.sampling_rate,
                                return_tensors="pt")
         text = self.processor(text=[it["caption"] for it in items], return_tensors="pt", **self.text_kwargs)
-        return {
+        batch = {
             "audio_inputs": dict(audio),
             "text_inputs": dict(text),
             "group_ids": torch.tensor([it["group_id"] for it in items], dtype=torch.long),
             "clip_ids": torch.tensor([it["clip_id"] for it in items], dtype=torch.long),
             "indices": torch.tensor([it["index"] for it in items], dtype=torch.long),
         }
+        if "teacher_scores" in items[0]:
+            batch["teacher_scores"] = torch.from_numpy(np.stack([it["teacher_scores"] for it in items]))
+            batch["has_teacher"] = torch.tensor([it["has_teacher"] for it in items], dtype=torch.bool)
+        return batch
 
 
 def split_clips(dataset: AudioCaptionDataset, fraction: float, seed: int = 0,
@@ -878,7 +921,7 @@ def split_clips(dataset: AudioCaptionDataset, fraction: float, seed: int = 0,
                   hf_audio_columns=dataset.hf_audio_columns)
     train = AudioCaptionDataset(dataset.clips, [p for p in dataset.pairs if p.clip not in held], train=dataset.train,
                                 max_seconds=dataset.max_seconds, caption_sampling=dataset.caption_sampling,
-                                name=dataset.name + " (train part)", **common)
+                                name=dataset.name + " (train part)", augment=dataset.augment, **common)
     val = AudioCaptionDataset(dataset.clips, [p for p in dataset.pairs if p.clip in held], train=False,
                               name=dataset.name + " (held-out validation)", **common)
     train.report = val.report = dataset.report

@@ -55,6 +55,7 @@ TMP_PREFIX = ".tmp-"
 STATE_FILE = "trainer_state.json"
 WEIGHTS_FILE = "trainable.safetensors"
 LOG_FILE = "log.jsonl"
+LABELS_FILE = "label_embeds.pt"
 
 
 @dataclass
@@ -463,7 +464,8 @@ class ContrastiveTrainer:
         common = dict(sampling_rate=sr, seed=cfg.seed)
         train = AudioCaptionDataset.from_sources(cfg.train_data, split="train", train=True,
                                                  max_seconds=cfg.max_train_seconds,
-                                                 caption_sampling=cfg.caption_sampling, **common)
+                                                 caption_sampling=cfg.caption_sampling,
+                                                 augment=cfg.augment_config, **common)
         self.train_report = train.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check,
                                            progress=cfg.progress and acc.is_main_process)
         if cfg.eval_data is not None:
@@ -481,6 +483,7 @@ class ContrastiveTrainer:
         if val is not None and val.report is None:
             val.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check)
         self.train_set, self.val_set = train, val
+        self._setup_teacher()
         for report in (train.report, val.report if val else None):
             if report is not None and not report.ok:
                 self._print(str(report))
@@ -506,6 +509,56 @@ class ContrastiveTrainer:
             f"{self.total_steps} steps; global batch {cfg.batch_size} x {acc.num_processes} process(es) x "
             f"{cfg.grad_accum_steps} accumulation"
         )
+
+    def _setup_teacher(self) -> None:
+        """Teacher soft labels (``distill``): attach the score table and build the distillation loss."""
+        self.distill = self.config.distill_config
+        self.distill_loss = None
+        self.label_embeds: torch.Tensor | None = None
+        self.label_embeds_step = -1
+        if self.distill is None:
+            return
+        from ..losses import LabelDistillationLoss
+        from .distill import TeacherScores
+
+        teacher = TeacherScores.load(self.distill.teacher)
+        covered = self.train_set.attach_teacher(teacher)
+        if covered == 0:
+            raise ValueError(f"distill.teacher {teacher.origin} scores none of the {len(self.train_set.example_clips)} "
+                             "training clips: its 'audio' paths must name the manifest's files")
+        self.distill_loss = LabelDistillationLoss(
+            self.distill.temperature, self.distill.top_k, self.distill.power,
+            dims=self.matryoshka_dims if self.distill.matryoshka else None)
+        self._print(f"distillation: {len(teacher.labels)} teacher classes from {teacher.origin}; "
+                    f"{covered} of {len(self.train_set.example_clips)} training clips scored; weight "
+                    f"{self.distill.weight}, temperature {self.distill.temperature}")
+
+    @torch.no_grad()
+    def refresh_label_embeddings(self) -> torch.Tensor:
+        """Text embeddings of the teacher's class names (template-averaged, L2-normalised), without gradient."""
+        from ..metrics import class_embeddings_from_templates
+
+        model = self.accelerator.unwrap_model(self.module).model
+        was_training = model.training
+        model.eval()
+        device = self.accelerator.device
+
+        def encode(prompts: list[str]) -> np.ndarray:
+            out = []
+            for i in range(0, len(prompts), 128):
+                inputs = self.processor(text=prompts[i:i + 128], return_tensors="pt")
+                with self.accelerator.autocast():
+                    emb = model.get_text_features(**_to_device(dict(inputs), device)).pooler_output
+                out.append(emb.float().cpu().numpy())
+            return np.concatenate(out)
+
+        try:
+            embeds = class_embeddings_from_templates(encode, self.train_set.teacher.labels, self.distill.templates)
+        finally:
+            model.train(was_training)
+        self.label_embeds = torch.as_tensor(np.asarray(embeds), dtype=torch.float32, device=device)
+        self.label_embeds_step = self.step
+        return self.label_embeds
 
     # ------------------------------------------------------------------ logging
     def _log(self, record: dict[str, Any]) -> None:
@@ -558,6 +611,8 @@ class ContrastiveTrainer:
             save_file(self._trainable_state(), str(tmp / WEIGHTS_FILE))
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            if self.label_embeds is not None:  # the stale copy a resumed run must keep using
+                torch.save({"step": self.label_embeds_step, "embeds": self.label_embeds.cpu()}, tmp / LABELS_FILE)
             state = {"step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
                      "samples_seen": self.samples_seen, "total_steps": self.total_steps,
                      "world_size": acc.num_processes, "config_digest": self.config.trajectory_digest(),
@@ -602,6 +657,10 @@ class ContrastiveTrainer:
                 p.copy_(weights[name].to(p.device, p.dtype))
         self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
         self.scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+        if self.distill is not None and (path / LABELS_FILE).is_file():
+            saved = torch.load(path / LABELS_FILE, weights_only=True)
+            self.label_embeds = saved["embeds"].to(acc.device)
+            self.label_embeds_step = int(saved["step"])
         rng_file = path / f"rng_state_{acc.process_index}.pt"
         if rng_file.exists():
             _set_rng_state(torch.load(rng_file, weights_only=True))
@@ -620,13 +679,23 @@ class ContrastiveTrainer:
         acc, cfg = self.accelerator, self.config
         self.module.train()
         total = torch.zeros((), device=acc.device)
+        parts = {"contrastive_loss": torch.zeros((), device=acc.device)}
         scale_value = float("nan")
+        if self.distill_loss is not None and (
+                self.label_embeds is None or self.step - self.label_embeds_step >= self.distill.refresh_every):
+            self.refresh_label_embeddings()
         for j, batch in enumerate(micro_batches):
             batch = self._batch_to_device(batch)
             sync = j == len(micro_batches) - 1
             with contextlib.nullcontext() if sync else acc.no_sync(self.module):
                 audio, text, scales = self.module(batch["audio_inputs"], batch["text_inputs"])
                 loss = self.loss_fn(audio, text, group_ids=batch["group_ids"], **scales)
+                parts["contrastive_loss"] += loss.detach().float() / len(micro_batches)
+                if self.distill_loss is not None:
+                    distill = self.distill_loss(audio, self.label_embeds, batch["teacher_scores"], batch["has_teacher"])
+                    parts.setdefault("distill_loss", torch.zeros((), device=acc.device))
+                    parts["distill_loss"] += distill.detach().float() / len(micro_batches)
+                    loss = loss + self.distill.weight * distill
                 acc.backward(loss / len(micro_batches))
             total += loss.detach().float()
             scale_value = float(scales["logit_scale"].detach().float().exp())
@@ -640,6 +709,8 @@ class ContrastiveTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         mean_loss = acc.reduce(total / len(micro_batches), reduction="mean")
         out = {"loss": float(mean_loss), "lr": float(lr), "logit_scale": scale_value}
+        if self.distill_loss is not None:
+            out.update({k: float(acc.reduce(v, reduction="mean")) for k, v in parts.items()})
         if grad_norm is not None:
             out["grad_norm"] = float(grad_norm)
         return out
