@@ -7,7 +7,7 @@ rendered at each system's native sampling rate so no resampling is timed) in one
 * ``wavlink:<preset>`` - `create_model(preset, tokenizer="byte-level")` (the byte-level tokenizer only
   shrinks the text vocabulary; the audio tower is the preset's). Features + `get_audio_features`, variable
   length (a 10 s clip is computed as 10 s).
-* ``omni:<preset>`` - `create_omni(preset, tokenizer="byte-level")`, when `wavlink.omni_builder` imports.
+* ``omni:<preset>`` - `create_omni(preset, tokenizer="byte-level")`, when `wavlink.builders.omni` imports.
 * ``clap-htsat-unfused`` - transformers' `ClapModel(ClapConfig())` (the laion/clap-htsat-unfused shapes)
   with `ClapFeatureExtractor` at 48 kHz, ``truncation="rand_trunc"`` (the unfused checkpoint's setting;
   numpy seeded) and ``padding="repeatpad"``: every clip becomes a 10 s window whatever its length.
@@ -123,7 +123,7 @@ def _n_params(model: torch.nn.Module) -> int:
 
 
 def wavlink_system(preset: str) -> System:
-    from wavlink.builder import create_model
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model(preset, tokenizer="byte-level")
     model.eval()
@@ -141,7 +141,7 @@ def wavlink_system(preset: str) -> System:
 
 
 def omni_system(preset: str) -> System:
-    from wavlink.omni_builder import create_omni
+    from wavlink.builders.omni import create_omni
 
     model, processor = create_omni(preset, tokenizer="byte-level")
     model.eval()
@@ -184,7 +184,7 @@ def whisper30_system() -> System:
     from transformers import WhisperFeatureExtractor
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-    from wavlink.presets import whisper_config
+    from wavlink.builders.presets import whisper_config
 
     torch.manual_seed(0)
     model = WhisperEncoder(whisper_config("openai/whisper-base.en")).eval()
@@ -267,13 +267,13 @@ def estimate_params(spec: str) -> int | None:
     try:
         with torch.device("meta"):
             if spec.startswith("omni:"):
-                from wavlink.modeling_omni import OmniAudioEmbedder
-                from wavlink.omni_presets import omni_preset_config
+                from wavlink.builders.omni_presets import omni_preset_config
+                from wavlink.remote_code.modeling_omni import OmniAudioEmbedder
 
                 model = OmniAudioEmbedder(omni_preset_config(spec[5:], byte_level_vocab=True))
             else:
-                from wavlink.modeling_wavlink import WavLinkModel
-                from wavlink.presets import preset_config
+                from wavlink.builders.presets import preset_config
+                from wavlink.remote_code.modeling_wavlink import WavLinkModel
 
                 model = WavLinkModel(preset_config(spec.split(":", 1)[-1], byte_level_vocab=True))
         return _n_params(model)
@@ -283,10 +283,10 @@ def estimate_params(spec: str) -> int | None:
 
 def expand_presets(spec: str) -> list[str]:
     """``base,small,omni:m1`` / ``all`` -> system ids (``wavlink:<p>`` / ``omni:<p>``)."""
-    from wavlink.presets import PRESETS
+    from wavlink.builders.presets import PRESETS
 
     try:
-        from wavlink.omni_presets import OMNI_PRESETS
+        from wavlink.builders.omni_presets import OMNI_PRESETS
     except ImportError:
         OMNI_PRESETS = {}
     out: list[str] = []
@@ -321,7 +321,7 @@ def plan_groups(specs: list[str], log: Callable[[str], None]) -> tuple[list[list
     for spec in specs:
         if spec.startswith("omni:"):
             try:
-                import wavlink.omni_builder  # noqa: F401
+                import wavlink.builders.omni  # noqa: F401
             except ImportError as err:
                 log(f"skip {spec}: the OmniAudioEmbedder family is not importable ({err})")
                 rows.append(Row(spec, "OmniAudioEmbedder", 0, 0, note=f"not importable: {err}"))

@@ -32,8 +32,8 @@ def run_child(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
-    from wavlink.builder import create_model
-    from wavlink.losses import build_loss
+    from wavlink.builders.wavlink import create_model
+    from wavlink.remote_code.losses import build_loss
     from wavlink.training.recipe import apply_training_mode, count_parameters
     from wavlink.training.trainer import DualEncoderModule, parameter_groups
 

@@ -15,8 +15,8 @@ import torch
 from transformers import BertConfig, CLIPTextConfig, WhisperConfig
 
 from wavlink import WavLinkConfig, WavLinkModel
-from wavlink.builder import feature_extractor_for, processor_for
-from wavlink.tokenization import BYTE_LEVEL_IDS, byte_level_tokenizer
+from wavlink.builders.tokenization import BYTE_LEVEL_IDS, byte_level_tokenizer
+from wavlink.builders.wavlink import feature_extractor_for, processor_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SR = 16000

@@ -130,7 +130,7 @@ def test_build_from_local_checkpoints(tmp_path: Path, capsys) -> None:
     torch.manual_seed(0)
     WhisperModel(tiny_whisper_config()).save_pretrained(tmp_path / "whisper")
     CLIPTextModelWithProjection(tiny_clip_text_config()).save_pretrained(tmp_path / "clip")
-    from wavlink.tokenization import byte_level_tokenizer
+    from wavlink.builders.tokenization import byte_level_tokenizer
 
     byte_level_tokenizer(model_max_length=77).save_pretrained(tmp_path / "clip")
     out = tmp_path / "built"
@@ -141,6 +141,8 @@ def test_build_from_local_checkpoints(tmp_path: Path, capsys) -> None:
     assert emb.encode_text(["a dog"]).shape == (1, emb.model.config.projection_dim)
     assert main(["build", "--whisper", str(tmp_path / "whisper"), "--out", str(out)]) == 2
     assert "needs --whisper and --text" in capsys.readouterr().err
+    assert main(["build", "--whisper", "w", "--text", "t", "--llm", "x", "--out", str(out)]) == 2
+    assert "--llm: not an option of --family wavlink" in capsys.readouterr().err
 
 
 def test_sentence_transformer_loader_refuses_untrained_dims(model_dir: Path, sounds: Path) -> None:

@@ -1,4 +1,4 @@
-"""Tests for wavlink.convert_ct2.
+"""Tests for wavlink.builders.convert_ct2.
 
 Fast tests round-trip a tiny random Whisper through a CTranslate2 ``model.bin`` written here (the inverse
 mapping), so every weight's path through the converter is checked without any download. Slow tests convert
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*decode-only tokenizer:UserWarn
 
 from transformers import WhisperConfig, WhisperForConditionalGeneration  # noqa: E402
 
-from wavlink.convert_ct2 import convert_ct2_whisper, main, pip_whisper_source, read_ct2_model  # noqa: E402
+from wavlink.builders.convert_ct2 import convert_ct2_whisper, main, pip_whisper_source, read_ct2_model  # noqa: E402
 
 # --------------------------------------------------------------------------- tiny CT2 writer
 

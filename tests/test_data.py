@@ -286,7 +286,7 @@ def test_length_bucketing_sampler():
 
 
 def test_collator_and_workers_match(manifest):
-    from wavlink.builder import create_model
+    from wavlink.builders.wavlink import create_model
 
     _, processor = create_model("tiny-random")
     ds = AudioCaptionDataset.from_manifest(manifest, split="train", train=True, max_seconds=1.0)

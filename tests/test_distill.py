@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from wavlink.losses import LabelDistillationLoss, teacher_distribution
+from wavlink.remote_code.losses import LabelDistillationLoss, teacher_distribution
 from wavlink.training import TrainingConfig, list_checkpoints, train
 from wavlink.training.augment import AugmentConfig, add_at_snr, augment_wave, join_captions, pitch_shift
 from wavlink.training.data import AudioCaptionDataset

@@ -65,7 +65,7 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builder import create_model, save_model_folder
+    from wavlink.builders.wavlink import create_model, save_model_folder
 
     model, processor = create_model("tiny-random")
     return save_model_folder(model, processor, tmp_path_factory.mktemp("model") / "tiny")
@@ -116,8 +116,8 @@ def check_classification(res: dict[str, Any], n_audio: int, n_classes: int) -> N
 
 
 def check_card_reader(path: Path, kind: str, dims: list[int]) -> None:
-    """The model-card generator (wavlink.cards) reads the JSON, per-dim results included."""
-    from wavlink.cards import load_eval_results
+    """The model-card generator (wavlink.hub.cards) reads the JSON, per-dim results included."""
+    from wavlink.hub.cards import load_eval_results
 
     res = json.loads(path.read_text())
     [card] = load_eval_results([path])
@@ -488,7 +488,7 @@ def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: 
 
 def test_omni_family_end_to_end(tmp_path: Path, cache: Path) -> None:
     """`wavlink eval` on a tiny OmniAudioEmbedder folder: retrieval with its Matryoshka dims, and zero-shot."""
-    from wavlink.omni_builder import create_omni, save_omni_folder
+    from wavlink.builders.omni import create_omni, save_omni_folder
 
     omni = save_omni_folder(*create_omni("tiny-random"), tmp_path / "omni")
     data = tmp_path / "o"
@@ -536,7 +536,7 @@ def test_quantize_codes_and_reconstruction() -> None:
 
 
 def test_model_fingerprint_tracks_weights(model_dir: Path, tmp_path: Path) -> None:
-    from wavlink.builder import create_model, save_model_folder
+    from wavlink.builders.wavlink import create_model, save_model_folder
     from wavlink.evaluation.cache import folder_fingerprint
 
     other = save_model_folder(*create_model("tiny-random", seed=1), tmp_path / "other")

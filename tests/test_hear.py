@@ -35,7 +35,7 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builder import create_model, save_model_folder
+    from wavlink.builders.wavlink import create_model, save_model_folder
 
     # a 2 s encoder window, so that the long-sound path is exercised with short (fast) audio
     model, processor = create_model("tiny-random", max_audio_seconds=2.0)
@@ -118,7 +118,7 @@ def test_numpy_input_accepted(model: hear.HearModel) -> None:
 
 def test_omni_model(tmp_path: Path) -> None:
     """An OmniAudioEmbedder (no per-frame encoder states): windowed timestamp embeddings by default."""
-    from wavlink.omni_builder import create_omni, save_omni_folder
+    from wavlink.builders.omni import create_omni, save_omni_folder
 
     folder = save_omni_folder(*create_omni("tiny-random"), tmp_path / "omni")
     model = hear.load_model(str(folder), hop_ms=500, window_ms=500)

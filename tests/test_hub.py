@@ -29,6 +29,7 @@ from wavlink.cli import main  # noqa: E402
 from wavlink.hub import folders as hub_folders  # noqa: E402
 from wavlink.hub import upload as hub_upload  # noqa: E402
 from wavlink.hub import verify as hub_verify  # noqa: E402
+from wavlink.remote_code import remote_code_files
 
 ORG = "test-org"
 OMNI_AVAILABLE = all(importlib.util.find_spec(f"wavlink.{m}") is not None
@@ -38,10 +39,11 @@ CORE_MODEL_FILES = {
     "tokenizer_config.json", "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
 }
 WAVLINK_CODE = {"configuration_wavlink.py", "modeling_wavlink.py", "processing_wavlink.py"}
-# The exact upload of a WavLink / Omni model repo (docs/publishing.md lists the same files).
-WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | WAVLINK_CODE | {"audio_utils.py", "components.py", "losses.py"})
-OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | {"configuration_omni.py", "modeling_omni.py", "processing_omni.py",
-                                             "processing_wavlink.py", "audio_utils.py", "losses.py"})
+# The exact upload of a WavLink / Omni model repo (docs/publishing.md lists the same files): both families
+# carry the whole remote-code folder.
+REMOTE_CODE = {p.name for p in remote_code_files()}
+WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | REMOTE_CODE)
+OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | REMOTE_CODE)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -141,11 +143,11 @@ def tree(folder: Path) -> list[str]:
 
 
 def expected_presets() -> list[tuple[str, str]]:
-    from wavlink.presets import PRESETS
+    from wavlink.builders.presets import PRESETS
 
     names = [("wavlink", p.hub_name) for p in PRESETS.values()]
     if OMNI_AVAILABLE:
-        from wavlink.omni_presets import OMNI_PRESETS
+        from wavlink.builders.omni_presets import OMNI_PRESETS
 
         names += [("omni", getattr(p, "hub_name", None) or f"omni-audio-embedder-{n}")
                   for n, p in OMNI_PRESETS.items()]
@@ -156,7 +158,7 @@ def expected_presets() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny-random WavLink folder, as `wavlink create` writes it."""
-    from wavlink.builder import create_model, save_model_folder
+    from wavlink.builders.wavlink import create_model, save_model_folder
 
     out = tmp_path_factory.mktemp("src") / "tiny"
     model, processor = create_model("tiny-random")
@@ -241,10 +243,10 @@ def test_all_sizes_verifies_every_repo_with_every_loader(all_sizes: tuple[Path, 
 
 def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
     if not OMNI_AVAILABLE:
-        pytest.skip("Omni family (wavlink.omni_builder / omni_presets) not written yet")
+        pytest.skip("Omni family (wavlink.builders.omni / omni_presets) not written yet")
     out, rc = all_sizes
     assert rc == 0
-    from wavlink.omni_presets import OMNI_PRESETS
+    from wavlink.builders.omni_presets import OMNI_PRESETS
 
     for name in OMNI_PRESETS:
         folder = out / ORG / f"omni-audio-embedder-{name}"
@@ -260,10 +262,10 @@ def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
 def test_every_real_preset_config_renders_a_valid_card() -> None:
     """The stand-ins above carry tiny configs; here each preset's real architecture (config only, no weights)
     fills the template: widths, layers, mel bins and the Matryoshka rows of the real size."""
-    from wavlink.cards import CardInfo, render_model_card, validate_card
+    from wavlink.builders.omni_presets import omni_preset_config
+    from wavlink.builders.presets import preset_config
+    from wavlink.hub.cards import CardInfo, render_model_card, validate_card
     from wavlink.hub.presets import select_presets
-    from wavlink.omni_presets import omni_preset_config
-    from wavlink.presets import preset_config
 
     for entry in select_presets(["wavlink", "omni"] if OMNI_AVAILABLE else ["wavlink"], None):
         config = (preset_config if entry.family == "wavlink" else omni_preset_config)(entry.name)
@@ -284,12 +286,12 @@ def test_every_real_preset_config_renders_a_valid_card() -> None:
 def test_card_licence_follows_restrictively_licensed_components() -> None:
     """Weights initialised from Qwen2.5-3B / Qwen2.5-Omni-3B keep their research licence; random weights and an
     explicit --license do not inherit it; Apache/MIT components keep the default."""
-    from wavlink.cards import CardInfo, render_model_card, validate_card
+    from wavlink.builders.presets import preset_config
+    from wavlink.hub.cards import CardInfo, render_model_card, validate_card
     from wavlink.hub.presets import select_presets
-    from wavlink.presets import preset_config
 
     if OMNI_AVAILABLE:
-        from wavlink.omni_presets import omni_preset_config
+        from wavlink.builders.omni_presets import omni_preset_config
 
         licences = {}
         for entry in select_presets(["omni"], None):
@@ -316,8 +318,8 @@ def test_card_licence_follows_restrictively_licensed_components() -> None:
 def test_omni_card_puts_the_text_instruction_into_the_pipeline_template() -> None:
     if not OMNI_AVAILABLE:
         pytest.skip("Omni family not available")
-    from wavlink.cards import CardInfo, render_model_card
-    from wavlink.omni_presets import omni_preset_config
+    from wavlink.builders.omni_presets import omni_preset_config
+    from wavlink.hub.cards import CardInfo, render_model_card
 
     config = omni_preset_config("tiny-random", text_instruction='Find the "sound": ')
     text = render_model_card(config, CardInfo(repo_id=f"{ORG}/omni-x", family="omni"), [])
@@ -327,16 +329,16 @@ def test_omni_card_puts_the_text_instruction_into_the_pipeline_template() -> Non
 def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--from-pretrained` calls build_model with the preset's checkpoints (stubbed: no Hub offline) and the
     card names them as `base_model`."""
-    import wavlink.builder
-    from wavlink.presets import PRESETS
+    import wavlink.builders.wavlink
+    from wavlink.builders.presets import PRESETS
 
     calls = []
 
     def fake_build(whisper: str, text: str, **kwargs: Any) -> Any:
         calls.append((whisper, text, kwargs.get("projection_dim")))
-        return wavlink.builder.create_model("tiny-random")
+        return wavlink.builders.wavlink.create_model("tiny-random")
 
-    monkeypatch.setattr(wavlink.builder, "build_model", fake_build)
+    monkeypatch.setattr(wavlink.builders.wavlink, "build_model", fake_build)
     assert push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "base", "--from-pretrained",
                 "--dry-run", str(tmp_path), "--no-verify") == 0
     base = PRESETS["base"]
@@ -351,8 +353,8 @@ def test_omni_from_pretrained_records_the_components(tmp_path: Path, monkeypatch
     `base_model` names the audio-encoder and LLM checkpoints, once each (M4 takes both from one checkpoint)."""
     if not OMNI_AVAILABLE:
         pytest.skip("Omni family not available")
-    import wavlink.omni_builder as omni_builder
-    from wavlink.omni_presets import OMNI_PRESETS
+    import wavlink.builders.omni as omni_builder
+    from wavlink.builders.omni_presets import OMNI_PRESETS
 
     calls = []
 
@@ -575,7 +577,7 @@ def test_finetune_adapter_push_records_its_base_and_serves_both_libraries(tiny_f
     """An adapter as `wavlink finetune` writes it (peft + processor + sentence-transformers files)."""
     from transformers import AutoProcessor
 
-    from wavlink.training.finetune import save_adapter
+    from wavlink.training.adapter import save_adapter
 
     adapter = tmp_path / "adapter"
     save_adapter(_lora(tiny_folder), AutoProcessor.from_pretrained(tiny_folder), adapter, str(tiny_folder))
@@ -770,7 +772,7 @@ def test_missing_token_fails_before_any_network_call(tiny_folder: Path, monkeypa
 
 def test_card_template_with_a_missing_field_is_a_clear_error(tiny_folder: Path, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture) -> None:
-    from wavlink.cards import TEMPLATE_DIR
+    from wavlink.hub.cards import TEMPLATE_DIR
 
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATE_DIR, templates)
@@ -784,7 +786,7 @@ def test_card_template_with_a_missing_field_is_a_clear_error(tiny_folder: Path, 
 
 def test_results_in_the_wavlink_eval_format(tmp_path: Path) -> None:
     """The shape `wavlink eval --matryoshka --quantize` writes: `dim`, `scale`, `dims` with int8/binary cells."""
-    from wavlink.cards import load_eval_results, model_index
+    from wavlink.hub.cards import load_eval_results, model_index
 
     cell = {"bytes_per_clip": 64, "text_to_audio": {"R@1": 0.5, "R@5": 0.75, "medR": 2.0},
             "audio_to_text": {"R@1": 0.25}, "int8": {"text_to_audio": {"R@1": 0.1}}}
@@ -802,7 +804,7 @@ def test_results_in_the_wavlink_eval_format(tmp_path: Path) -> None:
 
 
 def test_bad_results_files_are_refused(tmp_path: Path) -> None:
-    from wavlink.cards import CardError, load_eval_results
+    from wavlink.hub.cards import CardError, load_eval_results
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"task": "x", "loss": 1.0}))
@@ -883,3 +885,33 @@ def test_the_real_reload_catches_weights_that_changed_after_the_reference(all_si
     message = str(err.value)
     assert "[transformers] audio: max |diff|" in message and "[sentence-transformers] audio: max |diff|" in message
     assert "[transformers] text:" not in message
+
+
+def test_a_wheel_install_carries_the_card_templates_and_pushes(tmp_path: Path) -> None:
+    """Built as a wheel and installed without the source checkout, `wavlink push --dry-run` still renders the
+    card: the templates, references and assets are package data, and nothing reads files beside the package."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp_path / "dist"), str(root)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("wavlink-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for template in (root / "wavlink" / "hub_cards").iterdir():
+        assert f"wavlink/hub_cards/{template.name}" in names
+    assert {f"wavlink/remote_code/{p.name}" for p in remote_code_files()} <= names
+    assert "wavlink/assets/default/delta.safetensors" in names and "wavlink/assets/sounds/dog.flac" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)  # a wheel install is its unpacked tree on sys.path
+    script = ("import sys, wavlink; from wavlink.cli import main; assert wavlink.__file__.startswith(sys.argv[1]), "
+              "wavlink.__file__; sys.exit(main(sys.argv[2:]))")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(site)}
+    run = subprocess.run([sys.executable, "-c", script, str(site), "push", "--all-sizes", "--org", ORG, "--family",
+                          "wavlink", "--presets", "wavlink-tiny-random", "--dry-run", str(tmp_path / "out"),
+                          "--no-verify"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert tree(tmp_path / "out" / ORG / "wavlink-tiny-random") == WAVLINK_REPO_FILES
+    assert "wavlink-tiny-random" in (tmp_path / "out" / ORG / "wavlink-tiny-random" / "README.md").read_text()

@@ -20,9 +20,10 @@ from helpers import make_clip, run_child
 from safetensors.torch import load_file, save_file
 
 from wavlink import OmniAudioEmbedder, OmniAudioEmbedderConfig, OmniAudioProcessor, create_omni
-from wavlink.omni_builder import build_omni, save_omni_folder
-from wavlink.omni_presets import OMNI_PRESETS, audio_encoder_config, omni_preset_config
-from wavlink.tokenization import byte_level_tokenizer
+from wavlink.builders.omni import build_embedder, build_omni, save_omni_folder
+from wavlink.builders.omni_presets import OMNI_PRESETS, audio_encoder_config, omni_preset_config
+from wavlink.builders.tokenization import byte_level_tokenizer
+from wavlink.remote_code import remote_code_files
 
 TINY_PRESETS = ["tiny-random", "tiny-random-qwen3", "tiny-random-whisper"]
 TEXTS = ["a dog barks twice", "rain on a tin roof at night", "an orchestra tuning"]
@@ -443,7 +444,7 @@ def test_build_from_qwen2_5_omni_and_causal_lm(checkpoints: dict[str, Any]) -> N
         ours = torch.cat(model._audio_tokens(inputs["input_features"], inputs["feature_attention_mask"].sum(-1)))
     assert (ours - upstream).abs().max().item() <= 1e-6
     # Layer pruning keeps layers 0..N-1.
-    pruned = OmniAudioEmbedder.from_pretrained_components(root / "qwen2_5_omni", root / "qwen2_llm", num_layers=2)
+    pruned = build_embedder(root / "qwen2_5_omni", root / "qwen2_llm", num_layers=2)
     assert pruned.config.text_config.num_hidden_layers == 2 and len(pruned.language_model.layers) == 2
     expected = {k: v for k, v in llm.model.state_dict().items() if not k.startswith("layers.2.")}
     _assert_same_tensors(pruned.language_model, expected)
@@ -630,7 +631,7 @@ def test_hub_folder_loads_without_the_package(tmp_path: Path) -> None:
     names = {p.name for p in model_dir.iterdir()}
     assert {"configuration_omni.py", "modeling_omni.py", "processing_omni.py", "processing_wavlink.py",
             "audio_utils.py", "losses.py", "tokenizer.json", "modules.json", "model.safetensors"} <= names
-    assert "omni_builder.py" not in names  # the build helpers stay in the package
+    assert {n for n in names if n.endswith(".py")} == {p.name for p in remote_code_files()}  # no build code
     for path in model_dir.glob("*.py"):  # Hub remote code follows only same-folder `from .module import name`
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level:

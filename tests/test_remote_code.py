@@ -16,14 +16,12 @@ import torch
 import torch.nn.functional as F
 from helpers import SR, make_clip, make_tone, run_child
 
-from wavlink.builder import create_model, save_model_folder
+from wavlink.builders.wavlink import create_model, save_model_folder
+from wavlink.remote_code import remote_code_files
 
 TEXTS = ["a dog barks twice", "rain on a tin roof", "an orchestra tuning"]
 LABELS = ["dog", "rain", "orchestra"]
-REMOTE_FILES = [
-    "configuration_wavlink.py", "modeling_wavlink.py", "processing_wavlink.py", "audio_utils.py", "losses.py",
-    "components.py",
-]
+REMOTE_FILES = [p.name for p in remote_code_files()]  # the folder is the list
 
 CHILD = """
 import json, sys
@@ -109,7 +107,8 @@ def assert_close(got: list, expected: torch.Tensor, atol: float = 1e-5) -> None:
 
 def test_folder_has_flat_remote_code(saved: dict[str, Any]) -> None:
     names = {p.name for p in saved["model_dir"].iterdir()}
-    assert set(REMOTE_FILES) <= names
+    assert {n for n in names if n.endswith(".py")} == set(REMOTE_FILES)  # exactly the remote-code folder
+    assert {"configuration_wavlink.py", "modeling_wavlink.py", "modeling_omni.py", "losses.py"} <= set(REMOTE_FILES)
     assert {"config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "modules.json",
             "sentence_bert_config.json"} <= names
     assert not any(n.endswith((".bin", ".pt")) for n in names)  # safetensors only

@@ -59,7 +59,7 @@ def trainable(model: nn.Module) -> set[str]:
 
 
 def test_training_modes_freeze_the_right_parameters():
-    from wavlink.builder import create_model
+    from wavlink.builders.wavlink import create_model
 
     head = {"global_token", "audio_projection.weight", "audio_projection.bias", "text_projection.weight",
             "logit_scale"}
@@ -288,7 +288,7 @@ def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, toy):
     """A run killed with SIGKILL after its first checkpoint, resumed with `--resume latest`, ends with the
     same weights and the same loss log as a run that was never interrupted (LoRA with dropout, so the RNG
     state matters; the kill lands mid-epoch, so the sampler position matters)."""
-    from wavlink.builder import create_model, save_model_folder
+    from wavlink.builders.wavlink import create_model, save_model_folder
 
     base = save_model_folder(*create_model("tiny-random", seed=3), tmp_path / "base")
     options = dict(model=str(base), train_data=[str(toy)], mode="lora", lora_dropout=0.1, epochs=2,

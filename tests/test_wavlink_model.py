@@ -38,7 +38,8 @@ from transformers import (
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from wavlink import WavLinkConfig, WavLinkModel, WavLinkOutput
-from wavlink.presets import PRESETS, preset_config
+from wavlink.builders.components import build_from_components
+from wavlink.builders.presets import PRESETS, preset_config
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -162,7 +163,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_from_pretrained_components_clip_text_parity(checkpoints: dict[str, Path]) -> None:
-    model = WavLinkModel.from_pretrained_components(whisper=checkpoints["whisper"], text=checkpoints["clip"]).eval()
+    model = build_from_components(whisper=checkpoints["whisper"], text=checkpoints["clip"]).eval()
     assert model.config.projection_dim == PROJ and model.config.resolved_text_pooling == "eos"
     whisper = WhisperModel.from_pretrained(checkpoints["whisper"])
     for key, value in whisper.encoder.state_dict().items():
@@ -180,15 +181,15 @@ def test_from_pretrained_components_clip_text_parity(checkpoints: dict[str, Path
 
 def test_from_pretrained_components_refuses_missing_weights(checkpoints: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="lacks"):
-        WavLinkModel.from_pretrained_components(whisper=checkpoints["whisper"], text=checkpoints["clip_broken"])
+        build_from_components(whisper=checkpoints["whisper"], text=checkpoints["clip_broken"])
     with pytest.raises(ValueError, match="encoder weights"):
-        WavLinkModel.from_pretrained_components(
+        build_from_components(
             whisper=checkpoints["whisper_encoder_only"], text=checkpoints["clip"]
         )
 
 
 def test_from_pretrained_components_bert_reads_sentence_transformers_pooling(checkpoints: dict[str, Path]) -> None:
-    model = WavLinkModel.from_pretrained_components(
+    model = build_from_components(
         whisper=checkpoints["whisper"], text=checkpoints["bert_st"], projection_dim=PROJ
     ).eval()
     assert model.config.text_config.model_type == "bert"

@@ -1,53 +1,40 @@
-"""wavlink: Hugging Face Hub-native audio-text embedding models."""
+"""wavlink: Hugging Face Hub-native audio-text embedding models.
 
-from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoProcessor
+Two families share one layout: `wavlink.remote_code` (what every saved model folder carries),
+`wavlink.builders` (presets, assembly from pretrained checkpoints, the family registry), and the tools on
+top (`inference`, `training`, `evaluation`, `hub`, `commands`).
+"""
 
-from .configuration_wavlink import WavLinkConfig
-from .modeling_wavlink import WavLinkModel, WavLinkOutput
-from .processing_wavlink import WavLinkFeatureExtractor, WavLinkProcessor
+from .builders.families import FAMILIES, get_family, register_families
+from .builders.omni import build_omni, create_omni
+from .builders.omni_presets import OMNI_PRESETS
+from .remote_code.configuration_omni import OmniAudioEmbedderConfig
+from .remote_code.configuration_wavlink import WavLinkConfig
+from .remote_code.modeling_omni import OmniAudioEmbedder, OmniAudioEmbedderOutput
+from .remote_code.modeling_wavlink import WavLinkModel, WavLinkOutput
+from .remote_code.processing_omni import OmniAudioFeatureExtractor, OmniAudioProcessor
+from .remote_code.processing_wavlink import WavLinkFeatureExtractor, WavLinkProcessor
 
 __version__ = "0.1.0"
 
-
-def _register() -> None:
-    """Register with the Auto classes in-process, and mark the classes for remote-code saving."""
-    AutoConfig.register(WavLinkConfig.model_type, WavLinkConfig, exist_ok=True)
-    AutoModel.register(WavLinkConfig, WavLinkModel, exist_ok=True)
-    AutoFeatureExtractor.register(WavLinkConfig, WavLinkFeatureExtractor, exist_ok=True)
-    AutoProcessor.register(WavLinkConfig, WavLinkProcessor, exist_ok=True)
-    WavLinkConfig.register_for_auto_class()
-    WavLinkModel.register_for_auto_class("AutoModel")
-    WavLinkFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
-    WavLinkProcessor.register_for_auto_class("AutoProcessor")
-
-
-_register()
+register_families()
 
 __all__ = [
-    "WavLinkConfig",
-    "WavLinkFeatureExtractor",
-    "WavLinkModel",
-    "WavLinkOutput",
-    "WavLinkProcessor",
-    "__version__",
-]
-
-# OmniAudioEmbedder family (issue 4): module combination of a multimodal-LLM audio encoder and a decoder LLM.
-from .configuration_omni import OmniAudioEmbedderConfig  # noqa: E402
-from .modeling_omni import OmniAudioEmbedder, OmniAudioEmbedderOutput  # noqa: E402
-from .omni_builder import OMNI_PRESETS, build_omni, create_omni, register_omni  # noqa: E402
-from .processing_omni import OmniAudioFeatureExtractor, OmniAudioProcessor  # noqa: E402
-
-register_omni()
-
-__all__ += [
+    "FAMILIES",
     "OMNI_PRESETS",
     "OmniAudioEmbedder",
     "OmniAudioEmbedderConfig",
     "OmniAudioEmbedderOutput",
     "OmniAudioFeatureExtractor",
     "OmniAudioProcessor",
+    "WavLinkConfig",
+    "WavLinkFeatureExtractor",
+    "WavLinkModel",
+    "WavLinkOutput",
+    "WavLinkProcessor",
+    "__version__",
     "build_omni",
     "create_omni",
-    "register_omni",
+    "get_family",
+    "register_families",
 ]

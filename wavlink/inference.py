@@ -104,7 +104,7 @@ class Embedder:
              dtype: torch.dtype | None = None) -> Embedder:
         """Load a model folder or Hub id (remote code); `None` means the package's default model."""
         if source is None:
-            from .default_model import default_model_dir
+            from .builders.default_model import default_model_dir
 
             source = default_model_dir()
         kwargs = {"dtype": dtype} if dtype is not None else {}

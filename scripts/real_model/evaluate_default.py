@@ -7,7 +7,7 @@ Writes runs/eval/*.json and prints a markdown table (also saved to runs/eval/tab
     python scripts/real_model/evaluate_default.py [--trained runs/real/stage3/final] [--untrained runs/real/stage1/base]
 
 (`--untrained` is the stage-1 trainer's saved base; without a stage-1 run, build the same thing with
-`wavlink.default_model.build_untrained(384, WORKDIR)` and `wavlink.builder.save_model_folder`.)
+`wavlink.builders.default_model.build_untrained(384, WORKDIR)` and `wavlink.builders.wavlink.save_model_folder`.)
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ def pca_rotation(embeddings: np.ndarray) -> np.ndarray:
 def build_base(out: Path, data: Path, yamnet: Path) -> None:
     import torch
 
-    from wavlink import default_model as dm
-    from wavlink.builder import save_model_folder
+    from wavlink.builders import default_model as dm
+    from wavlink.builders.wavlink import save_model_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         model, processor = dm.build_untrained(PROJECTION_DIM, tmp)
@@ -111,7 +111,7 @@ def main() -> None:
     if not (BASE / "model.safetensors").is_file():
         build_base(BASE, data, Path(args.yamnet))
 
-    from wavlink import default_model as dm
+    from wavlink.builders import default_model as dm
     from wavlink.training.trainer import train
 
     timings = {}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ..builders.families import FAMILIES, get_family
+
 COMMAND = "build"
 HELP = "assemble a model folder from pretrained parts (Whisper + text encoder, or audio encoder + LLM)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--family", choices=["wavlink", "omni"], default="wavlink")
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="wavlink")
     parser.add_argument("--whisper", help="wavlink: Whisper checkpoint folder or Hub id")
     parser.add_argument("--text", help="wavlink: text encoder folder or Hub id (CLIP, BERT/MiniLM, ...)")
     parser.add_argument("--projection-dim", type=int, default=None)
@@ -24,23 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..builder import save_model_folder
+    from ..builders.wavlink import save_model_folder
 
-    if args.family == "omni":
-        if not args.preset and not (args.audio_encoder and args.llm):
-            raise ValueError("--family omni needs --audio-encoder and --llm, or --preset")
-        from ..omni_builder import build_omni
-
-        model, processor = build_omni(args.audio_encoder, args.llm, num_layers=args.num_layers, preset=args.preset,
-                                      seed=args.seed)
-    else:
-        if args.preset:
-            raise ValueError("--preset is for --family omni (wavlink build takes --whisper and --text)")
-        if not (args.whisper and args.text):
-            raise ValueError("wavlink build needs --whisper and --text")
-        from ..builder import build_model
-
-        model, processor = build_model(args.whisper, args.text, projection_dim=args.projection_dim, seed=args.seed)
+    family = get_family(args.family)
+    own = {family.cli_audio, family.cli_text, *family.cli_options}
+    foreign = sorted({name for f in FAMILIES.values() for name in (f.cli_audio, f.cli_text, *f.cli_options)} - own)
+    given = ["--" + name.replace("_", "-") for name in foreign if getattr(args, name) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)}: not an option of --family {family.name}")
+    options = {name: getattr(args, name) for name in family.cli_options if getattr(args, name) is not None}
+    model, processor = family.build(getattr(args, family.cli_audio), getattr(args, family.cli_text),
+                                    seed=args.seed, **options)
     out = save_model_folder(model, processor, args.out)
     n = sum(p.numel() for p in model.parameters())
     print(f"built {args.family} model ({n / 1e6:.1f}M parameters) in {out}")

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..convert_ct2 import main as convert_main
+    from ..builders.convert_ct2 import main as convert_main
 
     argv = [args.src, "--out", args.out]
     if args.dtype != "float32":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ..builders.families import FAMILIES, get_family
+
 COMMAND = "create"
 HELP = "write a randomly initialised model folder (model + processor) for a preset"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--family", choices=["wavlink", "omni"], default="wavlink")
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="wavlink")
     parser.add_argument("--preset", required=True, help="e.g. base, small, large, tiny-random (omni: m1..m4)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--tokenizer", default=None,
@@ -18,16 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..builder import save_model_folder
+    from ..builders.wavlink import save_model_folder
 
-    if args.family == "omni":
-        from ..omni_builder import create_omni
-
-        model, processor = create_omni(args.preset, tokenizer=args.tokenizer, seed=args.seed)
-    else:
-        from ..builder import create_model
-
-        model, processor = create_model(args.preset, tokenizer=args.tokenizer, seed=args.seed)
+    model, processor = get_family(args.family).create(args.preset, tokenizer=args.tokenizer, seed=args.seed)
     out = save_model_folder(model, processor, args.out)
     n = sum(p.numel() for p in model.parameters())
     print(f"wrote {args.family} preset {args.preset!r} ({n / 1e6:.1f}M parameters, random weights) to {out}")

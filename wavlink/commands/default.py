@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..default_model import assemble_default, default_model_dir
+    from ..builders.default_model import assemble_default, default_model_dir
 
     if args.out is None and args.delta is None:
         print(default_model_dir())

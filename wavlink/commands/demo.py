@@ -29,12 +29,12 @@ def _embedder(args: argparse.Namespace):
     if args.model is not None:
         return Embedder.load(args.model, device=args.device), args.model
     try:
-        from ..default_model import default_model_dir
+        from ..builders.default_model import default_model_dir
 
         path = default_model_dir()
         return Embedder.load(path, device=args.device), f"default model ({path})"
     except (ImportError, ValueError) as err:
-        from ..builder import create_model
+        from ..builders.wavlink import create_model
 
         print(f"note: default model unavailable ({err}); using a random tiny-random model")
         model, processor = create_model("tiny-random")

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "weights were initialised from, e.g. Qwen2.5-3B in m2/m3)")
     card.add_argument("--dataset", action="append", default=[], metavar="HUB_ID",
                       help="training dataset for the card's `datasets` (repeatable)")
-    card.add_argument("--card-templates", metavar="DIR", help="use these templates instead of hub_cards/")
+    card.add_argument("--card-templates", metavar="DIR", help="use these templates instead of the packaged wavlink/hub_cards/")
 
     adapter = parser.add_argument_group("adapters")
     adapter.add_argument("--base-repo", metavar="ORG/NAME",

@@ -39,8 +39,6 @@ vggsound       ``PATH/vggsound.csv`` (youtube_id, start_seconds, label, split; n
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,8 +48,9 @@ from typing import Any
 
 import numpy as np
 
+from ..data import SPLIT_ALIASES, SPLITS, normalize_split
+from ..data import read_table as _read_table
 from ..inference import AUDIO_SUFFIXES
-from ..splits import SPLIT_ALIASES, SPLITS, normalize_split
 
 #: One audio item: a file path, a waveform at the model's rate, ``{"array", "sampling_rate"}``, or an
 #: undecoded ``{"bytes", "path"}`` record from a `datasets` Audio column (decoded lazily by the runner).
@@ -208,36 +207,8 @@ def _require(path: Path, what: str, hint: str) -> Path:
 
 
 def read_table(path: str | os.PathLike, header: bool = True) -> list[dict[str, Any]]:
-    """Rows of a CSV/TSV (with a header), JSONL or JSON (a list of objects) file."""
-    path = Path(path)
-    _require(path, "manifest", "give a .csv, .tsv, .jsonl or .json file")
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        rows = []
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as err:
-                        raise ValueError(f"{path}: line {n} is not valid JSON: {err}") from err
-        return rows
-    if suffix == ".json":
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        if isinstance(data, dict):  # {"data": [...]} (Clotho-like / WavCaps-like JSON)
-            lists = [v for v in data.values() if isinstance(v, list)]
-            if len(lists) != 1:
-                raise ValueError(f"{path}: expected a JSON list of objects (or an object with one list)")
-            data = lists[0]
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ValueError(f"{path}: expected a JSON list of objects")
-        return data
-    delimiter = "\t" if suffix == ".tsv" else ","
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        if header:
-            return [dict(r) for r in csv.DictReader(f, delimiter=delimiter)]
-        return [{str(i): v for i, v in enumerate(r)} for r in csv.reader(f, delimiter=delimiter) if r]
+    """Rows of a CSV/TSV (with a header, or `header=False`), JSONL or JSON manifest (the data layer's reader)."""
+    return _read_table(path, header=header).rows
 
 
 def _pick_column(columns: Iterable[str], wanted: str | None, candidates: Sequence[str], what: str,

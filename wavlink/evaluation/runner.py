@@ -12,7 +12,6 @@ show percentages. Metric definitions (several captions per clip, pessimistic tie
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -39,19 +38,6 @@ CLASSIFICATION_KEYS: tuple[str, ...] = ("top1", "top5")
 
 
 # --------------------------------------------------------------------------- embedding
-def _materialise(item: Any) -> Any:
-    """Decode an undecoded `datasets` record (``{"bytes", "path"}``) with soundfile; pass others through."""
-    if isinstance(item, dict) and item.get("bytes") is not None and item.get("array") is None:
-        import soundfile as sf
-
-        try:
-            data, rate = sf.read(io.BytesIO(item["bytes"]), dtype="float32", always_2d=True)
-        except Exception as err:  # soundfile raises several error types
-            raise ValueError(f"cannot decode audio bytes of {item.get('path') or 'a dataset row'}: {err}") from err
-        return {"array": data.mean(axis=1), "sampling_rate": int(rate)}
-    return item
-
-
 def embed_audio(embedder: Any, items: Sequence[Any], progress: bool = True) -> np.ndarray:
     """Full-width audio embeddings, decoding lazily in chunks so a large in-memory dataset is never held
     decoded at once; one progress bar counted in clips."""
@@ -61,7 +47,7 @@ def embed_audio(embedder: Any, items: Sequence[Any], progress: bool = True) -> n
     parts = []
     with tqdm(total=len(items), unit="clip", desc="embedding audio", disable=not progress) as bar:
         for start in range(0, len(items), chunk):
-            batch = [_materialise(x) for x in items[start : start + chunk]]
+            batch = list(items[start : start + chunk])  # `datasets` byte cells: decoded by the processor
             parts.append(np.asarray(embedder.encode_audio(batch, progress=False), dtype=np.float32))
             bar.update(len(batch))
     return np.concatenate(parts)

@@ -85,15 +85,15 @@ def refuse_pickles(folder: str | os.PathLike, files: list[str]) -> None:
 
 
 def _family(config: dict[str, Any]) -> str:
-    text = " ".join([str(config.get("model_type", ""))] + [str(a) for a in config.get("architectures") or []])
-    if "wavlink" in text.lower():
-        return "wavlink"
-    if "omni" in text.lower():
-        return "omni"
-    raise PublishError(
-        f"config.json model_type={config.get('model_type')!r}, architectures={config.get('architectures')} is "
-        "neither a WavLink nor an OmniAudioEmbedder model"
-    )
+    from ..builders.families import family_of
+
+    family = family_of(config)
+    if family is None:
+        raise PublishError(
+            f"config.json model_type={config.get('model_type')!r}, architectures={config.get('architectures')} is "
+            "neither a WavLink nor an OmniAudioEmbedder model"
+        )
+    return family.name
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -209,7 +209,7 @@ def remove_empty_dirs(folder: Path) -> None:
             path.rmdir()
 
 
-ADAPTER_META = "wavlink_adapter.json"  # written by `wavlink finetune` (base fingerprint, training facts)
+from ..training.adapter import ADAPTER_META  # noqa: E402  (base fingerprint, training facts)
 
 
 def set_adapter_base(folder: Path, base_repo: str) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """Every publishable preset of both families, and how to build each one (random, pretrained or stand-in).
 
-The Omni family (`wavlink.omni_builder`, `wavlink.omni_presets`) is imported lazily so that WavLink
-publishing works on its own and the Omni part fails with a clear message when it is not installed.
+The families, their presets and builders come from the registry (`wavlink.builders.families`).
 """
 
 from __future__ import annotations
@@ -9,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..builders.families import FAMILIES as _REGISTRY
+from ..builders.families import get_family
 from .folders import PublishError
 
-FAMILIES = ("wavlink", "omni")
+FAMILIES = tuple(_REGISTRY)
 STANDIN = "tiny-random"
 OMNI_HUB_PREFIX = "omni-audio-embedder-"
 
@@ -40,17 +41,6 @@ class Built:
     standin_for: str | None
 
 
-def omni_modules() -> tuple[Any, Any]:
-    """(omni_builder, omni_presets), or a PublishError naming what is missing."""
-    try:
-        from .. import omni_builder, omni_presets
-    except ImportError as err:
-        raise PublishError(
-            f"the Omni family is not available ({err}); publish WavLink only with --family wavlink"
-        ) from err
-    return omni_builder, omni_presets
-
-
 def _first_attr(obj: Any, names: tuple[str, ...]) -> Any:
     for name in names:
         value = getattr(obj, name, None)
@@ -68,20 +58,18 @@ def _omni_components(preset: Any) -> tuple[str, ...]:
 
 
 def family_presets(family: str) -> list[PresetEntry]:
+    if family not in _REGISTRY:
+        raise PublishError(f"unknown family {family!r}; choose from {FAMILIES}")
     if family == "wavlink":
-        from ..presets import PRESETS
-
         return [PresetEntry("wavlink", p.name, p.hub_name, p.description,
-                            tuple(c for c in (p.whisper, p.text) if c != STANDIN), p) for p in PRESETS.values()]
-    if family == "omni":
-        _, omni_presets = omni_modules()
-        entries = []
-        for name, p in omni_presets.OMNI_PRESETS.items():
-            hub_name = getattr(p, "hub_name", None) or f"{OMNI_HUB_PREFIX}{name}"
-            entries.append(PresetEntry("omni", name, hub_name, str(getattr(p, "description", "") or ""),
-                                       _omni_components(p), p))
-        return entries
-    raise PublishError(f"unknown family {family!r}; choose from {FAMILIES}")
+                            tuple(c for c in (p.whisper, p.text) if c != STANDIN), p)
+                for p in _REGISTRY[family].presets.values()]
+    entries = []
+    for name, p in _REGISTRY[family].presets.items():
+        hub_name = getattr(p, "hub_name", None) or f"{OMNI_HUB_PREFIX}{name}"
+        entries.append(PresetEntry(family, name, hub_name, str(getattr(p, "description", "") or ""),
+                                   _omni_components(p), p))
+    return entries
 
 
 def select_presets(families: list[str], names: list[str] | None) -> list[PresetEntry]:
@@ -125,19 +113,8 @@ def build(entry: PresetEntry, *, pretrained: bool = False, standin: bool = False
 
 
 def _create(family: str, name: str, tokenizer: str | None, seed: int) -> tuple[Any, Any]:
-    if family == "wavlink":
-        from ..builder import create_model
-
-        return create_model(name, tokenizer=tokenizer, seed=seed)
-    omni_builder, _ = omni_modules()
-    return omni_builder.create_omni(name, tokenizer=tokenizer, seed=seed)
+    return get_family(family).create(name, tokenizer=tokenizer, seed=seed)
 
 
 def _build_pretrained(entry: PresetEntry, seed: int) -> tuple[Any, Any]:
-    if entry.family == "wavlink":
-        from ..builder import build_model
-
-        p = entry.preset
-        return build_model(p.whisper, p.text, projection_dim=p.projection_dim, seed=seed, **p.config_overrides)
-    omni_builder, _ = omni_modules()
-    return omni_builder.build_omni(preset=entry.name, seed=seed)
+    return get_family(entry.family).build_preset(entry.name, seed=seed)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..cards import (
+from .cards import (
     CardInfo,
     EvalFile,
     load_eval_results,
@@ -49,7 +49,6 @@ from .verify import (
     adapter_reference,
     load_with_package,
     reference_embeddings,
-    register_omni,
     smaller_dims,
     verify,
 )
@@ -102,9 +101,7 @@ def _print(msg: str) -> None:
 def _load_config(folder: Path) -> Any:
     from transformers import AutoConfig
 
-    import wavlink  # noqa: F401  (registers the WavLink Auto classes)
-
-    register_omni()
+    import wavlink  # noqa: F401  (registers both families with the Auto classes)
     try:
         return AutoConfig.from_pretrained(folder)
     except (ValueError, KeyError, OSError):
@@ -119,7 +116,7 @@ def _write_card(folder: Path, config: Any, info: CardInfo, options: PublishOptio
 def stage_built(entry_name: str, family: str, built: Any, repo_id: str, target: Path, options: PublishOptions,
                 results: Sequence[EvalFile] = (), description: str = "") -> Staged:
     """Save a model built in this process, with its card, into `target` (reference embeddings first)."""
-    from ..builder import save_model_folder
+    from ..builders.wavlink import save_model_folder
 
     dims = smaller_dims(built.model.config)
     reference = reference_embeddings(built.model, built.processor, family, dims) if options.verify else {}
@@ -150,7 +147,7 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
     prepare_target(target, options.overwrite)
     copy_files(source.path, target, [f for f in source.files if f != "README.md"])
     if not all((target / f).is_file() for f in ST_FILES):
-        from ..builder import write_sentence_transformers_files
+        from ..builders.wavlink import write_sentence_transformers_files
 
         write_sentence_transformers_files(target)
     remove_empty_dirs(target)

@@ -80,23 +80,11 @@ def _weight_bytes(model: Any) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-def register_omni() -> None:
-    """Register the Omni classes with the Auto classes, when the Omni family is installed."""
-    try:
-        from .. import omni_builder
-    except ImportError:
-        return
-    if hasattr(omni_builder, "register_omni"):
-        omni_builder.register_omni()
-
-
 def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
     """Load a model folder with the package's own classes (registered locally), remote code as a fallback."""
     from transformers import AutoModel, AutoProcessor
 
-    import wavlink  # noqa: F401  (registers the Auto classes)
-
-    register_omni()
+    import wavlink  # noqa: F401  (registers both families with the Auto classes)
     try:
         model = AutoModel.from_pretrained(folder)
         processor = AutoProcessor.from_pretrained(folder)
@@ -119,7 +107,7 @@ def adapter_reference(adapter: str | os.PathLike, base: str | os.PathLike) -> tu
 
 
 def check_card(folder: Path, base_repo: str | None = None) -> None:
-    from ..cards import CardError, validate_card
+    from .cards import CardError, validate_card
 
     readme = folder / "README.md"
     if not readme.is_file():

@@ -13,6 +13,7 @@ Command line: ``wavlink finetune ...`` and ``wavlink train --stage 1 --config FI
 ``accelerate launch scripts/train.py ...`` or ``torchrun --nproc-per-node 8 scripts/train.py ...``).
 """
 
+from .adapter import check_adapter_base, load_adapter, merge_adapter, model_fingerprint, save_adapter
 from .config import TrainingConfig, load_config
 from .data import (
     AudioCaptionCollator,
@@ -22,7 +23,7 @@ from .data import (
     read_audiofolder,
     read_manifest,
 )
-from .finetune import check_adapter_base, finetune, load_adapter, merge_adapter, save_adapter
+from .finetune import finetune
 from .recipe import MODES, SCOPES, apply_training_mode, describe_trainable, lora_target_regex
 from .trainer import ContrastiveTrainer, TrainResult, evaluate_retrieval, list_checkpoints, train
 
@@ -38,6 +39,7 @@ __all__ = [
     "TrainingConfig",
     "apply_training_mode",
     "check_adapter_base",
+    "model_fingerprint",
     "describe_trainable",
     "evaluate_retrieval",
     "finetune",

@@ -28,9 +28,6 @@ Why the pieces look the way they do:
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import os
 import re
@@ -43,13 +40,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..audio_utils import prepare_waveform
-from ..splits import SPLIT_ALIASES, normalize_split
+from ..data import SPLIT_ALIASES, TABLE_SUFFIXES, decode_audio, normalize_split, probe_audio, read_table
 from .augment import AugmentConfig, augment_wave, join_captions, mix_clips
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+MANIFEST_SUFFIXES = TABLE_SUFFIXES
 METADATA_NAMES = ("metadata.csv", "metadata.jsonl", "metadata.tsv")
 ON_ERROR = ("fail", "skip")
 CAPTION_SAMPLING = ("all", "random")
@@ -124,46 +120,9 @@ class DataReport:
 
 
 def _read_table(path: Path) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
-    """Rows of a CSV/TSV/JSONL/JSON file as (origin, row dict); origin names the file and line."""
-    suffix = path.suffix.lower()
-    if suffix not in MANIFEST_SUFFIXES:
-        raise ValueError(f"{path}: unsupported manifest type {suffix!r}; use one of {', '.join(MANIFEST_SUFFIXES)}")
-    if not path.is_file():
-        raise ValueError(f"manifest not found: {path}")
-    rows: list[tuple[str, dict[str, Any]]] = []
-    if suffix in (".csv", ".tsv"):
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            for row in reader:
-                clean = {(k or "").strip(): v for k, v in row.items()}
-                rows.append((f"{path.name} line {reader.line_num}", clean))
-        return columns, rows
-    if suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: invalid JSON ({err})") from err
-        if not isinstance(data, list):
-            raise ValueError(f"{path}: a .json manifest must be a list of objects; use .jsonl for one per line")
-        items = [(f"{path.name} item {i}", r) for i, r in enumerate(data)]
-    else:
-        items = []
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    items.append((f"{path.name} line {n}", json.loads(line)))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path.name} line {n}: invalid JSON ({err})") from err
-    columns: list[str] = []
-    for origin, row in items:
-        if not isinstance(row, dict):
-            raise ValueError(f"{origin}: expected a JSON object, got {type(row).__name__}")
-        columns.extend(k for k in row if k not in columns)
-        rows.append((origin, row))
-    return columns, rows
+    """(columns, (origin, row) pairs) of a manifest file (the data layer's reader)."""
+    table = read_table(path)
+    return table.columns, table.items()
 
 
 def _captions_of(value: Any, origin: str, column: str) -> list[str]:
@@ -364,12 +323,6 @@ def read_hf_dataset(
 # ---------------------------------------------------------------------------------------------- decoding
 
 
-def _open_sound(data: str | bytes):
-    import soundfile as sf
-
-    return sf.SoundFile(io.BytesIO(data) if isinstance(data, bytes) else data)
-
-
 def decode_segment(
     data: str | bytes,
     sampling_rate: int,
@@ -377,65 +330,9 @@ def decode_segment(
     max_seconds: float | None = None,
     name: str = "audio",
 ) -> np.ndarray:
-    """Mono float32 at `sampling_rate`; with `max_seconds`, only a window is read (start = fraction of the slack).
-
-    `start_fraction=None` takes the window at the start (deterministic, used at evaluation).
-    """
-    if isinstance(data, str):
-        if not os.path.isfile(data):
-            raise ValueError(f"{name}: audio file not found: {data}")
-        if os.path.getsize(data) == 0:
-            raise ValueError(f"{name}: audio file is empty (0 bytes): {data}")
-    try:
-        with _open_sound(data) as f:
-            total, rate = f.frames, f.samplerate
-            start, frames = 0, total
-            if max_seconds is not None:
-                window = int(round(max_seconds * rate))
-                if total > window:
-                    frames = window
-                    if start_fraction is not None:
-                        start = int(start_fraction * (total - window + 1))
-                        start = min(max(start, 0), total - window)
-            if start:
-                f.seek(start)
-            wave = f.read(frames, dtype="float32", always_2d=True)
-    except ValueError:
-        raise
-    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise ValueError(f"{name}: cannot decode audio ({err})") from err
-    if wave.shape[0] == 0:
-        raise ValueError(f"{name}: zero-length audio")
-    return prepare_waveform(wave.mean(axis=1), rate, sampling_rate, resample=True, name=name)
-
-
-def probe_audio(data: str | bytes | None, deep: bool = False) -> tuple[float | None, str | None]:
-    """(duration in seconds, problem or None), reading only the header unless `deep`."""
-    if data is None:
-        return None, "no audio (neither path nor bytes)"
-    if isinstance(data, str):
-        if not os.path.exists(data):
-            return None, "file not found"
-        if not os.path.isfile(data):
-            return None, "not a file"
-        if os.path.getsize(data) == 0:
-            return None, "empty file (0 bytes)"
-    elif len(data) == 0:
-        return None, "empty audio bytes"
-    try:
-        with _open_sound(data) as f:
-            frames, rate = f.frames, f.samplerate
-            if frames <= 0:
-                return None, "zero-length audio"
-            if deep:
-                wave = f.read(dtype="float32")
-                if wave.size == 0:
-                    return None, "zero-length audio"
-                if not np.isfinite(wave).all():
-                    return None, "audio contains NaN or inf"
-    except Exception as err:
-        return None, f"cannot decode ({str(err).strip() or type(err).__name__})"
-    return frames / rate, None
+    """Mono float32 at `sampling_rate`; with `max_seconds`, only a window is read (start = fraction of the slack;
+    None: the start, deterministic, used at evaluation). The package's one decoder (`decode_audio`)."""
+    return decode_audio(data, sampling_rate, max_seconds=max_seconds, start_fraction=start_fraction, name=name)
 
 
 # ---------------------------------------------------------------------------------------------- dataset

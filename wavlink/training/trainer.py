@@ -44,6 +44,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from .adapter import model_fingerprint, save_adapter
 from .config import TrainingConfig
 from .data import AudioCaptionCollator, AudioCaptionDataset, LengthBucketBatchSampler, split_clips
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
@@ -108,24 +109,13 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
         model, processor = load_source(source)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
+    from ..builders.families import get_family
+
+    family = get_family(config.family)
     if config.preset:
-        if config.family == "omni":
-            from ..omni_builder import create_omni
-
-            model, processor = create_omni(config.preset, tokenizer=config.tokenizer, seed=config.seed, **overrides)
-        else:
-            from ..builder import create_model
-
-            model, processor = create_model(config.preset, tokenizer=config.tokenizer, seed=config.seed, **overrides)
-        return model, processor, None
-    if config.family == "omni":
-        from ..omni_builder import build_omni
-
-        model, processor = build_omni(config.init_audio, config.init_text, seed=config.seed, **overrides)
+        model, processor = family.create(config.preset, tokenizer=config.tokenizer, seed=config.seed, **overrides)
     else:
-        from ..builder import build_model
-
-        model, processor = build_model(config.init_audio, config.init_text, seed=config.seed, **overrides)
+        model, processor = family.build(config.init_audio, config.init_text, seed=config.seed, **overrides)
     return model, processor, None
 
 
@@ -398,7 +388,7 @@ class ContrastiveTrainer:
         if cfg.mode == "lora" and base_ref is None:
             base_dir = self.output_dir / "base"
             if acc.is_main_process and not (base_dir / "config.json").is_file():
-                from ..builder import save_model_folder
+                from ..builders.wavlink import save_model_folder
 
                 save_model_folder(model, self.processor, base_dir)
             base_ref = str(base_dir.resolve())
@@ -420,7 +410,7 @@ class ContrastiveTrainer:
         self._print(f"{cfg.mode} / {cfg.scope}: {describe_trainable(model)}; loss {self.loss_type}"
                     + (f", Matryoshka {self.matryoshka_dims}" if self.matryoshka_dims else ""))
 
-        from ..losses import build_loss
+        from ..remote_code.losses import build_loss
 
         self.loss_fn = build_loss(self.loss_type, matryoshka_dims=self.matryoshka_dims,
                                   **({"matryoshka_weights": cfg.matryoshka_weights} if cfg.matryoshka_weights else {}),
@@ -518,7 +508,7 @@ class ContrastiveTrainer:
         self.label_embeds_step = -1
         if self.distill is None:
             return
-        from ..losses import LabelDistillationLoss
+        from ..remote_code.losses import LabelDistillationLoss
         from .distill import TeacherScores
 
         teacher = TeacherScores.load(self.distill.teacher)
@@ -721,7 +711,7 @@ class ContrastiveTrainer:
         The loss caps ``exp(logit_scale)`` (100 by default) but that cap has zero gradient above it, so without
         this the parameter could drift past the cap and stop learning. SigLIP's scale has no cap (as in SigLIP).
         """
-        from ..losses import ClipLoss
+        from ..remote_code.losses import ClipLoss
 
         caps = [m.max_logit_scale for m in self.loss_fn.modules()
                 if isinstance(m, ClipLoss) and m.max_logit_scale is not None]
@@ -826,7 +816,7 @@ class ContrastiveTrainer:
     # ------------------------------------------------------------------ final artefacts
     def save_final(self) -> tuple[Path | None, Path | None]:
         """Full model folder (merged for LoRA when ``merge_lora``) and, for LoRA, the adapter folder."""
-        from ..builder import save_model_folder
+        from ..builders.wavlink import save_model_folder
 
         cfg, acc = self.config, self.accelerator
         acc.wait_for_everyone()
@@ -835,7 +825,6 @@ class ContrastiveTrainer:
         adapter_dir = None
         if acc.is_main_process:
             if cfg.mode == "lora":
-                from .finetune import save_adapter
 
                 adapter_dir = cfg.resolved_path(cfg.final_adapter_dir, "adapter")
                 save_adapter(model, self.processor, adapter_dir, self.base_ref, base_fingerprint=self.base_fingerprint,
@@ -858,19 +847,6 @@ class ContrastiveTrainer:
         return model_dir, adapter_dir
 
 
-def model_fingerprint(model: nn.Module) -> dict[str, Any]:
-    """Architecture identity of a base model (type + parameter names and shapes), to refuse a wrong base."""
-    import hashlib
-
-    base = unwrap(model)
-    lines = sorted(f"{n}:{tuple(p.shape)}" for n, p in base.named_parameters())
-    return {
-        "model_type": getattr(getattr(base, "config", None), "model_type", None),
-        "num_parameters": sum(p.numel() for p in base.parameters()),
-        "shapes_sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
-    }
-
-
 def train(config: TrainingConfig, resume: str | os.PathLike | None = None, step_delay: float = 0.0) -> TrainResult:
     """Train (or resume) a run; see `ContrastiveTrainer`."""
     return ContrastiveTrainer(config, resume=resume, step_delay=step_delay).fit()
@@ -884,7 +860,6 @@ __all__ = [
     "evaluate_retrieval",
     "list_checkpoints",
     "load_model_and_processor",
-    "model_fingerprint",
     "parameter_groups",
     "resolve_loss",
     "resolve_resume",

@@ -15,23 +15,62 @@ import numpy as np
 MAX_CHANNELS = 16
 
 
-def load_audio_file(path: str | os.PathLike, sampling_rate: int) -> np.ndarray:
-    """Decode a file to mono float32 at `sampling_rate`; clear errors for missing, empty or corrupt files."""
+def decode_audio(
+    source: str | os.PathLike | bytes,
+    sampling_rate: int,
+    *,
+    max_seconds: float | None = None,
+    start_fraction: float | None = None,
+    name: str | None = None,
+) -> np.ndarray:
+    """Decode a file path or encoded bytes to mono float32 at `sampling_rate`: the one decoder of the package
+    (processors, training, evaluation and inference all come here). Clear errors for missing, empty or
+    corrupt input and NaN samples.
+
+    With `max_seconds`, only a window of that length is read: at the start (`start_fraction=None`, the
+    deterministic choice used at inference and evaluation), or at `start_fraction` of the slack (training crops).
+    """
+    import io
+
     import soundfile as sf
 
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"audio file not found: {path}")
-    if os.path.getsize(path) == 0:
-        raise ValueError(f"audio file is empty (0 bytes): {path}")
+    if isinstance(source, (bytes, bytearray)):
+        name = name or "audio bytes"
+        if len(source) == 0:
+            raise ValueError(f"{name}: empty audio bytes")
+        opened: Any = io.BytesIO(source)
+    else:
+        path = os.fspath(source)
+        where = f"{name}: " if name and name != path else ""  # e.g. the manifest row the path came from
+        name = name or path
+        if not os.path.isfile(path):
+            raise ValueError(f"{where}audio file not found: {path}")
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"{where}audio file is empty (0 bytes): {path}")
+        opened = path
     try:
-        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
+        with sf.SoundFile(opened) as f:
+            total, rate = f.frames, f.samplerate
+            start, frames = 0, total
+            if max_seconds is not None:
+                window = int(round(max_seconds * rate))
+                if total > window:
+                    frames = window
+                    if start_fraction is not None:
+                        start = min(max(int(start_fraction * (total - window + 1)), 0), total - window)
+            if start:
+                f.seek(start)
+            data = f.read(frames, dtype="float32", always_2d=True)
     except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise ValueError(f"cannot decode audio file {path}: {err}") from err
+        raise ValueError(f"cannot decode audio {name}: {err}") from err
     if data.shape[0] == 0:
-        raise ValueError(f"audio file has no samples: {path}")
-    mono = data.mean(axis=1)
-    return prepare_waveform(mono, file_sr, sampling_rate, resample=True, name=path)
+        raise ValueError(f"audio has no samples: {name}")
+    return prepare_waveform(data.mean(axis=1), rate, sampling_rate, resample=True, name=name)
+
+
+def load_audio_file(path: str | os.PathLike, sampling_rate: int) -> np.ndarray:
+    """Decode a whole file (see `decode_audio`)."""
+    return decode_audio(path, sampling_rate)
 
 
 def to_numpy(audio: Any) -> np.ndarray:
@@ -96,14 +135,17 @@ def prepare_waveform(
 def coerce_audio(
     audio: Any, sampling_rate: int | None, target_rate: int, *, resample: bool = True, name: str = "audio"
 ) -> np.ndarray:
-    """One audio item of any accepted form: path, `{"array", "sampling_rate"}` dict, array, tensor, list."""
-    if isinstance(audio, (str, os.PathLike)):
-        return load_audio_file(audio, target_rate)
+    """One audio item of any accepted form: path, encoded bytes, `{"array", "sampling_rate"}` or `datasets`
+    `{"bytes", "path"}` dict, array, tensor, list."""
+    if isinstance(audio, (str, os.PathLike, bytes, bytearray)):
+        return decode_audio(audio, target_rate, name=None if isinstance(audio, (str, os.PathLike)) else name)
     if isinstance(audio, Mapping):
+        if audio.get("array") is None and audio.get("bytes") is not None:  # an undecoded `datasets` Audio cell
+            return decode_audio(audio["bytes"], target_rate, name=audio.get("path") or name)
         if "array" not in audio:
             raise ValueError(f"{name}: an audio dict needs an 'array' key (and 'sampling_rate'), got {list(audio)}")
         if audio.get("path") and audio.get("array") is None:
-            return load_audio_file(audio["path"], target_rate)
+            return decode_audio(audio["path"], target_rate)
         return prepare_waveform(
             audio["array"], audio.get("sampling_rate", sampling_rate), target_rate, resample=resample, name=name
         )
@@ -112,7 +154,7 @@ def coerce_audio(
 
 def is_batch(audio: Any) -> bool:
     """Whether `audio` is a list of clips rather than one clip."""
-    if isinstance(audio, (str, os.PathLike, Mapping)):
+    if isinstance(audio, (str, os.PathLike, bytes, bytearray, Mapping)):
         return False
     if isinstance(audio, (list, tuple)):
         if len(audio) == 0:
@@ -128,4 +170,4 @@ def is_batch(audio: Any) -> bool:
     return False
 
 
-__all__ = ["coerce_audio", "is_batch", "load_audio_file", "prepare_waveform", "to_mono", "to_numpy"]
+__all__ = ["coerce_audio", "decode_audio", "is_batch", "load_audio_file", "prepare_waveform", "to_mono", "to_numpy"]

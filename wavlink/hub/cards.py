@@ -1,4 +1,5 @@
-"""Model cards for published repos, rendered from `hub_cards/` templates.
+"""Model cards for published repos, rendered from the `wavlink/hub_cards/` templates (package data, so a wheel
+install renders them too).
 
 Everything a card states is read from something checkable: the saved config (every documented field,
 including the choices the papers leave open), the safetensors headers (parameter counts), the installed
@@ -24,7 +25,7 @@ from typing import Any
 
 import yaml
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hub_cards"
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hub_cards"  # wavlink/hub_cards/
 TEMPLATES = {"wavlink": "wavlink.md.jinja", "omni": "omni.md.jinja", "adapter": "adapter.md.jinja"}
 PIPELINE_TAGS = {"wavlink": "zero-shot-audio-classification", "omni": "feature-extraction"}
 
@@ -275,7 +276,7 @@ def _human(n: int) -> str:
 def _requirements() -> list[str]:
     """The package's dependency specs: pyproject.toml of a source checkout (current even when the editable
     install's metadata is stale), else the installed metadata."""
-    pyproject = TEMPLATE_DIR.parent / "pyproject.toml"
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"  # absent in a wheel install
     try:
         import tomllib
 

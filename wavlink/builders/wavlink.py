@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from transformers import AutoTokenizer
 
-from .configuration_wavlink import WavLinkConfig
-from .modeling_wavlink import WavLinkModel
+from ..remote_code import remote_code_files
+from ..remote_code.configuration_wavlink import WavLinkConfig
+from ..remote_code.modeling_wavlink import WavLinkModel
+from ..remote_code.processing_wavlink import WavLinkFeatureExtractor, WavLinkProcessor
+from .components import build_from_components
 from .presets import PRESETS, preset_config
-from .processing_wavlink import WavLinkFeatureExtractor, WavLinkProcessor
 from .tokenization import byte_level_tokenizer
 
 BYTE_LEVEL = "byte-level"
@@ -84,8 +87,7 @@ def build_model(
     import torch
 
     torch.manual_seed(seed)
-    model = WavLinkModel.from_pretrained_components(whisper, text, projection_dim=projection_dim,
-                                                    **config_overrides)
+    model = build_from_components(whisper, text, projection_dim=projection_dim, **config_overrides)
     tok = load_tokenizer(os.fspath(text), model.config.text_config.max_position_embeddings)
     return model, processor_for(model.config, tok)
 
@@ -124,10 +126,14 @@ def write_sentence_transformers_files(out_dir: str | os.PathLike) -> None:
 
 
 def save_model_folder(model: Any, processor: WavLinkProcessor, out_dir: str | os.PathLike) -> Path:
-    """Write model + processor + remote code + sentence-transformers files (safetensors only)."""
+    """Write model + processor + remote code + sentence-transformers files (safetensors only), for either
+    family. The remote code is exactly `wavlink.remote_code`'s files, whatever the family: one folder layout
+    for every saved model, and a folder never carries build-time code."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     processor.save_pretrained(out)
+    for source in remote_code_files():
+        shutil.copyfile(source, out / source.name)
     write_sentence_transformers_files(out)
     return out

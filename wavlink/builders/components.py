@@ -19,6 +19,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, WhisperModel
 from transformers.utils import logging
 
+from ..remote_code.modeling_wavlink import WavLinkModel
+
 logger = logging.get_logger(__name__)
 
 
@@ -106,10 +108,12 @@ def load_text_tower(source: str | os.PathLike) -> TextTower:
 
 
 def build_from_components(
-    model_cls: type, whisper: str | os.PathLike, text: str | os.PathLike, projection_dim: int | None = None,
-    **config_overrides: Any,
-):
-    """A WavLinkModel whose towers hold the given checkpoints; new parts (token, audio projection) are fresh."""
+    whisper: str | os.PathLike, text: str | os.PathLike, projection_dim: int | None = None,
+    model_cls: type[WavLinkModel] = WavLinkModel, **config_overrides: Any,
+) -> WavLinkModel:
+    """A WavLinkModel whose towers hold the given checkpoints (local folders or Hub ids); new parts (global
+    token, audio projection) are fresh. Raises if any pretrained weight would stay uninitialised; CLIP's
+    pretrained text projection is reused, as in the paper."""
     config_cls = model_cls.config_class
     audio_config, audio_state = load_whisper_encoder(whisper)
     tower = load_text_tower(text)

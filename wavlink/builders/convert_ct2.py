@@ -731,9 +731,9 @@ def convert_ct2_whisper(
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m wavlink.convert_ct2 SRC [PART ...] --out DIR``: convert and print a short summary."""
+    """``python -m wavlink.builders.convert_ct2 SRC [PART ...] --out DIR``: convert and print a short summary."""
     parser = argparse.ArgumentParser(
-        prog="python -m wavlink.convert_ct2",
+        prog="python -m wavlink.builders.convert_ct2",
         description="Convert a CTranslate2 Whisper model.bin into a transformers Whisper folder.",
     )
     parser.add_argument(

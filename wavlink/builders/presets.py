@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from transformers import CLIPTextConfig, WhisperConfig
 
-from .configuration_wavlink import WavLinkConfig
+from ..remote_code.configuration_wavlink import WavLinkConfig
 from .tokenization import BYTE_LEVEL_IDS
 
 # Whisper encoder shapes: (d_model, layers, heads, ffn, n_mels)

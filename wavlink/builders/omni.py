@@ -38,11 +38,11 @@ import torch
 from torch import nn
 from transformers import AutoConfig, PretrainedConfig, Qwen2Config
 
-from .builder import BYTE_LEVEL, load_tokenizer, save_model_folder
-from .configuration_omni import AUDIO_ENCODER_MODEL_TYPES, OmniAudioEmbedderConfig
-from .modeling_omni import OmniAudioEmbedder
+from ..remote_code.configuration_omni import AUDIO_ENCODER_MODEL_TYPES, OmniAudioEmbedderConfig
+from ..remote_code.modeling_omni import OmniAudioEmbedder
+from ..remote_code.processing_omni import OmniAudioFeatureExtractor, OmniAudioProcessor
 from .omni_presets import OMNI_PRESETS, TINY, omni_preset_config, prune_text_config
-from .processing_omni import OmniAudioFeatureExtractor, OmniAudioProcessor
+from .wavlink import BYTE_LEVEL, load_tokenizer, save_model_folder
 
 SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
@@ -360,20 +360,6 @@ def save_omni_folder(model: OmniAudioEmbedder, processor: OmniAudioProcessor, ou
     return save_model_folder(model, processor, out_dir)
 
 
-def register_omni() -> None:
-    """Register with the Auto classes in-process, and mark the classes for remote-code saving."""
-    from transformers import AutoFeatureExtractor, AutoModel, AutoProcessor
-
-    AutoConfig.register(OmniAudioEmbedderConfig.model_type, OmniAudioEmbedderConfig, exist_ok=True)
-    AutoModel.register(OmniAudioEmbedderConfig, OmniAudioEmbedder, exist_ok=True)
-    AutoFeatureExtractor.register(OmniAudioEmbedderConfig, OmniAudioFeatureExtractor, exist_ok=True)
-    AutoProcessor.register(OmniAudioEmbedderConfig, OmniAudioProcessor, exist_ok=True)
-    OmniAudioEmbedderConfig.register_for_auto_class()
-    OmniAudioEmbedder.register_for_auto_class("AutoModel")
-    OmniAudioFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
-    OmniAudioProcessor.register_for_auto_class("AutoProcessor")
-
-
 __all__ = [
     "OMNI_PRESETS",
     "SafetensorsCheckpoint",
@@ -382,6 +368,5 @@ __all__ = [
     "create_omni",
     "load_strict",
     "processor_for",
-    "register_omni",
     "save_omni_folder",
 ]

@@ -105,19 +105,6 @@ class WavLinkModel(WavLinkPreTrainedModel):
         self.siglip_logit_bias = nn.Parameter(torch.tensor(float(config.siglip_logit_bias_init)))
         self.post_init()
 
-    @classmethod
-    def from_pretrained_components(
-        cls, whisper: str, text: str, projection_dim: int | None = None, **config_overrides
-    ) -> "WavLinkModel":
-        """Assemble from a Whisper checkpoint and a text-encoder checkpoint (local folders or Hub ids).
-
-        Raises if any pretrained weight would stay uninitialised. The global token and the audio projection
-        are new (randomly initialised); CLIP's pretrained text projection is reused.
-        """
-        from .components import build_from_components
-
-        return build_from_components(cls, whisper, text, projection_dim=projection_dim, **config_overrides)
-
     # ------------------------------------------------------------------ audio
     def _encode_windows(
         self, features: torch.Tensor, frame_mask: torch.Tensor

@@ -23,7 +23,7 @@ from transformers import AutoConfig, PretrainedConfig, Qwen2Config, WhisperConfi
 from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniAudioEncoderConfig
 from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeAudioEncoderConfig
 
-from .configuration_omni import OmniAudioEmbedderConfig
+from ..remote_code.configuration_omni import OmniAudioEmbedderConfig
 from .tokenization import BYTE_LEVEL_IDS
 
 BYTE_LEVEL = "byte-level"

