@@ -111,6 +111,10 @@ def test_teacher_scores_load_lookup_and_bad_files(tmp_path, toy):
         TeacherScores.load(tmp_path / "wrong.npz")
     with pytest.raises(ValueError, match="not found"):
         TeacherScores.load(tmp_path / "missing.npz")
+    # a data folder reached through a symlink still finds its scores
+    (tmp_path / "link").symlink_to(toy.parent, target_is_directory=True)
+    assert TeacherScores.load(tmp_path / "link" / "teacher.npz").row(str(toy.parent / "audio" / "0_0.wav")) == 0
+    assert table.row(str(tmp_path / "link" / "audio" / "0_0.wav")) == 0
     with pytest.raises(ValueError, match="exactly once"):
         DistillConfig(teacher="t.npz", templates=["no placeholder"])
     with pytest.raises(ValueError, match="unknown distill option"):

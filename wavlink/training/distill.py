@@ -25,7 +25,9 @@ DEFAULT_LABEL_TEMPLATES = ("the sound of {}.",)
 
 
 def _key(path: str | os.PathLike) -> str:
-    return os.path.normpath(os.path.abspath(os.fspath(path)))
+    """The lookup key of a clip: its real path (symlinks resolved, so a data folder reached through a link
+    still matches the score file's paths)."""
+    return os.path.realpath(os.fspath(path))
 
 
 class TeacherScores:
