@@ -173,6 +173,32 @@ def test_qwen3_encoder_matches_upstream_forward() -> None:
     assert (ours - upstream).abs().max().item() <= 1e-5
 
 
+def test_whisper_variant_matches_qwen2_audio_encoder() -> None:
+    """The Whisper variant pools token pairs and THEN applies the final LayerNorm, as transformers'
+    Qwen2AudioEncoder (and Qwen2.5-Omni's encoder) do: same weights, same 30 s input, same tokens."""
+    from transformers import Qwen2AudioEncoderConfig
+    from transformers.models.qwen2_audio.modeling_qwen2_audio import Qwen2AudioEncoder
+
+    model, _ = tiny("tiny-random-whisper", seed=3)
+    wcfg = model.config.audio_config
+    reference = Qwen2AudioEncoder(Qwen2AudioEncoderConfig(
+        num_mel_bins=wcfg.num_mel_bins, encoder_layers=wcfg.encoder_layers,
+        encoder_attention_heads=wcfg.encoder_attention_heads, encoder_ffn_dim=wcfg.encoder_ffn_dim,
+        d_model=wcfg.d_model, max_source_positions=wcfg.max_source_positions)).eval()
+    missing, unexpected = reference.load_state_dict(model.audio_encoder.state_dict(), strict=False)
+    assert not missing and not unexpected
+    frames = 2 * wcfg.max_source_positions
+    with torch.no_grad():
+        layer_norm = model.audio_encoder.layer_norm
+        layer_norm.weight.normal_(1.0, 0.3), layer_norm.bias.normal_(0.0, 0.3)  # make the order matter
+        reference.layer_norm.load_state_dict(layer_norm.state_dict())
+        features = torch.randn(1, wcfg.num_mel_bins, frames, generator=torch.Generator().manual_seed(0))
+        ours = model._encode_whisper(features, torch.tensor([frames]))[0]
+        upstream = reference(features).last_hidden_state[0]
+    assert ours.shape == upstream.shape
+    assert (ours - upstream).abs().max().item() <= 1e-4
+
+
 @pytest.mark.parametrize("preset", TINY_PRESETS)
 def test_long_audio_policies(preset: str) -> None:
     """Chunking = duration-weighted mean of the separately embedded windows (WavLink's policy)."""

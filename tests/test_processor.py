@@ -123,6 +123,9 @@ def test_max_length_padding(fe: WavLinkFeatureExtractor) -> None:
     # ST passes padding=True: that keeps the configured mode.
     assert fixed(make_clip(1.0), sampling_rate=SR, padding=True)["input_features"].shape == (1, 80, 3000)
     assert fe(make_clip(1.0), sampling_rate=SR, padding=True)["input_features"].shape == (1, 80, 100)
+    # An explicit choice wins over the configured mode.
+    assert fixed(make_clip(1.0), sampling_rate=SR, padding="longest")["input_features"].shape == (1, 80, 100)
+    assert fixed(make_clip(1.0), sampling_rate=SR, padding=False)["input_features"].shape == (1, 80, 100)
 
 
 def test_long_audio_policies_in_the_extractor() -> None:

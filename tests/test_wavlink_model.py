@@ -373,6 +373,10 @@ def test_audio_input_validation(model: WavLinkModel) -> None:
         model.get_audio_features(torch.full((1, 80, 100), float("nan")))
     with pytest.raises(ValueError, match="no valid frames"):
         model.get_audio_features(torch.zeros(1, 80, 100), torch.zeros(1, 100, dtype=torch.long))
+    left_padded = torch.zeros(1, 100, dtype=torch.long)
+    left_padded[:, 40:] = 1  # the encoder runs on mask.sum() leading frames: this would embed the padding
+    with pytest.raises(ValueError, match="right padding"):
+        model.get_audio_features(torch.zeros(1, 80, 100), left_padded)
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -490,6 +494,23 @@ def test_forward_with_both_modalities(model: WavLinkModel, clips: dict) -> None:
         model()
     with pytest.raises(ValueError, match="return_loss"):
         model(**t_in, return_loss=True)
+
+
+@pytest.mark.parametrize("loss_type", ["siglip", "clip+siglip"])
+def test_forward_logits_use_the_scale_the_model_was_trained_with(clips: dict, loss_type: str) -> None:
+    """A SigLIP model's logits are exp(t') * cos + b (SigLIP's own scale and bias), not CLIP's scale."""
+    model = tiny_model(seed=0, loss_type=loss_type)
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(20.0))
+        model.siglip_logit_scale.fill_(math.log(7.0))
+        model.siglip_logit_bias.fill_(-3.0)
+    a_in = audio_inputs(model.config, [clips["short"]])
+    t_in = text_ids(["a dog barks", "rain"])
+    with torch.no_grad():
+        out = model(**t_in, **a_in)
+    cos = out.audio_embeds @ out.text_embeds.t()
+    expected = 7.0 * cos - 3.0 if loss_type == "siglip" else 20.0 * cos
+    assert max_diff(out.logits_per_audio, expected) <= 1e-5
 
 
 def test_zero_shot_pipeline_in_process(model: WavLinkModel, clips: dict) -> None:

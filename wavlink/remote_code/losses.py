@@ -44,6 +44,7 @@ __all__ = [
     "SigLipLoss",
     "all_gather_tensor",
     "build_loss",
+    "similarity_logits",
     "default_matryoshka_dims",
     "gather_features",
     "rank_and_world_size",
@@ -657,6 +658,28 @@ class LabelDistillationLoss(nn.Module):
             kl = (target * (torch.log(target.clamp_min(1e-12)) - log_q)).sum(-1)
             total = total + kl.mean()
         return total / len(dims)
+
+
+def similarity_logits(
+    audio_embeds: Tensor,
+    text_embeds: Tensor,
+    loss_type: str,
+    logit_scale: Tensor,
+    logit_bias: Tensor | None = None,
+    siglip_logit_scale: Tensor | None = None,
+) -> Tensor:
+    """(A, T) audio-to-text logits in the form the model was trained with, from `loss_scales(loss_type)`.
+
+    SigLIP-trained models give ``exp(t') * cos + b`` (read with a sigmoid, as transformers' SigLIP does); CLIP
+    and CLIP+SigLIP models give CLIP's ``min(exp(t), 100) * cos`` (read with a softmax over the texts; for the
+    combination the softmax-trained scale is the one whose probabilities sum to one).
+    """
+    sims = audio_embeds @ text_embeds.t()
+    if str(loss_type).strip().lower().replace(" ", "") == "siglip":
+        if logit_bias is None:
+            raise ValueError("SigLIP logits need logit_bias")
+        return logit_scale.exp().to(sims.dtype) * sims + logit_bias.to(sims.dtype)
+    return logit_scale.exp().clamp(max=100).to(sims.dtype) * sims
 
 
 def build_loss(name: str, matryoshka_dims: Sequence[int] | None = None, **kw) -> nn.Module:

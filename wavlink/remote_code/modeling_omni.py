@@ -36,7 +36,8 @@ from .configuration_omni import (
     three_stride2,
     whisper_stride2,
 )
-from .losses import build_loss
+from .input_checks import check_audio_inputs
+from .losses import build_loss, similarity_logits
 
 
 @dataclass
@@ -125,6 +126,16 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
     def set_input_embeddings(self, value: nn.Module) -> None:
         self.language_model.set_input_embeddings(value)
 
+    def frozen_parameter_names(self) -> list[str]:
+        """Parameters no training mode may unfreeze: fixed sinusoidal positions (the Whisper variant's, frozen in
+        transformers too) and encoder weights this model never uses (Qwen2.5-Omni's `audio_bos_eos_token`
+        belongs to the thinker's prompt format; trainable but unused, it would stall DDP at the second step)."""
+        return [
+            f"audio_encoder.{name}"
+            for name, _ in self.audio_encoder.named_parameters()
+            if name == "embed_positions.weight" or name.startswith("audio_bos_eos_token.")
+        ]
+
     # ------------------------------------------------------------------ shared tower
     def _run_language_model(
         self,
@@ -157,35 +168,6 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         return F.normalize(pooled, dim=-1) if self.config.normalize else pooled
 
     # ------------------------------------------------------------------ audio
-    def _check_audio_inputs(
-        self, input_features: torch.Tensor | None, feature_attention_mask: torch.Tensor | None
-    ) -> torch.Tensor:
-        if input_features is None:
-            raise ValueError("input_features is required for audio embeddings")
-        n_mels = self.config.audio_config.num_mel_bins
-        if input_features.dim() != 3 or input_features.shape[1] != n_mels:
-            raise ValueError(
-                f"input_features must have shape (batch, {n_mels}, frames) for this audio encoder, got "
-                f"{tuple(input_features.shape)}"
-            )
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contain NaN or inf")
-        batch, _, frames = input_features.shape
-        if feature_attention_mask is None:
-            return torch.ones(batch, frames, dtype=torch.long, device=input_features.device)
-        if tuple(feature_attention_mask.shape) != (batch, frames):
-            raise ValueError(
-                f"feature_attention_mask shape {tuple(feature_attention_mask.shape)} does not match "
-                f"input_features {tuple(input_features.shape)}"
-            )
-        lengths = feature_attention_mask.long().sum(-1)
-        if (lengths == 0).any():
-            raise ValueError("a clip has no valid frames (empty audio)")
-        prefix = torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
-        if not torch.equal(feature_attention_mask.bool(), prefix):
-            raise ValueError("feature_attention_mask must mark a prefix of valid frames (right padding)")
-        return feature_attention_mask
-
     def _encode_qwen2_5_omni(self, features: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
         """The thinker's `get_audio_features` conversion: padded batch -> flat (n_mels, sum frames) + lengths."""
         mask = torch.arange(features.shape[-1], device=features.device)[None, :] < lengths[:, None]
@@ -231,7 +213,7 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         return list(tokens.split(counts.tolist()))
 
     def _encode_whisper(self, features: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
-        """Whisper encoder on the real frames only (masked convs and attention), then pair-averaged."""
+        """Whisper encoder on the real frames only (masked convs and attention), pair-averaged, then normed."""
         enc = self.audio_encoder
         frames = features.shape[-1]
         mask = (torch.arange(frames, device=features.device)[None, :] < lengths[:, None]).to(features.dtype)
@@ -251,12 +233,13 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
             if self.training and enc.layerdrop > 0 and torch.rand([]) < enc.layerdrop:
                 continue
             x = layer(x, attn)
-        x = enc.layer_norm(x)
+        # pool, then the final LayerNorm: Qwen2-Audio's and Qwen2.5-Omni's order (avg_pooler before layer_norm)
         stride = self.config.whisper_pool_stride
         counts = token_lengths // stride
         if stride > 1:
             usable = (n_pos // stride) * stride
             x = x[:, :usable].reshape(x.shape[0], usable // stride, stride, x.shape[-1]).mean(2)
+        x = enc.layer_norm(x)
         return [x[i, :n] for i, n in enumerate(counts.tolist())]
 
     def _audio_tokens(self, features: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
@@ -337,7 +320,7 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         clip needed chunking. Clips longer than `max_audio_seconds` follow `config.long_audio_policy`.
         """
         check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
-        frame_mask = self._check_audio_inputs(input_features, feature_attention_mask)
+        frame_mask = check_audio_inputs(input_features, feature_attention_mask, self.config.audio_config.num_mel_bins)
         dtype = next(self.audio_encoder.parameters()).dtype
         features = input_features.to(dtype)
         lengths = frame_mask.long().sum(-1)
@@ -407,7 +390,8 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         truncate_dim: int | None = None,
         **kwargs: Any,
     ) -> OmniAudioEmbedderOutput:
-        """Embed whichever modalities are given; with both, CLIP-style similarity logits (and the loss)."""
+        """Embed whichever modalities are given; with both, similarity logits scaled as trained (see
+        `losses.similarity_logits`) and the loss."""
         if input_ids is None and input_features is None:
             raise ValueError("give input_ids (text), input_features (audio) or both")
         text_embeds = audio_embeds = logits_per_audio = logits_per_text = loss = None
@@ -418,8 +402,9 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
                 input_features, feature_attention_mask, truncate_dim=truncate_dim
             ).pooler_output
         if text_embeds is not None and audio_embeds is not None:
-            scale = self.logit_scale.exp().clamp(max=100)
-            logits_per_audio = scale * audio_embeds @ text_embeds.t()
+            logits_per_audio = similarity_logits(
+                audio_embeds, text_embeds, self.config.loss_type, **self.loss_scales(self.config.loss_type)
+            )
             logits_per_text = logits_per_audio.t()
             if return_loss:
                 dims = self.config.matryoshka_dims if self.config.matryoshka_loss else None

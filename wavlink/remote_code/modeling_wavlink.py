@@ -21,7 +21,8 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder, sinusoi
 from transformers.utils import ModelOutput
 
 from .configuration_wavlink import WavLinkConfig
-from .losses import build_loss
+from .input_checks import check_audio_inputs
+from .losses import build_loss, similarity_logits
 
 
 @dataclass
@@ -105,6 +106,11 @@ class WavLinkModel(WavLinkPreTrainedModel):
         self.siglip_logit_bias = nn.Parameter(torch.tensor(float(config.siglip_logit_bias_init)))
         self.post_init()
 
+    def frozen_parameter_names(self) -> list[str]:
+        """Parameters no training mode may unfreeze: Whisper's sinusoidal positions, fixed in transformers too
+        (trained, only the first rows a crop reaches would drift, and the model's length behaviour with them)."""
+        return ["audio_model.embed_positions.weight"]
+
     # ------------------------------------------------------------------ audio
     def _encode_windows(
         self, features: torch.Tensor, frame_mask: torch.Tensor
@@ -163,30 +169,6 @@ class WavLinkModel(WavLinkPreTrainedModel):
         stacked = torch.stack(pieces)[:, :, :longest]
         return stacked, torch.stack(masks)[:, :longest], torch.tensor(owners), torch.tensor(sizes)
 
-    def _check_audio_inputs(
-        self, input_features: torch.Tensor | None, feature_attention_mask: torch.Tensor | None
-    ) -> torch.Tensor:
-        if input_features is None:
-            raise ValueError("input_features is required for audio embeddings")
-        n_mels = self.config.audio_config.num_mel_bins
-        if input_features.dim() != 3 or input_features.shape[1] != n_mels:
-            raise ValueError(
-                f"input_features must have shape (batch, {n_mels}, frames), got {tuple(input_features.shape)}"
-            )
-        if not torch.isfinite(input_features).all():
-            raise ValueError("input_features contain NaN or inf")
-        if feature_attention_mask is None:
-            return torch.ones(input_features.shape[0], input_features.shape[2], dtype=torch.long,
-                              device=input_features.device)
-        if feature_attention_mask.shape != (input_features.shape[0], input_features.shape[2]):
-            raise ValueError(
-                f"feature_attention_mask shape {tuple(feature_attention_mask.shape)} does not match "
-                f"input_features {tuple(input_features.shape)}"
-            )
-        if (feature_attention_mask.sum(-1) == 0).any():
-            raise ValueError("a clip has no valid frames (empty audio)")
-        return feature_attention_mask
-
     def get_audio_features(
         self,
         input_features: torch.Tensor,
@@ -200,7 +182,7 @@ class WavLinkModel(WavLinkPreTrainedModel):
         `last_hidden_state` holds the encoder states (global token last) when no clip needed chunking.
         """
         check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
-        frame_mask = self._check_audio_inputs(input_features, feature_attention_mask)
+        frame_mask = check_audio_inputs(input_features, feature_attention_mask, self.config.audio_config.num_mel_bins)
         features = input_features.to(self.audio_projection.weight.dtype)
         lengths = frame_mask.sum(-1).long()
         window = self.config.max_audio_frames
@@ -291,7 +273,8 @@ class WavLinkModel(WavLinkPreTrainedModel):
         truncate_dim: int | None = None,
         **kwargs,
     ) -> WavLinkOutput:
-        """Embed whichever modalities are given; with both, return CLIP-style similarity logits."""
+        """Embed whichever modalities are given; with both, similarity logits scaled as trained (see
+        `losses.similarity_logits`)."""
         if input_ids is None and input_features is None:
             raise ValueError("give input_ids (text), input_features (audio) or both")
         text_embeds = audio_embeds = logits_per_audio = logits_per_text = loss = None
@@ -304,8 +287,9 @@ class WavLinkModel(WavLinkPreTrainedModel):
                 input_features, feature_attention_mask, truncate_dim=truncate_dim
             ).pooler_output
         if text_embeds is not None and audio_embeds is not None:
-            scale = self.logit_scale.exp().clamp(max=100)
-            logits_per_audio = scale * audio_embeds @ text_embeds.t()
+            logits_per_audio = similarity_logits(
+                audio_embeds, text_embeds, self.config.loss_type, **self.loss_scales(self.config.loss_type)
+            )
             logits_per_text = logits_per_audio.t()
             if return_loss:
                 dims = self.config.matryoshka_dims if self.config.matryoshka_loss else None

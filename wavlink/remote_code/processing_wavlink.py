@@ -105,8 +105,10 @@ class WavLinkFeatureExtractor(WhisperFeatureExtractor):
             kwargs.pop(ignored, None)
         if kwargs:
             raise TypeError(f"WavLinkFeatureExtractor got unexpected arguments: {sorted(kwargs)}")
-        if padding in (None, True, "longest", "do_not_pad", False):
-            padding = self.audio_padding
+        if padding is None or padding is True:
+            padding = self.audio_padding  # unspecified: the extractor's setting
+        elif padding is False or padding == "do_not_pad":
+            padding = "longest"  # a batch still needs one frame count; the mask keeps each clip unpadded
         if padding not in ("longest", "max_length"):
             raise ValueError(f"padding must be 'longest' or 'max_length', got {padding!r}")
         resample = self.resample if resample is None else resample
