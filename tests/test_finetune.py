@@ -127,6 +127,27 @@ def test_lora_finetune_end_to_end(tmp_path, base, toy):
     assert not np.allclose(got["peft_audio"], got["st_audio"][::-1])  # distinct clips embed differently
 
 
+def test_default_settings_learn_a_small_set(tmp_path, base, capsys):
+    """36 clips of 4 distinct sounds with DEFAULT flags (`wavlink finetune`): the step budget runs far more than
+    three epochs' 6 steps, the validation clips are retrieved by their captions, and the command prints the
+    validation metrics before and after training."""
+    from wavlink.cli import main
+    from wavlink.training.finetune import MIN_STEPS
+
+    kinds = ("a low hum", "white noise", "clicks", "a rising sweep")
+    data = make_toy_dataset(tmp_path / "four", per_kind=8, val_per_kind=1, kinds=kinds, seed=0)
+    assert len(data.read_text().splitlines()) == 1 + 36
+    assert main(["finetune", "--model", str(base), "--data", str(data), "--out", str(tmp_path / "adapter"),
+                 "--num-workers", "0"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{"):])
+    assert summary["steps"] == MIN_STEPS
+    assert summary["validation"]["t2a_R@1"] == 1.0 and summary["validation"]["a2t_R@1"] == 1.0
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("t2a_R@1"))
+    before, after = (float(x) for x in line.split()[1::2])
+    assert before <= 0.5 and after == 1.0
+
+
 def test_adapter_on_a_wrong_base_is_a_clear_error(tmp_path, base, toy):
     from wavlink.builders.wavlink import create_model, save_model_folder
 

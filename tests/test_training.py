@@ -75,7 +75,8 @@ def test_training_modes_freeze_the_right_parameters():
     model, _ = create_model("tiny-random")
     everything = {n for n, _ in model.named_parameters()}
     assert trainable(apply_training_mode(model, "full", "both")) == everything - {
-        "siglip_logit_scale", "siglip_logit_bias"}  # the CLIP loss does not use them (DDP would wait)
+        "siglip_logit_scale", "siglip_logit_bias",  # the CLIP loss does not use them (DDP would wait)
+        "audio_model.embed_positions.weight"}  # Whisper's sinusoidal positions stay fixed, as in transformers
 
     model, _ = create_model("tiny-random")
     names = trainable(apply_training_mode(model, "lora", "both", lora_r=4))
@@ -97,6 +98,69 @@ def test_training_modes_freeze_the_right_parameters():
     assert loss_scale_names(model, "siglip") == ["siglip_logit_scale", "siglip_logit_bias"]
     names = trainable(apply_training_mode(model, "projector", "both", loss_type="siglip"))
     assert {"siglip_logit_scale", "siglip_logit_bias"} <= names and "logit_scale" not in names
+
+
+def _family_model(family: str, preset: str):
+    from wavlink.builders.families import get_family
+
+    model, processor = get_family(family).create(preset, seed=0)
+    return model, processor
+
+
+FAMILY_PRESETS = [("wavlink", "tiny-random"), ("omni", "tiny-random"), ("omni", "tiny-random-qwen3"),
+                  ("omni", "tiny-random-whisper")]
+
+
+@pytest.mark.parametrize("mode", ["projector", "lora", "full"])
+@pytest.mark.parametrize(("family", "preset"), FAMILY_PRESETS)
+def test_every_trainable_parameter_receives_a_gradient(family, preset, mode):
+    """DDP without find_unused_parameters stalls on a trainable weight the forward never uses (Qwen2.5-Omni's
+    audio_bos_eos_token did): in every family, mode, scope and loss, each trainable parameter gets a gradient."""
+    from helpers import make_clip
+
+    from wavlink.remote_code.losses import build_loss
+    from wavlink.training.recipe import loss_scale_kwargs
+
+    for scope in ("both", "audio"):
+        for loss_type in ("clip", "siglip", "clip+siglip"):
+            torch.manual_seed(0)
+            model, processor = _family_model(family, preset)
+            model = apply_training_mode(model, mode, scope, loss_type=loss_type).train()
+            inputs = {**processor(text=["a dog barks twice", "rain on a tin roof"], return_tensors="pt"),
+                      **processor(audio=[make_clip(1.2, seed=1), make_clip(0.8, seed=2)], sampling_rate=16000,
+                                  return_tensors="pt")}
+            out = model(**inputs)
+            build_loss(loss_type)(out.audio_embeds, out.text_embeds,
+                                  **loss_scale_kwargs(model, loss_type)).backward()
+            missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+            assert not missing, (scope, loss_type, missing)
+
+
+@pytest.mark.parametrize(("family", "preset"), [("wavlink", "tiny-random"), ("omni", "tiny-random-whisper")])
+def test_full_mode_keeps_whisper_positions_fixed(family, preset):
+    """transformers keeps Whisper's sinusoidal embed_positions frozen; full finetuning must too."""
+    model, _ = _family_model(family, preset)
+    model = apply_training_mode(model, "full", "both")
+    positions = [n for n, _ in model.named_parameters() if n.endswith("embed_positions.weight")]
+    assert positions
+    assert not any(dict(model.named_parameters())[n].requires_grad for n in positions)
+    assert all(p.requires_grad for n, p in model.named_parameters() if ".layers.0." in n)
+
+
+def test_two_process_ddp_full_finetuning_of_qwen2_5_omni(tmp_path, toy):
+    """Full mode of the Qwen2.5-Omni family under 2-process gloo DDP (find_unused_parameters off) runs past the
+    second step: no trainable weight is left without a gradient."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    config = tmp_path / "omni.json"
+    config.write_text(json.dumps(dict(family="omni", preset="tiny-random", train_data=[str(toy)], mode="full",
+                                      max_steps=3, batch_size=2, lr=1e-4, num_workers=0, progress=False,
+                                      seed=1, output_dir=str(tmp_path / "run"))))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "wavlink", "train",
+           "--config", str(config)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = [r["step"] for r in _records(tmp_path / "run" / "log.jsonl") if r["type"] == "train"]
+    assert max(steps) == 3
 
 
 class FakeOmni(nn.Module):
@@ -142,6 +206,11 @@ def test_shipped_configs_load_and_stage_checks(tmp_path):
         assert (cfg.model and "stage1" in cfg.model) if stage == 2 else (cfg.init_audio and cfg.init_text)
         with pytest.raises(ValueError, match=f"stage-{stage} config but --stage {3 - stage}"):
             load_config(path, stage=3 - stage)
+        # the paper's global contrastive batch of 768 on 8 GPUs; anything else is warned about
+        assert (cfg.batch_size * 8, cfg.recipe_global_batch) == (768, 768), path.name
+        assert cfg.global_batch_warning(8) is None
+        assert "differs from the recipe's 768" in cfg.global_batch_warning(4)
+        assert "use batch_size=192" in cfg.global_batch_warning(4)
     (tmp_path / "m.csv").write_text("audio,caption\n")
     both = {"preset": "tiny-random", "train_data": ["m.csv"], "stages": {1: {"lr": 1e-4}, 2: {"lr": 5e-5}}}
     (tmp_path / "two.json").write_text(json.dumps(both))
@@ -211,6 +280,34 @@ def test_short_run_writes_log_checkpoints_and_a_loadable_model(tmp_path, toy):
     # a fresh run must not silently mix with an old run's checkpoints
     with pytest.raises(ValueError, match="already holds checkpoints"):
         train(base_config(toy, out, mode="full", max_steps=1))
+
+
+def test_several_eval_sets_are_reported_apart(tmp_path, toy):
+    """Two evaluation manifests (AudioCaps and Clotho in stage 2) give one set of retrieval metrics each, equal to
+    evaluating each set alone, never one pooled ranking."""
+    import csv
+
+    from wavlink.training.data import AudioCaptionDataset
+    from wavlink.training.trainer import eval_set_labels, evaluate_retrieval
+
+    rows = [r for r in csv.DictReader(toy.open()) if r["split"] == "validation"]
+    for name, part in (("audiocaps", rows[:4]), ("clotho", rows[4:])):
+        (tmp_path / name).mkdir()
+        with open(tmp_path / name / "val.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, ["audio", "caption"])
+            writer.writeheader()
+            writer.writerows({"audio": str(toy.parent / r["audio"]), "caption": r["caption"]} for r in part)
+    sets = [str(tmp_path / "audiocaps" / "val.csv"), str(tmp_path / "clotho" / "val.csv")]
+    assert eval_set_labels(sets) == ["audiocaps", "clotho"]
+    assert eval_set_labels(["a/b.csv", "c/b.csv", {"manifest": "x/val.csv", "name": "mine"}]) == ["b1", "b2", "mine"]
+    result = train(base_config(toy, tmp_path / "run", mode="projector", max_steps=1, eval_data=sets))
+    metrics = result.final_metrics
+    assert {k.split("/")[0] for k in metrics} == {"audiocaps", "clotho"}
+    for label, path in zip(("audiocaps", "clotho"), sets):
+        alone = evaluate_retrieval(result.model, result.processor,
+                                   AudioCaptionDataset.from_sources([path], split="validation",
+                                                                    default_split="validation", train=False))
+        assert {k: metrics[f"{label}/{k}"] for k in alone} == pytest.approx(alone)
 
 
 def test_checkpointing_precision_and_accumulation_options(tmp_path, toy):
@@ -392,8 +489,12 @@ def test_bench_train_measures_the_three_modes(monkeypatch):
                                   device="cpu", bf16=False, gradient_checkpointing=False)
         rows[mode] = bench.run_child(args)
     full, lora, frozen = rows["full"], rows["lora"], rows["projector"]
-    # full: everything but the two SigLIP scalars the CLIP loss does not use; LoRA adds its adapters
-    assert full["total_m"] - full["trainable_m"] == pytest.approx(2e-6) and lora["total_m"] > full["total_m"]
+    # full: everything but the two SigLIP scalars the CLIP loss does not use and Whisper's fixed positions
+    from wavlink.builders.presets import preset_config
+
+    positions = preset_config("tiny-random").audio_config
+    fixed = 2 + positions.max_source_positions * positions.d_model
+    assert full["total_m"] - full["trainable_m"] == pytest.approx(fixed / 1e6) and lora["total_m"] > full["total_m"]
     assert full["trainable_m"] > lora["trainable_m"] > frozen["trainable_m"] > 0
     assert full["grads_optimizer_mib"] > lora["grads_optimizer_mib"] > frozen["grads_optimizer_mib"] > 0
     assert full["activations_mib"] > frozen["activations_mib"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..training.finetune import BATCH_SIZE, EPOCHS, LORA_LR, MIN_STEPS
+
 COMMAND = "finetune"
 HELP = "LoRA-finetune a model on your own (audio, caption) pairs (CSV/JSONL manifest or audio folder)"
 
@@ -27,9 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--targets", default="audio,text",
                         help="towers that get LoRA: audio, text or audio,text (audio only also freezes the text "
                              "projection, so text embeddings stay unchanged)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=16, help="per process")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="passes over the data (extended to --min-steps)")
+    parser.add_argument("--min-steps", type=int, default=MIN_STEPS,
+                        help="at least this many optimiser steps, so a small set still trains (0: epochs only)")
+    parser.add_argument("--max-steps", type=int, default=None, help="exactly this many optimiser steps")
+    parser.add_argument("--lr", type=float, default=LORA_LR, help="peak learning rate (LoRA)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="per process")
     parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--max-train-seconds", type=float, default=10.0, help="random crop window")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     options = dict(parse_override(item) for item in args.set)
     result = finetune(
         args.model, args.data, args.out,
-        lora_r=args.lora_r, lora_alpha=args.lora_alpha, targets=args.targets, epochs=args.epochs, lr=args.lr,
+        lora_r=args.lora_r, lora_alpha=args.lora_alpha, targets=args.targets, epochs=args.epochs,
+        min_steps=args.min_steps or None, max_steps=args.max_steps, lr=args.lr,
         batch_size=args.batch_size, val_data=args.val_data, val_fraction=args.val_fraction, merge=args.merge,
         resume=args.resume, keep_checkpoints=args.keep_checkpoints,
         grad_accum_steps=args.grad_accum, max_train_seconds=args.max_train_seconds,
@@ -67,7 +73,20 @@ def run(args: argparse.Namespace) -> int:
     )
     if int(os.environ.get("RANK", "0")) != 0:  # one summary, not one per process
         return 0
+    print(validation_summary(result.initial_metrics, result.final_metrics))
     print(json.dumps({"adapter": str(result.adapter_dir), "merged": str(result.final_model_dir)
                       if result.final_model_dir else None, "steps": result.step,
                       "validation": result.final_metrics}, indent=2))
     return 0
+
+
+def validation_summary(before: dict | None, after: dict | None) -> str:
+    """One line per retrieval metric, before -> after, so the user sees what the adapter bought."""
+    if not after:
+        return "validation: none (no validation split, --val-data or --val-fraction)"
+    lines = ["validation (held-out clips)   before -> after"]
+    for key in ("t2a_R@1", "t2a_R@5", "a2t_R@1", "a2t_R@5"):
+        if key in after:
+            start = f"{before[key]:.3f}" if before and key in before else "  -  "
+            lines.append(f"  {key:<26} {start} -> {after[key]:.3f}")
+    return "\n".join(lines)

@@ -28,8 +28,8 @@ FAMILIES = ("wavlink", "omni")
 # Fields that change the optimisation trajectory: a resumed run warns when they differ from the checkpoint's.
 TRAJECTORY_FIELDS = (
     "model", "preset", "init_audio", "init_text", "train_data", "mode", "scope", "lora_r", "lora_alpha",
-    "lora_towers", "loss", "matryoshka_dims", "epochs", "max_steps", "batch_size", "grad_accum_steps", "lr",
-    "weight_decay", "betas", "eps", "warmup_ratio", "warmup_steps", "max_grad_norm", "mixed_precision", "seed",
+    "lora_towers", "loss", "matryoshka_dims", "epochs", "max_steps", "min_steps", "batch_size", "grad_accum_steps",
+    "lr", "weight_decay", "betas", "eps", "warmup_ratio", "warmup_steps", "max_grad_norm", "mixed_precision", "seed",
     "max_train_seconds", "caption_sampling", "augment", "distill",
 )
 
@@ -74,8 +74,10 @@ class TrainingConfig:
     # --- optimisation
     epochs: int = 3
     max_steps: int | None = None  # stop after this many optimizer steps (schedule sized to it)
+    min_steps: int | None = None  # at least this many optimizer steps: more epochs on a small set
     batch_size: int = 32  # per process; global batch = batch_size x processes (x grad_accum_steps)
     grad_accum_steps: int = 1  # note: negatives come from one micro-batch (no GradCache)
+    recipe_global_batch: int | None = None  # the recipe's contrastive batch (paper: 768); a run warns if it differs
     lr: float = 1e-4
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.98)
@@ -103,6 +105,21 @@ class TrainingConfig:
     merge_lora: bool = True  # also write the merged full model at the end of a LoRA run
     keep_checkpoints: bool = True  # False: delete checkpoints/ once the final artefacts are written
     overwrite_output_dir: bool = False  # a fresh run in a folder with checkpoints needs this (or resume)
+
+    def global_batch_warning(self, num_processes: int) -> str | None:
+        """A sentence when batch_size x processes (the negatives of one contrastive loss; accumulation does
+        not add any) differs from `recipe_global_batch`, with the per-process size that would match."""
+        if not self.recipe_global_batch:
+            return None
+        negatives = self.batch_size * num_processes
+        if negatives == self.recipe_global_batch:
+            return None
+        per_process = self.recipe_global_batch / num_processes
+        hint = (f"batch_size={int(per_process)}" if per_process.is_integer()
+                else f"a process count that divides {self.recipe_global_batch}")
+        return (f"global contrastive batch {self.batch_size} x {num_processes} process(es) = {negatives} differs "
+                f"from the recipe's {self.recipe_global_batch} (gradient accumulation adds no negatives); for the "
+                f"recipe use {hint}")
 
     def __post_init__(self) -> None:
         self._coerce_numbers()
@@ -143,6 +160,8 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be positive, got {self.max_steps}")
+        if self.min_steps is not None and self.min_steps < 1:
+            raise ValueError(f"min_steps must be positive, got {self.min_steps}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.warmup_ratio < 1:

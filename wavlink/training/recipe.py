@@ -4,7 +4,9 @@ Modes (paper section on the 24-configuration sweep):
 
 * ``projector`` — both towers frozen; the global token, the projections and the logit scale train.
 * ``lora`` — LoRA adapters (rank 8 in the paper) in the towers' Linear layers + the same head parameters.
-* ``full`` — everything trains (the paper's winner, used for the two-stage scaled runs).
+* ``full`` — everything trains (the paper's winner, used for the two-stage scaled runs), except what the model
+  lists in ``frozen_parameter_names()``: Whisper's sinusoidal positions (fixed in transformers as well) and
+  encoder weights its forward never uses.
 
 Scope: ``both`` towers, or ``audio`` only. In ``audio`` scope the whole text side is frozen, the text
 projection included, so text embeddings (and any text index built from them) do not change: only the audio
@@ -200,7 +202,20 @@ def apply_training_mode(
         getattr(base, name).requires_grad_(True)
     for name in head_params + scales:
         getattr(base, name).requires_grad_(True)
+    freeze_fixed_parameters(base)
     return base
+
+
+def freeze_fixed_parameters(model: nn.Module) -> list[str]:
+    """Re-freeze what the model lists in `frozen_parameter_names()` (fixed positions, weights it never uses);
+    returns the names. Unused trainable weights make DDP without `find_unused_parameters` fail."""
+    base = unwrap(model)
+    fn = getattr(base, "frozen_parameter_names", None)
+    names = list(fn()) if callable(fn) else []
+    params = dict(base.named_parameters())
+    for name in names:
+        params[name].requires_grad_(False)
+    return names
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
@@ -226,6 +241,7 @@ __all__ = [
     "count_parameters",
     "describe_trainable",
     "find_towers",
+    "freeze_fixed_parameters",
     "head_members",
     "lora_target_regex",
     "loss_scale_kwargs",

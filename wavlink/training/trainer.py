@@ -123,6 +123,10 @@ def resolve_loss(model: nn.Module, config: TrainingConfig) -> tuple[str, list[in
     """(loss name, Matryoshka dims or None) from the training config, falling back to the model config."""
     mcfg = unwrap(model).config
     loss_type = config.loss or getattr(mcfg, "loss_type", None) or "clip"
+    if hasattr(mcfg, "loss_type") and mcfg.loss_type != loss_type:
+        # forward() scales its logits by the loss the model was trained with, so the saved config must say it
+        logger.warning("training with the %r loss; the saved config will say so (was %r)", loss_type, mcfg.loss_type)
+        mcfg.loss_type = loss_type
     dims = config.matryoshka_dims
     if dims == "auto":
         dims = list(getattr(mcfg, "matryoshka_dims", None) or []) if getattr(mcfg, "matryoshka_loss", True) else []
@@ -226,6 +230,24 @@ def retrieval_scores(
             m = retrieval_metrics(sim(d), list(text_to_audio), ks=(1,), audio_to_text=False)
             out[f"t2a_R@1@{d}"] = float(m["text_to_audio"]["R@1"])
     return out
+
+
+def eval_set_labels(sources: Sequence[Any]) -> list[str]:
+    """A short, unique name per evaluation source for metric keys: the folder of a manifest whose file name
+    is only a split ("data/audiocaps/val.csv" -> "audiocaps"), else the file or folder name, else "hf" names."""
+    generic = {"val", "valid", "validation", "dev", "test", "eval", "evaluation", "metadata", "manifest", "train"}
+    labels = []
+    for spec in sources:
+        if isinstance(spec, dict):
+            raw = str(spec.get("name") or spec.get("manifest") or spec.get("audiofolder") or spec.get("hf") or "hf")
+        else:
+            raw = "hf" if hasattr(spec, "column_names") else str(spec)
+        path = Path(raw.removeprefix("hf:"))
+        stem = path.stem if path.suffix else path.name
+        label = path.parent.name if stem.lower() in generic and path.parent.name else stem
+        labels.append(label or "eval")
+    return [f"{label}{labels[:i].count(label) + 1}" if labels.count(label) > 1 else label
+            for i, label in enumerate(labels)]
 
 
 def evaluate_retrieval(
@@ -458,11 +480,19 @@ class ContrastiveTrainer:
                                                  augment=cfg.augment_config, **common)
         self.train_report = train.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check,
                                            progress=cfg.progress and acc.is_main_process)
+        extra_sets: list[tuple[str, AudioCaptionDataset]] = []
         if cfg.eval_data is not None:
-            val = AudioCaptionDataset.from_sources(cfg.eval_data, split="validation", default_split="validation",
-                                                   train=False, max_seconds=cfg.max_eval_seconds,
-                                                   **common) if cfg.eval_data else None
+            # one retrieval set per source (AudioCaps and Clotho are reported apart, as in the paper): pooling
+            # them would rank every caption against both sets' clips
+            labelled = [(label, AudioCaptionDataset.from_sources([spec], split="validation",
+                                                                 default_split="validation", train=False,
+                                                                 max_seconds=cfg.max_eval_seconds, **common))
+                        for label, spec in zip(eval_set_labels(cfg.eval_data), cfg.eval_data)]
+            val = labelled[0][1] if labelled else None
+            extra_sets = labelled[1:]
+            self.val_labels = [label for label, _ in labelled] if len(labelled) > 1 else [None]
         else:
+            self.val_labels = [None]
             val = AudioCaptionDataset.from_sources(cfg.train_data, split="validation", train=False,
                                                    max_seconds=cfg.max_eval_seconds, **common)
             if not val.pairs:
@@ -470,14 +500,17 @@ class ContrastiveTrainer:
                 if cfg.val_fraction > 0:
                     train, val = split_clips(train, cfg.val_fraction, seed=cfg.seed)
                     val.max_seconds = cfg.max_eval_seconds
-        if val is not None and val.report is None:
-            val.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check)
+        for dataset in [val] + [d for _, d in extra_sets]:
+            if dataset is not None and dataset.report is None:
+                dataset.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check)
         self.train_set, self.val_set = train, val
+        self.val_sets = [] if val is None else [val] + [d for _, d in extra_sets]
         self._setup_teacher()
-        for report in (train.report, val.report if val else None):
+        all_reports = [train.report] + [d.report for d in self.val_sets]
+        for report in all_reports:
             if report is not None and not report.ok:
                 self._print(str(report))
-        reports = [r.to_dict() for r in (train.report, val.report if val else None) if r is not None]
+        reports = [r.to_dict() for r in all_reports if r is not None]
         if acc.is_main_process:
             (self.output_dir / "data_report.json").write_text(json.dumps(reports, indent=2) + "\n")
         self.sampler = LengthBucketBatchSampler(
@@ -491,14 +524,19 @@ class ContrastiveTrainer:
                 f"{self.batches_per_epoch} batch(es) per epoch and process cannot fill grad_accum_steps="
                 f"{cfg.grad_accum_steps}; lower it or the batch size"
             )
-        self.total_steps = cfg.max_steps or self.steps_per_epoch * cfg.epochs
+        self.total_steps = cfg.max_steps or max(self.steps_per_epoch * cfg.epochs, cfg.min_steps or 0)
         self.collator = AudioCaptionCollator(self.processor, sampling_rate=sr)
         self._print(
             f"data: {len(train)} training examples ({len(train.example_clips)} clips), "
-            f"{len(val.pairs) if val else 0} validation captions; {self.steps_per_epoch} steps/epoch, "
+            f"{sum(len(d.pairs) for d in self.val_sets)} validation captions"
+            f"{' in ' + str(len(self.val_sets)) + ' sets' if len(self.val_sets) > 1 else ''}; "
+            f"{self.steps_per_epoch} steps/epoch, "
             f"{self.total_steps} steps; global batch {cfg.batch_size} x {acc.num_processes} process(es) x "
             f"{cfg.grad_accum_steps} accumulation"
         )
+        warning = cfg.global_batch_warning(acc.num_processes)
+        if warning and acc.is_main_process:
+            logger.warning(warning)
 
     def _setup_teacher(self) -> None:
         """Teacher soft labels (``distill``): attach the score table and build the distillation loss."""
@@ -731,9 +769,12 @@ class ContrastiveTrainer:
         metrics = None
         if acc.is_main_process:
             model = acc.unwrap_model(self.module).model
-            metrics = evaluate_retrieval(model, self.processor, self.val_set, self.config.eval_batch_size,
-                                         num_workers=min(self.config.num_workers, 2),
-                                         dims=self.matryoshka_dims, autocast=acc.autocast)
+            metrics = {}
+            for label, dataset in zip(self.val_labels, self.val_sets):
+                scores = evaluate_retrieval(model, self.processor, dataset, self.config.eval_batch_size,
+                                            num_workers=min(self.config.num_workers, 2),
+                                            dims=self.matryoshka_dims, autocast=acc.autocast)
+                metrics.update({(f"{label}/{k}" if label else k): v for k, v in scores.items()})
             self._log({"type": "eval", "step": self.step, "epoch": self.epoch, **metrics})
         if acc.num_processes > 1:  # every rank returns the metrics
             from accelerate.utils import broadcast_object_list
@@ -857,6 +898,7 @@ __all__ = [
     "DualEncoderModule",
     "TrainResult",
     "embed_dataset",
+    "eval_set_labels",
     "evaluate_retrieval",
     "list_checkpoints",
     "load_model_and_processor",
