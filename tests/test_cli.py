@@ -168,3 +168,47 @@ def test_one_call_one_modality(model_dir: Path, sounds: Path) -> None:
     np.testing.assert_allclose(emb.encode(["a dog"]), emb.encode_text(["a dog"]), atol=0)
     np.testing.assert_allclose(emb.encode([str(sounds / "low.wav")]), emb.encode_audio([str(sounds / "low.wav")]),
                                atol=0)
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path) -> Path:
+    """A real .wav next to files soundfile cannot decode (a fake .m4a and .aac) and a non-audio file."""
+    folder = tmp_path / "mixed"
+    (folder / "sub").mkdir(parents=True)
+    sf.write(folder / "real.wav", make_tone(1.0, SR, (440.0,)), SR)
+    (folder / "phone.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
+    (folder / "sub" / "radio.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
+    (folder / "sub" / "clip.aac").write_bytes(b"\xff\xf1" + bytes(64))
+    (folder / "notes.txt").write_text("not audio")
+    return folder
+
+
+def test_search_and_embed_skip_undecodable_files_with_one_note(model_dir: Path, mixed_folder: Path,
+                                                               tmp_path: Path, capsys) -> None:
+    assert main(["search", str(mixed_folder), "a tone", "--model", str(model_dir)]) == 0
+    captured = capsys.readouterr()
+    files = [line.split()[-1] for line in captured.out.splitlines() if line[:1].isdigit()]
+    assert files == ["real.wav"]
+    notes = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(notes) == 1 and "skipped 3 audio file(s)" in notes[0] and "1 .aac, 2 .m4a" in notes[0], captured.err
+    out = tmp_path / "mixed.npy"
+    assert main(["embed", str(mixed_folder), "--model", str(model_dir), "--out", str(out)]) == 0
+    assert np.load(out).shape[0] == 1
+    assert (tmp_path / "mixed.txt").read_text().split() == [str(mixed_folder / "real.wav")]
+    assert "skipped 3 audio file(s)" in capsys.readouterr().err
+
+
+def test_a_folder_of_only_undecodable_audio_is_a_one_line_error(model_dir: Path, mixed_folder: Path,
+                                                                capsys) -> None:
+    (mixed_folder / "real.wav").unlink()
+    assert main(["search", str(mixed_folder), "a tone", "--model", str(model_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "no decodable audio files" in err and "2 .m4a" in err and "Traceback" not in err, err
+
+
+def test_decodable_suffixes_follow_libsndfile() -> None:
+    from wavlink.inference import decodable_audio_suffixes
+
+    suffixes = decodable_audio_suffixes()
+    assert {".wav", ".flac"} <= set(suffixes) and not {".m4a", ".aac"} & set(suffixes)
+    assert (".mp3" in suffixes) == ("MP3" in sf.available_formats())

@@ -9,13 +9,18 @@ little as possible; results come back in input order.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+# every suffix recognised as audio (a path ending so is audio, not text); what can be *decoded* is narrower,
+# see `decodable_audio_suffixes`
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aac", ".m4a", ".opus", ".aiff", ".aif")
+# libsndfile major format -> file suffixes; MP3 needs libsndfile >= 1.1, Ogg Opus the OPUS subtype
+_SOUNDFILE_SUFFIXES = {"WAV": (".wav",), "FLAC": (".flac",), "OGG": (".ogg", ".oga"), "MP3": (".mp3",),
+                       "AIFF": (".aiff", ".aif")}
 
 
 def trained_dims(config: Any) -> list[int]:
@@ -194,17 +199,50 @@ def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | Non
     return st
 
 
-def list_audio_files(folder: str | os.PathLike) -> list[str]:
-    """Audio files under a folder, sorted (deterministic order)."""
+def decodable_audio_suffixes() -> tuple[str, ...]:
+    """The audio suffixes the installed libsndfile decodes (audio is decoded with soundfile only: no ffmpeg,
+    so AAC / M4A never, MP3 only with libsndfile >= 1.1)."""
+    import soundfile as sf
+
+    formats = sf.available_formats()
+    suffixes = [s for fmt, names in _SOUNDFILE_SUFFIXES.items() if fmt in formats for s in names]
+    if "OGG" in formats and "OPUS" in sf.available_subtypes("OGG"):
+        suffixes.append(".opus")
+    return tuple(suffixes)
+
+
+def _skipped_note(skipped: dict[str, int], folder: str) -> str:
+    total = sum(skipped.values())
+    kinds = ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items()))
+    return (f"skipped {total} audio file(s) under {folder} that soundfile (libsndfile) cannot decode ({kinds}); "
+            "convert them to .wav or .flac to include them")
+
+
+def list_audio_files(folder: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[str]:
+    """The decodable audio files under a folder, recursively, sorted (deterministic order).
+
+    Files with an audio suffix the installed soundfile cannot decode (e.g. .aac, .m4a) are left out and
+    reported in one line through `log` (default: printed to stderr), rather than failing one by one later.
+    """
+    import sys
+
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise ValueError(f"not a folder: {folder}")
-    found = [
-        os.path.join(root, name)
-        for root, _, files in os.walk(folder)
-        for name in files
-        if name.lower().endswith(AUDIO_SUFFIXES)
-    ]
+    decodable = decodable_audio_suffixes()
+    found: list[str] = []
+    skipped: dict[str, int] = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            lower = name.lower()
+            if lower.endswith(decodable):
+                found.append(os.path.join(root, name))
+            elif lower.endswith(AUDIO_SUFFIXES):
+                ext = os.path.splitext(lower)[1]
+                skipped[ext] = skipped.get(ext, 0) + 1
     if not found:
-        raise ValueError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {folder}")
+        note = f"; {_skipped_note(skipped, folder)}" if skipped else ""
+        raise ValueError(f"no decodable audio files ({', '.join(decodable)}) under {folder}{note}")
+    if skipped:
+        (log or (lambda msg: print(f"note: {msg}", file=sys.stderr)))(_skipped_note(skipped, folder))
     return sorted(found)
