@@ -13,15 +13,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from wavlink.training.data import (
-    AudioCaptionCollator,
-    AudioCaptionDataset,
-    LengthBucketBatchSampler,
-    normalize_caption,
-    read_audiofolder,
-    read_manifest,
-    split_clips,
-)
+from wavlink.training.batching import AudioCaptionCollator, LengthBucketBatchSampler
+from wavlink.training.dataset import AudioCaptionDataset, normalize_caption, split_clips
+from wavlink.training.sources import read_audiofolder, read_manifest
 
 SR = 16000
 
@@ -202,7 +196,7 @@ def test_hf_dataset_with_audio_column_bytes_and_paths(tmp_path):
 
 def test_saved_dataset_dicts_and_pinned_sources_never_leak_training_rows_into_validation(tmp_path, manifest):
     datasets = pytest.importorskip("datasets")
-    from wavlink.training.data import load_source
+    from wavlink.training.sources import load_source
 
     paths = [write_wav(tmp_path / "hf" / f"{i}.wav", 0.5, 300 + 50 * i) for i in range(3)]
     table = {"audio": paths, "caption": ["one", "two", "three"]}

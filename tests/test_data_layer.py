@@ -15,8 +15,8 @@ from wavlink.data import decode_audio, probe_audio, read_table
 from wavlink.data.tables import TableNotFoundError
 from wavlink.evaluation.loaders import read_table as evaluation_rows
 from wavlink.remote_code.audio_utils import coerce_audio
-from wavlink.training.data import _read_table as training_rows
-from wavlink.training.data import decode_segment
+from wavlink.training.dataset import decode_segment
+from wavlink.training.sources import _read_table as training_rows
 
 
 def test_one_reader_for_every_manifest_format(tmp_path: Path) -> None:

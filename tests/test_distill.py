@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from wavlink.remote_code.losses import LabelDistillationLoss, teacher_distribution
 from wavlink.training import TrainingConfig, list_checkpoints, train
 from wavlink.training.augment import AugmentConfig, add_at_snr, augment_wave, join_captions, pitch_shift
-from wavlink.training.data import AudioCaptionDataset
+from wavlink.training.dataset import AudioCaptionDataset
 from wavlink.training.distill import DistillConfig, TeacherScores
 from wavlink.training.synthetic import SOUNDS, make_toy_dataset
 

@@ -339,7 +339,7 @@ def test_training_manifest_split_column(model_dir: Path, tmp_path: Path, cache: 
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """A training manifest's split column: test rows by default, --split picks (aliases as in training),
     training rows only when asked for, and the rows are those the training loader reads for that split."""
-    from wavlink.training.data import read_manifest
+    from wavlink.training.sources import read_manifest
 
     data = tmp_path / "train_manifest"
     for i in range(6):

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from wavlink.training import finetune, load_adapter
-from wavlink.training.data import AudioCaptionDataset
+from wavlink.training.dataset import AudioCaptionDataset
 from wavlink.training.synthetic import make_toy_dataset
 from wavlink.training.trainer import embed_dataset
 

@@ -287,7 +287,7 @@ def test_several_eval_sets_are_reported_apart(tmp_path, toy):
     evaluating each set alone, never one pooled ranking."""
     import csv
 
-    from wavlink.training.data import AudioCaptionDataset
+    from wavlink.training.dataset import AudioCaptionDataset
     from wavlink.training.trainer import eval_set_labels, evaluate_retrieval
 
     rows = [r for r in csv.DictReader(toy.open()) if r["split"] == "validation"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .augment import AugmentConfig
-from .data import CAPTION_SAMPLING, ON_ERROR
+from .dataset import CAPTION_SAMPLING, ON_ERROR
 from .distill import DistillConfig
 from .recipe import MODES, SCOPES, parse_towers
 

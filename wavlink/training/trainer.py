@@ -45,8 +45,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .adapter import model_fingerprint, save_adapter
+from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .config import TrainingConfig
-from .data import AudioCaptionCollator, AudioCaptionDataset, LengthBucketBatchSampler, split_clips
+from .dataset import AudioCaptionDataset, split_clips
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
 
 logger = logging.getLogger(__name__)
