@@ -212,3 +212,62 @@ def test_decodable_suffixes_follow_libsndfile() -> None:
     suffixes = decodable_audio_suffixes()
     assert {".wav", ".flac"} <= set(suffixes) and not {".m4a", ".aac"} & set(suffixes)
     assert (".mp3" in suffixes) == ("MP3" in sf.available_formats())
+
+
+def _loud_load(monkeypatch) -> None:
+    """Make model loading print to stdout, as assembling the default model on first use does."""
+    plain = Embedder.load.__func__
+
+    def load(cls, *args, **kwargs):
+        print("assembling the default model in /somewhere (first use only) ...")
+        return plain(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Embedder, "load", classmethod(load))
+
+
+def test_classify_json_is_the_only_stdout(model_dir: Path, sounds: Path, capsys, monkeypatch) -> None:
+    import json
+
+    from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates
+
+    labels = ["dog", "rain", "church bells"]
+    files = [str(sounds / "low.wav"), str(sounds / "mid.flac")]
+    emb = Embedder.load(model_dir)
+    classes = class_embeddings_from_templates(emb.encode_text, labels, list(DEFAULT_TEMPLATES))
+    scores = emb.encode_audio(files) @ classes.T
+    _loud_load(monkeypatch)
+    assert main(["classify", *files, "--labels", ",".join(labels), "--model", str(model_dir), "--top-k", "2",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # nothing but the JSON document on stdout
+    assert "assembling" in captured.err
+    assert [r["path"] for r in result] == files
+    for r, row in zip(result, scores):
+        best = np.argsort(-row)[:2]
+        assert [x["label"] for x in r["labels"]] == [labels[i] for i in best]
+        np.testing.assert_allclose([x["score"] for x in r["labels"]], row[best], atol=1e-5)
+
+
+def test_search_json_is_the_only_stdout(model_dir: Path, mixed_folder: Path, sounds: Path, capsys,
+                                        monkeypatch) -> None:
+    import json
+
+    emb = Embedder.load(model_dir)
+    _loud_load(monkeypatch)
+    queries = ["a high whistle", "a low hum"]
+    assert main(["search", str(sounds), *queries, "--model", str(model_dir), "--top-k", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert [r["query"] for r in result] == queries and "assembling" in captured.err
+    for r, query in zip(result, queries):
+        assert [x["rank"] for x in r["results"]] == [1, 2]
+        paths = [x["path"] for x in r["results"]]
+        assert all(Path(p).is_file() and Path(p).is_relative_to(sounds) for p in paths)
+        expected = (emb.encode_text([query]) @ emb.encode_audio(paths).T)[0]
+        np.testing.assert_allclose([x["score"] for x in r["results"]], expected, atol=1e-5)
+        assert expected[0] >= expected[1]
+    # the skipped-files note of a mixed folder stays off stdout too
+    assert main(["search", str(mixed_folder), "a tone", "--model", str(model_dir), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert [x["path"] for x in json.loads(captured.out)[0]["results"]] == [str(mixed_folder / "real.wav")]
+    assert "skipped 3 audio file(s)" in captured.err

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +24,27 @@ def load_embedder(args: argparse.Namespace):
     from ..inference import Embedder
 
     return Embedder.load(args.model, device=args.device, batch_size=args.batch_size)
+
+
+def add_json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print the results as JSON on stdout (notes and progress go to stderr)")
+
+
+@contextlib.contextmanager
+def stdout_reserved_for_json(enabled: bool) -> Iterator[None]:
+    """With --json, whatever the work prints (e.g. assembling the default model) goes to stderr, so stdout
+    holds the JSON document only."""
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, indent=2)
+    sys.stdout.write("\n")
 
 
 def print_table(rows: list[list[str]], header: list[str]) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 
-from ._common import add_model_arguments, cosine, load_embedder, print_table
+from ._common import (
+    add_json_argument,
+    add_model_arguments,
+    cosine,
+    load_embedder,
+    print_json,
+    print_table,
+    stdout_reserved_for_json,
+)
 
 COMMAND = "classify"
 HELP = "zero-shot classify audio files against candidate labels"
@@ -18,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--template", action="append", default=None,
                         help="prompt template with {} (repeatable; default: the package's template ensemble)")
+    add_json_argument(parser)
     add_model_arguments(parser)
 
 
@@ -40,18 +49,21 @@ def run(args: argparse.Namespace) -> int:
     from ..metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
 
     labels = read_labels(args.labels)
-    files = [f for x in args.inputs for f in (list_audio_files(x) if os.path.isdir(x) else [x])]
-    embedder = load_embedder(args)
-    templates = args.template or list(DEFAULT_TEMPLATES)
-    classes = class_embeddings_from_templates(
-        lambda texts: embedder.encode_text(texts, truncate_dim=args.dim),
-        [prettify_label(x) for x in labels], templates)
-    audio = embedder.encode_audio(files, truncate_dim=args.dim, progress=len(files) > 32)
+    with stdout_reserved_for_json(args.json):
+        files = [f for x in args.inputs for f in (list_audio_files(x) if os.path.isdir(x) else [x])]
+        embedder = load_embedder(args)
+        templates = args.template or list(DEFAULT_TEMPLATES)
+        classes = class_embeddings_from_templates(
+            lambda texts: embedder.encode_text(texts, truncate_dim=args.dim),
+            [prettify_label(x) for x in labels], templates)
+        audio = embedder.encode_audio(files, truncate_dim=args.dim, progress=len(files) > 32)
     scores = cosine(audio, classes)
     k = min(args.top_k, len(labels))
-    rows = []
-    for path, row in zip(files, scores):
-        best = row.argsort()[::-1][:k]
-        rows.append([os.path.basename(path)] + [f"{labels[i]} ({row[i]:.3f})" for i in best])
+    ranked = [(path, [(labels[i], float(row[i])) for i in row.argsort()[::-1][:k]]) for path, row in zip(files, scores)]
+    if args.json:
+        print_json([{"path": path, "labels": [{"label": label, "score": score} for label, score in best]}
+                    for path, best in ranked])
+        return 0
+    rows = [[os.path.basename(path)] + [f"{label} ({score:.3f})" for label, score in best] for path, best in ranked]
     print_table(rows, ["file"] + [f"#{i + 1}" for i in range(k)])
     return 0
