@@ -13,7 +13,7 @@ from helpers import make_clip
 
 from wavlink.data import decode_audio, probe_audio, read_table
 from wavlink.data.tables import TableNotFoundError
-from wavlink.evaluation.loaders import read_table as evaluation_rows
+from wavlink.evaluation.manifests import read_table as evaluation_rows
 from wavlink.remote_code.audio_utils import coerce_audio
 from wavlink.training.dataset import decode_segment
 from wavlink.training.sources import _read_table as training_rows

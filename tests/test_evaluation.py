@@ -17,10 +17,11 @@ import pytest
 import soundfile as sf
 
 from wavlink import cli
-from wavlink.evaluation import loaders
-from wavlink.evaluation.loaders import ClassificationSet, RetrievalSet
+from wavlink.data import normalize_split
+from wavlink.evaluation import benchmarks
 from wavlink.evaluation.quantization import bytes_per_clip, quantize, truncate
 from wavlink.evaluation.runner import evaluate
+from wavlink.evaluation.sets import ClassificationSet, RetrievalSet
 from wavlink.inference import Embedder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -251,14 +252,14 @@ def test_real_esc50_subset_loads() -> None:
     root = REPO.parent / "shared" / "data" / "esc50"
     if not (root / "manifest.csv").is_file():
         pytest.skip("the shared ESC-50 subset is not present on this machine")
-    data = loaders.load_task_data("esc50", root)
+    data = benchmarks.load_task_data("esc50", root)
     assert isinstance(data, ClassificationSet)
     assert len(data.class_names) == 40 and data.fold_numbers == [1, 2, 3, 4, 5] and len(data.audio) == 1600
 
 
 def test_us8k_layout(model_dir: Path, tmp_path: Path, cache: Path) -> None:
     root = tmp_path / "UrbanSound8K"
-    names = list(loaders.US8K_CLASSES)
+    names = list(benchmarks.US8K_CLASSES)
     rows = []
     for i in range(4):
         fold, cid = 1 + i % 2, [3, 8][i % 2]
@@ -326,7 +327,7 @@ def test_retrieval_manifest_variants(model_dir: Path, tmp_path: Path, cache: Pat
                                               for i in range(3)))
     results = []
     for name in ("wide.csv", "long.tsv", "long.json", "lists.jsonl"):
-        loaded = loaders.load_task_data("retrieval", data / name)
+        loaded = benchmarks.load_task_data("retrieval", data / name)
         assert isinstance(loaded, RetrievalSet) and loaded.audio_ids == ["0.wav", "1.wav", "2.wav"]
         assert loaded.captions == [c for i in range(3) for c in caps[i]] and loaded.caption_to_audio == [0, 0, 1, 1, 2, 2]
         res = run_eval(model_dir, "retrieval", data / name, tmp_path / f"{name}.json", cache)
@@ -348,8 +349,8 @@ def test_training_manifest_split_column(model_dir: Path, tmp_path: Path, cache: 
     rows = [[f"{i}.wav", f"caption {k} of {i}", split_of[i]] for i in range(6) for k in range(2)]
     manifest = write_csv(data / "train.csv", ["audio", "caption", "split"], rows)
     for split, clips in [(None, [4, 5]), ("test", [4, 5]), ("val", [2, 3]), ("validation", [2, 3]), ("train", [0, 1])]:
-        loaded = loaders.load_task_data("retrieval", manifest, split=split)
-        expected_split = loaders.normalize_split(split, "") if split else "test"
+        loaded = benchmarks.load_task_data("retrieval", manifest, split=split)
+        expected_split = normalize_split(split, "") if split else "test"
         assert loaded.audio_ids == [f"{i}.wav" for i in clips] and loaded.split == expected_split
         assert loaded.captions == [f"caption {k} of {i}" for i in clips for k in range(2)]
         train_clips, pairs = read_manifest(manifest, split=loaded.split)  # the training loader agrees
@@ -362,7 +363,7 @@ def test_training_manifest_split_column(model_dir: Path, tmp_path: Path, cache: 
     assert res["split"] == "validation"
 
     no_test = write_csv(data / "no_test.csv", ["audio", "caption", "split"], [r for r in rows if r[2] != "test"])
-    assert loaders.load_task_data("retrieval", no_test).split == "validation"
+    assert benchmarks.load_task_data("retrieval", no_test).split == "validation"
     only_train = write_csv(data / "only_train.csv", ["audio", "caption", "split"], rows[:4])
 
     def fails(path: Path, *extra: str, task: str = "retrieval") -> str:
@@ -394,10 +395,10 @@ def test_audiofolder_split_subfolders(model_dir: Path, tmp_path: Path, cache: Pa
     res = run_eval(model_dir, "retrieval", root, tmp_path / "af.json", cache)
     check_retrieval(res, 2, 2)
     assert res["split"] == "test" and res["dataset"] == "my_sounds"
-    train = loaders.load_task_data("retrieval", root, split="train")
+    train = benchmarks.load_task_data("retrieval", root, split="train")
     assert train.audio_ids == ["0.wav", "1.wav", "2.wav"] and train.split == "train"
     with pytest.raises(ValueError, match=r"no validation/ sub-folder .* splits present: \['test', 'train'\]"):
-        loaders.load_task_data("retrieval", root, split="val")
+        benchmarks.load_task_data("retrieval", root, split="val")
 
 
 def test_datasets_retrieval_folder_via_cli(model_dir: Path, tmp_path: Path, cache: Path,

@@ -1,15 +1,17 @@
 """Evaluation: benchmark loaders, the cached runner behind `wavlink eval`, quantisation and plug-ins.
 
-* :mod:`.loaders` - AudioCaps, Clotho, ESC-50, UrbanSound8K, VGGSound, manifests and `datasets` folders
-  to :class:`RetrievalSet` / :class:`ClassificationSet`.
+* :mod:`.sets` - :class:`RetrievalSet` / :class:`ClassificationSet`, what every loader returns.
+* :mod:`.manifests` - caption / label manifests and `datasets` folders to those sets.
+* :mod:`.benchmarks` - AudioCaps, Clotho, ESC-50, UrbanSound8K, VGGSound and :func:`load_task_data`.
 * :mod:`.runner` - :func:`evaluate` (embedding cache, Matryoshka and int8/binary sweeps, tables, JSON).
 * :mod:`.hear` - the HEAR 2021 API (`load_model`, `get_scene_embeddings`, `get_timestamp_embeddings`).
 * :mod:`.mteb_wrapper` - an MTEB encoder wrapper (mteb itself is optional; see docs/mteb.md).
 """
 
-from .loaders import ClassificationSet, RetrievalSet, load_task_data
+from .benchmarks import load_task_data
 from .quantization import bytes_per_clip, quantize
 from .runner import evaluate, format_table
+from .sets import ClassificationSet, RetrievalSet
 
 __all__ = [
     "ClassificationSet",

@@ -28,10 +28,11 @@ from ..metrics import (
     retrieval_metrics,
     zero_shot_accuracy,
 )
+from .benchmarks import canonical_task, load_task_data, task_kind
 from .cache import EmbeddingCache, default_cache_dir, model_fingerprint
-from .loaders import ClassificationSet, RetrievalSet, canonical_task, load_task_data, task_kind
 from .plots import MATPLOTLIB_MISSING, plot_matryoshka
 from .quantization import PRECISIONS, bytes_per_clip, quantize, truncate
+from .sets import ClassificationSet, RetrievalSet
 
 RETRIEVAL_KEYS: tuple[str, ...] = ("R@1", "R@5", "R@10", "mAP@10", "cvR@5")
 CLASSIFICATION_KEYS: tuple[str, ...] = ("top1", "top5")
@@ -162,7 +163,7 @@ def evaluate(
 
     Args:
         task: ``retrieval``, ``zero-shot`` or a benchmark (``clotho``, ``audiocaps``, ``esc50``, ``us8k``,
-            ``vggsound``); ``data`` is the path of its local copy (see :mod:`wavlink.evaluation.loaders`) or,
+            ``vggsound``); ``data`` is the path of its local copy (see :mod:`wavlink.evaluation.benchmarks`) or,
             for the generic tasks, a loaded `datasets` dataset.
         matryoshka: sweep every trained width (d, d/2, d/4, d/8) and draw the quality-vs-dimension plot.
         quantize_embeddings: also score int8 and binary audio embeddings (see
