@@ -20,7 +20,7 @@ import torch
 from wavlink.training import finetune, load_adapter
 from wavlink.training.dataset import AudioCaptionDataset
 from wavlink.training.synthetic import make_toy_dataset
-from wavlink.training.trainer import embed_dataset
+from wavlink.training.validation import embed_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,10 +20,10 @@ from safetensors.torch import load_file
 from torch import nn
 
 from wavlink.training import TrainingConfig, apply_training_mode, list_checkpoints, load_config, train
+from wavlink.training.checkpoints import resolve_resume
 from wavlink.training.config import parse_override
 from wavlink.training.recipe import lora_target_regex, loss_scale_names
 from wavlink.training.synthetic import SOUNDS, make_toy_dataset
-from wavlink.training.trainer import resolve_resume
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -288,7 +288,7 @@ def test_several_eval_sets_are_reported_apart(tmp_path, toy):
     import csv
 
     from wavlink.training.dataset import AudioCaptionDataset
-    from wavlink.training.trainer import eval_set_labels, evaluate_retrieval
+    from wavlink.training.validation import eval_set_labels, evaluate_retrieval
 
     rows = [r for r in csv.DictReader(toy.open()) if r["split"] == "validation"]
     for name, part in (("audiocaps", rows[:4]), ("clotho", rows[4:])):

@@ -16,10 +16,11 @@ The loop, step by step (`ContrastiveTrainer.fit`):
 4. per optimizer step: ``grad_accum_steps`` micro-batches, each one forward of `DualEncoderModule` (both towers
    in ONE forward, so DDP syncs every gradient), the loss (features gathered across processes inside the loss
    module, ``group_ids`` masking duplicates), backward; then clip, step, schedule; one JSONL line per step;
-5. evaluation (text->audio and audio->text R@1/5/10) on the validation split, at the end of each epoch by
-   default;
-6. atomic checkpoints (temp folder, then rename) with trainable weights, optimizer, scheduler, every rank's RNG
-   state and the position in the epoch; ``resume="latest"`` continues the exact trajectory;
+5. evaluation (text->audio and audio->text R@1/5/10, `validation`) on the validation split, at the end of each
+   epoch by default;
+6. atomic checkpoints (temp folder, then rename; the folder layout and helpers are `checkpoints`) with trainable
+   weights, optimizer, scheduler, every rank's RNG state and the position in the epoch; ``resume="latest"``
+   continues the exact trajectory;
 7. the final model folder (merged when LoRA) and, for LoRA, an adapter folder that peft and
    sentence-transformers load.
 """
@@ -31,7 +32,6 @@ import json
 import logging
 import math
 import os
-import random
 import shutil
 import time
 from collections.abc import Sequence
@@ -42,22 +42,32 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from .adapter import model_fingerprint, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
+from .checkpoints import (
+    CHECKPOINT_PREFIX,
+    LABELS_FILE,
+    STATE_FILE,
+    TMP_PREFIX,
+    WEIGHTS_FILE,
+    fsync_dir,
+    fsync_tree,
+    list_checkpoints,
+    resolve_resume,
+    rng_state,
+    set_rng_state,
+    to_python,
+)
 from .config import TrainingConfig
 from .dataset import AudioCaptionDataset, split_clips
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
+from .validation import eval_set_labels, evaluate_retrieval, to_device
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_PREFIX = "step-"
-TMP_PREFIX = ".tmp-"
-STATE_FILE = "trainer_state.json"
-WEIGHTS_FILE = "trainable.safetensors"
 LOG_FILE = "log.jsonl"
-LABELS_FILE = "label_embeds.pt"
 
 
 @dataclass
@@ -149,193 +159,6 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
         (no_decay if skip else decay).append(p)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
-
-
-# ---------------------------------------------------------------------------------------------- evaluation
-
-
-class _ClipWaves(Dataset):
-    def __init__(self, dataset: AudioCaptionDataset, clips: Sequence[int]) -> None:
-        self.dataset, self.clips = dataset, list(clips)
-
-    def __len__(self) -> int:
-        return len(self.clips)
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return self.dataset.load_clip(self.clips[i])
-
-
-def _to_device(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-
-
-@torch.no_grad()
-def embed_dataset(
-    model: nn.Module,
-    processor: Any,
-    dataset: AudioCaptionDataset,
-    batch_size: int = 32,
-    num_workers: int = 0,
-    device: torch.device | str | None = None,
-    autocast: Any = None,
-) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
-    """(audio embeddings per clip, text embeddings per caption, caption -> clip position), deterministic."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    clips, captions, text_to_audio = dataset.retrieval_items()
-    durations = [dataset.clips[c].duration or 0.0 for c in clips]
-    order = sorted(range(len(clips)), key=lambda i: -durations[i])
-    was_training = model.training
-    model.eval()
-    ctx = autocast if autocast is not None else contextlib.nullcontext
-    audio = torch.empty(0)
-    try:
-        loader = DataLoader(_ClipWaves(dataset, [clips[i] for i in order]), batch_size=batch_size,
-                            num_workers=num_workers, collate_fn=list)
-        parts = []
-        for waves in loader:
-            inputs = processor(audio=waves, sampling_rate=dataset.sampling_rate, return_tensors="pt")
-            with ctx():
-                parts.append(model.get_audio_features(**_to_device(dict(inputs), device)).pooler_output.float().cpu())
-        audio = torch.empty_like(torch.cat(parts))
-        audio[torch.tensor(order)] = torch.cat(parts)
-        text_parts = []
-        for start in range(0, len(captions), batch_size):
-            inputs = processor(text=captions[start : start + batch_size], return_tensors="pt")
-            with ctx():
-                text_parts.append(model.get_text_features(**_to_device(dict(inputs), device)).pooler_output.float().cpu())
-        text = torch.cat(text_parts)
-    finally:
-        model.train(was_training)
-    return audio, text, text_to_audio
-
-
-def retrieval_scores(
-    audio: torch.Tensor, text: torch.Tensor, text_to_audio: Sequence[int], dims: Sequence[int] | None = None
-) -> dict[str, float]:
-    """Flat metrics: ``t2a_R@1`` ... ``a2t_R@10`` (+ ``t2a_R@1@d`` per smaller Matryoshka width)."""
-    from ..metrics import retrieval_metrics
-
-    def sim(d: int | None) -> np.ndarray:
-        a, t = (audio, text) if d is None else (audio[:, :d], text[:, :d])
-        a = torch.nn.functional.normalize(a, dim=-1)
-        t = torch.nn.functional.normalize(t, dim=-1)
-        return (t @ a.T).numpy()
-
-    full = retrieval_metrics(sim(None), list(text_to_audio), ks=(1, 5, 10))
-    out = {}
-    for direction, short in (("text_to_audio", "t2a"), ("audio_to_text", "a2t")):
-        for k in (1, 5, 10):
-            out[f"{short}_R@{k}"] = float(full[direction][f"R@{k}"])
-    for d in dims or []:
-        if d < audio.shape[1]:
-            m = retrieval_metrics(sim(d), list(text_to_audio), ks=(1,), audio_to_text=False)
-            out[f"t2a_R@1@{d}"] = float(m["text_to_audio"]["R@1"])
-    return out
-
-
-def eval_set_labels(sources: Sequence[Any]) -> list[str]:
-    """A short, unique name per evaluation source for metric keys: the folder of a manifest whose file name
-    is only a split ("data/audiocaps/val.csv" -> "audiocaps"), else the file or folder name, else "hf" names."""
-    generic = {"val", "valid", "validation", "dev", "test", "eval", "evaluation", "metadata", "manifest", "train"}
-    labels = []
-    for spec in sources:
-        if isinstance(spec, dict):
-            raw = str(spec.get("name") or spec.get("manifest") or spec.get("audiofolder") or spec.get("hf") or "hf")
-        else:
-            raw = "hf" if hasattr(spec, "column_names") else str(spec)
-        path = Path(raw.removeprefix("hf:"))
-        stem = path.stem if path.suffix else path.name
-        label = path.parent.name if stem.lower() in generic and path.parent.name else stem
-        labels.append(label or "eval")
-    return [f"{label}{labels[:i].count(label) + 1}" if labels.count(label) > 1 else label
-            for i, label in enumerate(labels)]
-
-
-def evaluate_retrieval(
-    model: nn.Module, processor: Any, dataset: AudioCaptionDataset, batch_size: int = 32, num_workers: int = 0,
-    dims: Sequence[int] | None = None, autocast: Any = None,
-) -> dict[str, float]:
-    """Text->audio and audio->text R@1/5/10 of `model` on a dataset (one clip per column, captions as rows)."""
-    audio, text, t2a = embed_dataset(model, processor, dataset, batch_size, num_workers, autocast=autocast)
-    return retrieval_scores(audio, text, t2a, dims)
-
-
-# ---------------------------------------------------------------------------------------------- checkpoints
-
-
-def list_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
-    """Complete checkpoints, oldest first (temp folders of interrupted saves are ignored)."""
-    root = Path(output_dir) / "checkpoints"
-    if not root.is_dir():
-        return []
-    found = []
-    for p in root.iterdir():
-        if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and (p / STATE_FILE).is_file():
-            try:
-                found.append((int(p.name[len(CHECKPOINT_PREFIX):]), p))
-            except ValueError:
-                continue
-    return [p for _, p in sorted(found)]
-
-
-def resolve_resume(resume: str | os.PathLike | None, output_dir: str | os.PathLike) -> Path | None:
-    """``"latest"`` -> newest complete checkpoint (None if there is none yet: a fresh start); a path -> itself."""
-    if resume is None or resume == "":
-        return None
-    if str(resume) == "latest":
-        found = list_checkpoints(output_dir)
-        return found[-1] if found else None
-    path = Path(resume)
-    if not (path / STATE_FILE).is_file():
-        raise ValueError(f"not a checkpoint folder (no {STATE_FILE}): {path}")
-    return path
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_tree(path: Path) -> None:
-    for root, _, files in os.walk(path):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as f:
-                os.fsync(f.fileno())
-        _fsync_dir(Path(root))
-
-
-def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": (np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _to_python(value: Any) -> Any:
-    """RNG states as plain tuples/lists (loadable with torch.load(weights_only=True))."""
-    if isinstance(value, tuple):
-        return tuple(_to_python(v) for v in value)
-    if isinstance(value, list):
-        return [_to_python(v) for v in value]
-    return value
 
 
 # ---------------------------------------------------------------------------------------------- trainer
@@ -577,7 +400,7 @@ class ContrastiveTrainer:
             for i in range(0, len(prompts), 128):
                 inputs = self.processor(text=prompts[i:i + 128], return_tensors="pt")
                 with self.accelerator.autocast():
-                    emb = model.get_text_features(**_to_device(dict(inputs), device)).pooler_output
+                    emb = model.get_text_features(**to_device(dict(inputs), device)).pooler_output
                 out.append(emb.float().cpu().numpy())
             return np.concatenate(out)
 
@@ -635,7 +458,7 @@ class ContrastiveTrainer:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
         acc.wait_for_everyone()
-        torch.save(_to_python(_rng_state()), tmp / f"rng_state_{acc.process_index}.pt")
+        torch.save(to_python(rng_state()), tmp / f"rng_state_{acc.process_index}.pt")
         if acc.is_main_process:
             save_file(self._trainable_state(), str(tmp / WEIGHTS_FILE))
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
@@ -649,7 +472,7 @@ class ContrastiveTrainer:
             (tmp / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
         acc.wait_for_everyone()
         if acc.is_main_process:
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
             if final.exists():  # the same step saved again (e.g. after a resume): swap it out atomically
                 old = root / f"{TMP_PREFIX}old-{final.name}"
                 shutil.rmtree(old, ignore_errors=True)
@@ -658,7 +481,7 @@ class ContrastiveTrainer:
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, final)
-            _fsync_dir(root)
+            fsync_dir(root)
             for stale in list_checkpoints(self.output_dir)[: -self.config.keep_last]:
                 shutil.rmtree(stale, ignore_errors=True)
         acc.wait_for_everyone()
@@ -692,7 +515,7 @@ class ContrastiveTrainer:
             self.label_embeds_step = int(saved["step"])
         rng_file = path / f"rng_state_{acc.process_index}.pt"
         if rng_file.exists():
-            _set_rng_state(torch.load(rng_file, weights_only=True))
+            set_rng_state(torch.load(rng_file, weights_only=True))
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.step_in_epoch, self.samples_seen = int(state["step_in_epoch"]), int(state["samples_seen"])
         self._truncate_log(self.step)
@@ -701,7 +524,7 @@ class ContrastiveTrainer:
     # ------------------------------------------------------------------ one step
     def _batch_to_device(self, batch: dict[str, Any]) -> dict[str, Any]:
         device = self.accelerator.device
-        return {k: _to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
+        return {k: to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}
 
     def training_step(self, micro_batches: Sequence[dict[str, Any]]) -> dict[str, float]:
         """One optimizer step over `micro_batches` (gradient accumulation); returns logged values."""
@@ -898,14 +721,8 @@ __all__ = [
     "ContrastiveTrainer",
     "DualEncoderModule",
     "TrainResult",
-    "embed_dataset",
-    "eval_set_labels",
-    "evaluate_retrieval",
-    "list_checkpoints",
     "load_model_and_processor",
     "parameter_groups",
     "resolve_loss",
-    "resolve_resume",
-    "retrieval_scores",
     "train",
 ]
