@@ -3,6 +3,7 @@ outputs equal the Python API's, and bad arguments end with a one-line error (exi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -226,8 +227,6 @@ def _loud_load(monkeypatch) -> None:
 
 
 def test_classify_json_is_the_only_stdout(model_dir: Path, sounds: Path, capsys, monkeypatch) -> None:
-    import json
-
     from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates
 
     labels = ["dog", "rain", "church bells"]
@@ -250,8 +249,6 @@ def test_classify_json_is_the_only_stdout(model_dir: Path, sounds: Path, capsys,
 
 def test_search_json_is_the_only_stdout(model_dir: Path, mixed_folder: Path, sounds: Path, capsys,
                                         monkeypatch) -> None:
-    import json
-
     emb = Embedder.load(model_dir)
     _loud_load(monkeypatch)
     queries = ["a high whistle", "a low hum"]
@@ -271,3 +268,85 @@ def test_search_json_is_the_only_stdout(model_dir: Path, mixed_folder: Path, sou
     captured = capsys.readouterr()
     assert [x["path"] for x in json.loads(captured.out)[0]["results"]] == [str(mixed_folder / "real.wav")]
     assert "skipped 3 audio file(s)" in captured.err
+
+
+MODEL_COMMANDS = ["embed", "classify", "search", "eval"]
+
+
+def test_every_model_loading_command_takes_revision_and_dtype() -> None:
+    from wavlink.cli import build_parser
+
+    parser = build_parser()
+    required = {"embed": ["x.wav", "--out", "x.npy"], "classify": ["x.wav", "--labels", "a"],
+                "search": ["folder", "q"], "eval": ["--task", "esc50", "--data", "d"]}
+    for command in MODEL_COMMANDS:
+        args = parser.parse_args([command, *required[command], "--model", "org/name", "--revision", "v1",
+                                  "--dtype", "bfloat16"])
+        assert (args.revision, args.dtype) == ("v1", "bfloat16"), command
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, *required[command], "--dtype", "float64"])
+
+
+def test_dtype_loads_the_weights_in_that_precision(model_dir: Path, tmp_path: Path) -> None:
+    texts = ["a dog barking", "rain on a roof"]
+    out = tmp_path / "bf16.npy"
+    assert main(["embed", "--text", *texts, "--model", str(model_dir), "--out", str(out), "--dtype", "bfloat16"]) == 0
+    bf16 = Embedder.load(model_dir, dtype=torch.bfloat16)
+    assert bf16.model.dtype == torch.bfloat16 and bf16.load_options == {"dtype": "bfloat16"}
+    np.testing.assert_allclose(np.load(out), bf16.encode_text(texts), atol=1e-6)
+    full = Embedder.load(model_dir).encode_text(texts)
+    assert not np.allclose(np.load(out), full, atol=1e-4)  # really computed in bfloat16 ...
+    np.testing.assert_allclose(np.load(out), full, atol=0.05)  # ... and still the same model
+
+
+def test_revision_and_dtype_reach_from_pretrained_for_hub_ids(model_dir: Path, sounds: Path, capsys,
+                                                               monkeypatch) -> None:
+    import transformers
+
+    calls: list[tuple[str, str, dict]] = []
+
+    def fake(cls_name: str, real):
+        def from_pretrained(source, **kwargs):  # records the call, then loads the local tiny folder
+            calls.append((cls_name, source, dict(kwargs)))
+            kwargs.pop("revision", None)
+            return real(str(model_dir), **kwargs)
+        return from_pretrained
+
+    for name in ("AutoModel", "AutoProcessor"):
+        cls = getattr(transformers, name)
+        monkeypatch.setattr(cls, "from_pretrained", fake(name, cls.from_pretrained))
+    assert main(["search", str(sounds), "a tone", "--model", "some-org/tiny", "--revision", "v1.0",
+                 "--dtype", "float16", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["results"]) == 3
+    assert [(n, s) for n, s, _ in calls] == [("AutoModel", "some-org/tiny"), ("AutoProcessor", "some-org/tiny")]
+    assert calls[0][2]["revision"] == calls[1][2]["revision"] == "v1.0"
+    assert calls[0][2]["dtype"] == torch.float16 and "dtype" not in calls[1][2]
+
+
+def test_revision_of_a_local_folder_is_an_error(model_dir: Path, tmp_path: Path, capsys) -> None:
+    assert main(["embed", "--text", "a", "--model", str(model_dir), "--revision", "v1",
+                 "--out", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "selects a version of a Hub repo" in err and "local folder" in err and "Traceback" not in err
+
+
+def test_eval_dtype_is_part_of_the_cache_key(model_dir: Path, tmp_path: Path) -> None:
+    import csv
+
+    rows = []
+    for i in range(3):
+        sf.write(tmp_path / f"{i}.wav", make_tone(0.5, SR, (300.0 + 500 * i,)), SR)
+        rows.append([f"{i}.wav", f"tone number {i}"])
+    with open(tmp_path / "captions.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["audio", "caption"], *rows])
+    results = {}
+    for dtype in (None, "bfloat16", None):
+        out = tmp_path / f"{dtype}.json"
+        extra = ["--dtype", dtype] if dtype else []
+        assert main(["eval", "--model", str(model_dir), "--task", "retrieval", "--data", str(tmp_path / "captions.csv"),
+                     "--output", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet", *extra]) == 0
+        results.setdefault(dtype, []).append(json.loads(out.read_text()))
+    plain, bf16 = results[None][0], results["bfloat16"][0]
+    assert bf16["model_dtype"] == "bfloat16" and "model_dtype" not in plain
+    assert bf16["model_fingerprint"] != plain["model_fingerprint"]
+    assert results[None][1]["model_fingerprint"] == plain["model_fingerprint"]  # plain runs keep their key

@@ -23,6 +23,9 @@ _SOUNDFILE_SUFFIXES = {"WAV": (".wav",), "FLAC": (".flac",), "OGG": (".ogg", ".o
                        "AIFF": (".aiff", ".aif")}
 
 
+DTYPES = ("float32", "float16", "bfloat16")
+
+
 def trained_dims(config: Any) -> list[int]:
     dims = getattr(config, "matryoshka_dims", None)
     if dims:
@@ -37,9 +40,12 @@ def check_dim(config: Any, dim: int | None) -> None:
         raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(allowed)}")
 
 
-def load_model_and_processor(source: str | os.PathLike, **model_kwargs: Any) -> tuple[Any, Any]:
+def load_model_and_processor(source: str | os.PathLike, revision: str | None = None,
+                             **model_kwargs: Any) -> tuple[Any, Any]:
     """AutoModel + AutoProcessor (remote code) from a folder or Hub id, with errors that name the problem.
 
+    `revision` (branch, tag or commit of a Hub repo) is used for the model, its remote code and the processor
+    alike; a local folder has no revisions, so giving one there is an error rather than silently ignored.
     transformers reports a mistyped folder as an invalid repo id and an unreachable Hub id as a network
     error deep in huggingface_hub; both become one ValueError here.
     """
@@ -55,9 +61,12 @@ def load_model_and_processor(source: str | os.PathLike, **model_kwargs: Any) -> 
             raise ValueError(f"{source} is a LoRA adapter folder, not a model: pass its merged model folder "
                              "(finetune --merge) or its base model")
         raise ValueError(f"{source} is not a model folder (no config.json)")
+    if revision is not None and os.path.isdir(source):
+        raise ValueError(f"a revision ({revision!r}) selects a version of a Hub repo, but {source} is a local folder")
+    hub_kwargs = {"revision": revision} if revision is not None else {}
     try:
-        model = AutoModel.from_pretrained(source, trust_remote_code=True, **model_kwargs)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=True)
+        model = AutoModel.from_pretrained(source, trust_remote_code=True, **hub_kwargs, **model_kwargs)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=True, **hub_kwargs)
     except OSError as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ValueError(f"cannot load model {source!r}: {first}") from err
@@ -103,18 +112,33 @@ class Embedder:
         self.model = model.to(self.device).eval()
         self.processor = processor
         self.batch_size = batch_size
+        # what `load` was asked for beyond the source (revision, dtype): part of the evaluation cache key
+        self.load_options: dict[str, str] = {}
 
     @classmethod
     def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
-             dtype: torch.dtype | None = None) -> Embedder:
-        """Load a model folder or Hub id (remote code); `None` means the package's default model."""
+             dtype: torch.dtype | str | None = None, revision: str | None = None) -> Embedder:
+        """Load a model folder or Hub id (remote code); `None` means the package's default model.
+
+        `dtype` (a torch dtype or one of `DTYPES`) loads the weights in that precision (default: as saved);
+        `revision` is a branch, tag or commit of a Hub repo (default: main).
+        """
         if source is None:
             from .builders.default_model import default_model_dir
 
             source = default_model_dir()
+        if isinstance(dtype, str):
+            if dtype not in DTYPES:
+                raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+            dtype = getattr(torch, dtype)
         kwargs = {"dtype": dtype} if dtype is not None else {}
-        model, processor = load_model_and_processor(source, **kwargs)
-        return cls(model, processor, device=device, batch_size=batch_size)
+        model, processor = load_model_and_processor(source, revision=revision, **kwargs)
+        embedder = cls(model, processor, device=device, batch_size=batch_size)
+        if revision is not None:
+            embedder.load_options["revision"] = revision
+        if dtype is not None:
+            embedder.load_options["dtype"] = str(dtype).removeprefix("torch.")
+        return embedder
 
     @property
     def dims(self) -> list[int]:

@@ -17,13 +17,22 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model folder or Hub id (default: the package's default model, see `wavlink default`)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--revision", default=None,
+                        help="branch, tag or commit of a Hub --model (default: main; not for local folders)")
+    parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default=None,
+                        help="load the weights in this precision (default: as saved)")
     parser.add_argument("--dim", type=int, default=None, help="Matryoshka width (one of the trained dims)")
+
+
+def model_load_options(args: argparse.Namespace) -> dict[str, str]:
+    """The --revision / --dtype given, as keyword arguments of `Embedder.load`."""
+    return {k: v for k, v in (("revision", args.revision), ("dtype", args.dtype)) if v is not None}
 
 
 def load_embedder(args: argparse.Namespace):
     from ..inference import Embedder
 
-    return Embedder.load(args.model, device=args.device, batch_size=args.batch_size)
+    return Embedder.load(args.model, device=args.device, batch_size=args.batch_size, **model_load_options(args))
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

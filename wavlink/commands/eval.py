@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_model_arguments
+from ._common import add_model_arguments, model_load_options
 
 COMMAND = "eval"
 HELP = "evaluate a model on retrieval or zero-shot classification data (AudioCaps, Clotho, ESC-50, ...)"
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         plot=args.plot,
         progress=not args.quiet,
+        **model_load_options(args),
     )
     return 0
 

@@ -88,14 +88,14 @@ class _FileHashMemo:
             self.dirty = False
 
 
-def resolve_model_folder(source: str | os.PathLike) -> Path | None:
-    """The local folder holding a model: the path itself, or the HF-cache snapshot of a Hub id."""
+def resolve_model_folder(source: str | os.PathLike, revision: str | None = None) -> Path | None:
+    """The local folder holding a model: the path itself, or the HF-cache snapshot of a Hub id (at `revision`)."""
     if os.path.isdir(source):
         return Path(source)
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        found = try_to_load_from_cache(os.fspath(source), "config.json")
+        found = try_to_load_from_cache(os.fspath(source), "config.json", revision=revision)
     except Exception:  # not a valid repo id, or no cache
         return None
     return Path(found).parent if isinstance(found, str) else None
@@ -122,20 +122,29 @@ def folder_fingerprint(folder: str | os.PathLike, memo_path: Path | None = None)
 
 def parameters_fingerprint(model: Any) -> str:
     """Fallback fingerprint: config JSON + every parameter/buffer's bytes (used when no folder exists)."""
+    import torch
+
     h = hashlib.sha256(f"wavlink-params-v{CACHE_VERSION}".encode())
     config = getattr(model, "config", None)
     if config is not None:
         h.update(config.to_json_string(use_diff=False).encode())
     for name, tensor in sorted(model.state_dict().items()):
         h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        tensor = tensor.detach().cpu().contiguous()
+        if tensor.dtype == torch.bfloat16:  # numpy has no bfloat16: hash the same bytes as int16
+            tensor = tensor.view(torch.int16)
+        h.update(tensor.numpy().tobytes())
     return h.hexdigest()
 
 
-def model_fingerprint(source: str | os.PathLike | None, model: Any = None, cache_dir: Path | None = None) -> str:
-    folder = resolve_model_folder(source) if source is not None else None
+def model_fingerprint(source: str | os.PathLike | None, model: Any = None, cache_dir: Path | None = None,
+                      revision: str | None = None, dtype: str | None = None) -> str:
+    """The folder's fingerprint (the Hub snapshot at `revision` for a Hub id), else the parameters'. A `dtype`
+    the weights were loaded in on request (not as saved) is part of it: the embeddings differ."""
+    folder = resolve_model_folder(source, revision) if source is not None else None
     if folder is not None:
-        return folder_fingerprint(folder, cache_dir / "file_hashes.json" if cache_dir else None)
+        fingerprint = folder_fingerprint(folder, cache_dir / "file_hashes.json" if cache_dir else None)
+        return hashlib.sha256(f"{fingerprint}\0dtype={dtype}".encode()).hexdigest() if dtype else fingerprint
     if model is None:
         raise ValueError(f"cannot fingerprint model {source!r}: no local folder and no loaded model")
     return parameters_fingerprint(model)

@@ -158,6 +158,8 @@ def evaluate(
     plot: str | os.PathLike | None = None,
     progress: bool = True,
     verbose: bool = True,
+    revision: str | None = None,
+    dtype: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (folder, Hub id, or a loaded :class:`wavlink.inference.Embedder`) on ``task``.
 
@@ -174,6 +176,7 @@ def evaluate(
         templates: prompt templates for zero-shot class embeddings (default: the package's ensemble).
         cache_dir / use_cache: where embeddings are cached (default :func:`default_cache_dir`).
         plot: PNG path of the Matryoshka plot (default: next to ``output``).
+        revision / dtype: how to load ``model`` when it is a folder or Hub id (see :meth:`Embedder.load`).
 
     Returns:
         The result dictionary that is also written to ``output`` as JSON.
@@ -194,7 +197,12 @@ def evaluate(
     if per_fold and (not isinstance(dataset, ClassificationSet) or dataset.folds is None):
         raise ValueError("--per-fold needs data with a fold column")
 
-    embedder = model if isinstance(model, Embedder) else Embedder.load(model, device=device, batch_size=batch_size)
+    if isinstance(model, Embedder):
+        if revision is not None or dtype is not None:
+            raise ValueError("revision / dtype apply when evaluate() loads the model; this one is already loaded")
+        embedder = model
+    else:
+        embedder = Embedder.load(model, device=device, batch_size=batch_size, dtype=dtype, revision=revision)
     trained = sorted(embedder.dims, reverse=True)
     if matryoshka:
         dims = trained
@@ -208,7 +216,9 @@ def evaluate(
 
     source = getattr(embedder.model, "name_or_path", None) or (None if isinstance(model, Embedder) else model)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    fingerprint = model_fingerprint(source or None, embedder.model, cache_root if use_cache else None)
+    options = getattr(embedder, "load_options", {})
+    fingerprint = model_fingerprint(source or None, embedder.model, cache_root if use_cache else None,
+                                    revision=options.get("revision"), dtype=options.get("dtype"))
     cache = EmbeddingCache(cache_root if use_cache else None, fingerprint)
 
     audio = cache.get_or_compute("audio", dataset.audio, lambda items: embed_audio(embedder, items, progress))
@@ -222,6 +232,7 @@ def evaluate(
         "split": dataset.split,
         "model": os.fspath(source) if source else "in-memory model",
         "model_fingerprint": fingerprint,
+        **{f"model_{key}": value for key, value in options.items()},  # model_revision / model_dtype, if given
         "data": os.fspath(data) if isinstance(data, (str, os.PathLike)) else type(data).__name__,
         "dim": dims[0],
         "trained_dims": trained,
