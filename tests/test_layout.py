@@ -15,7 +15,7 @@ RANKS = {
     "__init__": 2,  # the public API (registers the families)
     "inference": 3,
     "training": 4, "evaluation": 4,
-    "hub": 5,
+    "hub": 5, "app": 5,  # app: the browser demo behind `wavlink app`
     "commands": 6, "cli": 7, "__main__": 8,
 }
 

@@ -1,0 +1,161 @@
+"""`wavlink app`: the engine behind the browser demo (search, zero-shot classification, similarity) on a tiny
+random model, checked against the Embedder and the transformers pipeline; and the CLI entry.
+
+The real-browser test (Playwright + Debian's chromium) is in tests/test_app_browser.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers import SR, make_tone
+
+from wavlink.app import AppEngine, bundled_sounds_folder, heatmap_figure, parse_captions, parse_labels
+from wavlink.cli import main
+from wavlink.inference import Embedder
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from wavlink.builders.wavlink import create_model, save_model_folder
+
+    model, processor = create_model("tiny-random")
+    return save_model_folder(model, processor, tmp_path_factory.mktemp("app") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clips")
+    (out / "sub").mkdir()
+    for name, freqs in [("low.wav", (220.0,)), ("mid.flac", (880.0, 1320.0)), ("sub/high.wav", (3000.0,)),
+                        ("chord.wav", (330.0, 495.0, 660.0))]:
+        sf.write(out / name, make_tone(1.0 + len(name) / 10, SR, freqs), SR)
+    (out / "notes.txt").write_text("not audio")
+    return out
+
+
+@pytest.fixture(scope="module")
+def embedder(model_dir: Path) -> Embedder:
+    return Embedder.load(model_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def engine(embedder: Embedder, folder: Path) -> AppEngine:
+    return AppEngine(embedder, folder=folder)
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    return a @ b.T
+
+
+def test_engine_lists_the_folder_recursively_and_defaults_to_the_bundled_sounds(engine, embedder) -> None:
+    assert [engine.name(p) for p in engine.files] == ["chord.wav", "low.wav", "mid.flac", "sub/high.wav"]
+    bundled = AppEngine(embedder)
+    assert bundled.folder == bundled_sounds_folder()
+    assert sorted(engine.name(p) for p in bundled.files)[:3] == ["cat.flac", "cow.flac", "dog.flac"]
+
+
+def test_search_ranks_like_the_embedder(engine: AppEngine, embedder: Embedder) -> None:
+    query = "a high whistle"
+    expected = _cos(embedder.encode_text([query]), embedder.encode_audio(engine.files))[0]
+    hits = engine.search(query, top_k=3)
+    assert len(hits) == 3
+    order = np.argsort(-expected)[:3]
+    assert [p for p, _ in hits] == [engine.files[i] for i in order]
+    np.testing.assert_allclose([s for _, s in hits], expected[order], atol=1e-5)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert len(engine.search(query, top_k=50)) == len(engine.files)
+    with pytest.raises(ValueError, match="query"):
+        engine.search("   ")
+
+
+def test_search_reuses_the_folder_embeddings(engine: AppEngine, monkeypatch) -> None:
+    engine.search("one")
+    calls = []
+    original = engine.embedder.encode_audio
+    monkeypatch.setattr(engine.embedder, "encode_audio", lambda *a, **k: calls.append(1) or original(*a, **k))
+    engine.search("two")
+    assert calls == []
+
+
+def test_classify_matches_the_zero_shot_pipeline(model_dir: Path, embedder: Embedder, folder: Path) -> None:
+    """With the single template "{}" the engine's probabilities are those of transformers'
+    zero-shot-audio-classification pipeline on the same folder (an independent implementation)."""
+    from transformers import pipeline
+
+    labels = ["bird song", "engine", "rain", "speech"]
+    engine = AppEngine(embedder, folder=folder, templates=["{}"])
+    clip = str(folder / "mid.flac")
+    probs = engine.classify(clip, labels)
+    assert list(probs) == sorted(probs, key=probs.get, reverse=True)  # best first
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    clf = pipeline("zero-shot-audio-classification", model=str(model_dir), trust_remote_code=True)
+    wave, sr = sf.read(clip, dtype="float32")
+    ref = {d["label"]: d["score"] for d in clf(wave, candidate_labels=labels, hypothesis_template="{}")}
+    assert set(ref) == set(labels)
+    for label in labels:
+        assert probs[label] == pytest.approx(ref[label], abs=1e-4), (probs, ref)
+
+
+def test_classify_takes_arrays_and_checks_its_input(engine: AppEngine) -> None:
+    wave = make_tone(1.2, SR, (880.0, 1320.0))
+    from_array = engine.classify({"array": wave, "sampling_rate": SR}, ["a", "b", "c"])
+    assert set(from_array) == {"a", "b", "c"}
+    with pytest.raises(ValueError, match="upload or record"):
+        engine.classify(None, ["a", "b"])
+    with pytest.raises(ValueError, match="duplicate"):
+        engine.classify(wave, ["a", "a"])
+
+
+def test_similarity_and_heatmap(engine: AppEngine, embedder: Embedder) -> None:
+    captions = ["a low hum", "a chord", "a whistle"]
+    scores = engine.similarity(engine.files, captions)
+    assert scores.shape == (len(engine.files), 3)
+    np.testing.assert_allclose(scores, _cos(embedder.encode_audio(engine.files), embedder.encode_text(captions)),
+                               atol=1e-5)
+    pytest.importorskip("matplotlib")
+    fig = heatmap_figure(scores, [engine.name(p) for p in engine.files], captions)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == captions
+    assert [t.get_text() for t in ax.get_yticklabels()] == [engine.name(p) for p in engine.files]
+    np.testing.assert_allclose(ax.images[0].get_array(), scores)
+
+
+def test_label_and_caption_parsing() -> None:
+    assert parse_labels(" dog, cat ,\nrain,, ") == ["dog", "cat", "rain"]
+    with pytest.raises(ValueError, match="no labels"):
+        parse_labels(" , ")
+    with pytest.raises(ValueError, match="duplicate labels: \\['dog'\\]"):
+        parse_labels("dog, cat, dog")
+    assert parse_captions("a dog\n\n  rain on a roof \n") == ["a dog", "rain on a roof"]
+    with pytest.raises(ValueError, match="no captions"):
+        parse_captions("\n ")
+
+
+def test_cli_without_gradio_is_a_one_line_error(model_dir: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio -> ImportError
+    assert main(["app", "--model", str(model_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == 'wavlink app: error: the web app needs gradio: pip install "wavlink[app]"'
+
+
+def test_cli_launches_the_blocks_app_on_the_folder(model_dir: Path, folder: Path, monkeypatch, capsys) -> None:
+    gr = pytest.importorskip("gradio")
+    seen = {}
+
+    def fake_launch(self, **kwargs):
+        seen.update(kwargs, blocks=self)
+
+    monkeypatch.setattr(gr.Blocks, "launch", fake_launch)
+    assert main(["app", "--model", str(model_dir), "--folder", str(folder), "--port", "7999"]) == 0
+    assert seen["server_port"] == 7999 and seen["server_name"] == "127.0.0.1"
+    assert seen["allowed_paths"] == [str(folder)]
+    assert isinstance(seen["blocks"], gr.Blocks)
+    out = capsys.readouterr().out
+    assert f"folder: {folder} (4 audio files)" in out

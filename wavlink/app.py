@@ -1,0 +1,235 @@
+"""The browser demo behind `wavlink app`: search a folder with text, classify a clip zero-shot, and compare
+clips with captions in a heat map.
+
+:class:`AppEngine` does the work with plain numpy and the package's :class:`~wavlink.inference.Embedder`
+(no gradio needed, so it is tested directly); :func:`build_app` wraps it in a Gradio ``Blocks`` UI
+(gradio is imported only there: ``pip install "wavlink[app]"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import torch
+
+from .inference import Embedder, list_audio_files
+from .metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
+from .remote_code.losses import similarity_logits
+
+MAX_RESULTS = 10  # audio players in the search tab
+DEFAULT_LABELS = "dog, cat, cow, rooster, frog, horse, rain, car horn, church bells, footsteps"
+DEFAULT_CAPTIONS = "a dog barking\na cat meowing\na cow mooing\na rooster crowing"
+GRADIO_MISSING = 'the web app needs gradio: pip install "wavlink[app]"'
+
+
+def bundled_sounds_folder() -> str:
+    """The package's real CC0 recordings (wavlink/assets/sounds)."""
+    return str(resources.files("wavlink") / "assets" / "sounds")
+
+
+def parse_labels(text: str) -> list[str]:
+    """Comma-separated (or one-per-line) labels: stripped, non-empty, no duplicates."""
+    labels = [x.strip() for line in (text or "").splitlines() for x in line.split(",") if x.strip()]
+    if not labels:
+        raise ValueError("no labels given")
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ValueError(f"duplicate labels: {dupes}")
+    return labels
+
+
+def parse_captions(text: str) -> list[str]:
+    captions = [x.strip() for x in (text or "").splitlines() if x.strip()]
+    if not captions:
+        raise ValueError("no captions given (one per line)")
+    return captions
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+class AppEngine:
+    """Search, zero-shot classification and similarity over one model and one folder of audio.
+
+    The folder's audio embeddings are computed once, on first use, and reused by every search.
+    """
+
+    def __init__(self, embedder: Embedder, folder: str | os.PathLike | None = None, dim: int | None = None,
+                 templates: Sequence[str] | None = None, model_name: str = "") -> None:
+        self.embedder = embedder
+        self.folder = os.path.abspath(os.fspath(folder)) if folder is not None else bundled_sounds_folder()
+        self.files = list_audio_files(self.folder)
+        self.dim = dim
+        self.templates = list(templates or DEFAULT_TEMPLATES)
+        self.model_name = model_name
+        self._folder_embeddings: np.ndarray | None = None
+
+    def name(self, path: str) -> str:
+        return os.path.relpath(path, self.folder) if path.startswith(self.folder + os.sep) else os.path.basename(path)
+
+    def folder_embeddings(self) -> np.ndarray:
+        if self._folder_embeddings is None:
+            self._folder_embeddings = self.embedder.encode_audio(self.files, truncate_dim=self.dim,
+                                                                 progress=len(self.files) > 32)
+        return self._folder_embeddings
+
+    def search(self, query: str, top_k: int = 5) -> list[tuple[str, float]]:
+        """The folder's clips ranked for a text query: ``[(path, cosine), ...]``, best first."""
+        if not query or not query.strip():
+            raise ValueError("type a query")
+        text = self.embedder.encode_text([query.strip()], truncate_dim=self.dim)
+        scores = (_unit(text) @ _unit(self.folder_embeddings()).T)[0]
+        best = np.argsort(-scores, kind="stable")[: max(1, int(top_k))]
+        return [(self.files[i], float(scores[i])) for i in best]
+
+    def classify(self, audio: Any, labels: Sequence[str]) -> dict[str, float]:
+        """Zero-shot label probabilities of one clip (path, array or audio dict), prompt-template ensembled.
+
+        The cosines are turned into logits the way the model was trained (its CLIP or SigLIP scale and bias,
+        as in its ``forward``), then read as that loss reads them: a softmax over the labels (CLIP) or one
+        sigmoid per label (SigLIP). The dict is ordered best first.
+        """
+        if audio is None:
+            raise ValueError("upload or record a clip first")
+        labels = list(labels)
+        classes = class_embeddings_from_templates(
+            lambda texts: self.embedder.encode_text(texts, truncate_dim=self.dim),
+            [prettify_label(x) for x in labels], self.templates)
+        clip = self.embedder.encode_audio([audio], truncate_dim=self.dim)
+        model = self.embedder.model
+        loss_type = getattr(model.config, "loss_type", "clip")
+        with torch.inference_mode():
+            logits = similarity_logits(torch.from_numpy(_unit(clip)), torch.from_numpy(_unit(classes)), loss_type,
+                                       **{k: v.detach().cpu() for k, v in model.loss_scales(loss_type).items()})
+        row = logits.float()[0]
+        probs = (torch.sigmoid(row) if loss_type == "siglip" else torch.softmax(row, dim=-1)).numpy()
+        order = np.argsort(-probs, kind="stable")
+        return {labels[i]: float(probs[i]) for i in order}
+
+    def similarity(self, clips: Sequence[Any], captions: Sequence[str]) -> np.ndarray:
+        """``(len(clips), len(captions))`` cosine similarities."""
+        if not clips:
+            raise ValueError("no clips")
+        audio = self.embedder.encode_audio(list(clips), truncate_dim=self.dim)
+        text = self.embedder.encode_text(list(captions), truncate_dim=self.dim)
+        return _unit(audio) @ _unit(text).T
+
+
+def heatmap_figure(scores: np.ndarray, clip_names: Sequence[str], captions: Sequence[str]):
+    """A matplotlib figure of the clip x caption cosines (each row's best caption outlined)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    n_clips, n_caps = scores.shape
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * n_caps, 1.0 + 0.45 * n_clips))
+    image = ax.imshow(scores, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(n_caps), [c if len(c) <= 28 else c[:26] + "…" for c in captions], rotation=30, ha="right")
+    ax.set_yticks(range(n_clips), list(clip_names))
+    span = float(scores.max() - scores.min()) or 1.0
+    for i in range(n_clips):
+        for j in range(n_caps):
+            light = (scores[i, j] - scores.min()) / span > 0.6
+            ax.text(j, i, f"{scores[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="black" if light else "white")
+        j = int(scores[i].argmax())
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5))
+    fig.colorbar(image, ax=ax, label="cosine")
+    ax.set_title("clips vs captions (red: each clip's best caption)")
+    fig.tight_layout()
+    return fig
+
+
+def build_app(engine: AppEngine):
+    """The Gradio ``Blocks`` app (three tabs) around ``engine``; launch it with ``allowed_paths=[engine.folder]``
+    so that the search results can be played."""
+    try:
+        import gradio as gr
+    except ImportError as err:
+        raise ImportError(GRADIO_MISSING) from err
+    import pandas as pd
+
+    def guarded(fn):
+        def wrapper(*args):
+            try:
+                return fn(*args)
+            except ValueError as err:
+                raise gr.Error(str(err)) from err
+        return wrapper
+
+    @guarded
+    def do_search(query: str, top_k: float):
+        hits = engine.search(query, int(top_k))
+        table = pd.DataFrame({"rank": list(range(1, len(hits) + 1)), "score": [round(s, 4) for _, s in hits],
+                              "file": [engine.name(p) for p, _ in hits]})
+        players = [gr.Audio(value=p, label=f"#{r + 1}  {engine.name(p)}  ({s:.3f})", visible=True)
+                   for r, (p, s) in enumerate(hits)]
+        players += [gr.Audio(value=None, visible=False)] * (MAX_RESULTS - len(players))
+        return [table, *players]
+
+    @guarded
+    def do_classify(audio: str | None, labels_text: str):
+        return engine.classify(audio, parse_labels(labels_text))
+
+    @guarded
+    def do_similarity(files: list[Any] | None, captions_text: str):
+        captions = parse_captions(captions_text)
+        paths = [getattr(f, "name", f) for f in files] if files else engine.files
+        names = [engine.name(p) for p in paths]
+        scores = engine.similarity(paths, captions)
+        table = pd.DataFrame(scores.astype(np.float64).round(4), columns=captions)
+        table.insert(0, "clip", names)
+        try:
+            figure = heatmap_figure(scores, names, captions)
+        except ImportError:  # matplotlib missing: the table alone
+            figure = None
+        return figure, table
+
+    n_files = len(engine.files)
+    with gr.Blocks(title="wavlink") as demo:
+        gr.Markdown(f"# wavlink: audio-text embeddings\nmodel: `{engine.model_name or 'given'}` · "
+                    f"folder: `{engine.folder}` ({n_files} clips)")
+        with gr.Tab("Search", id="search"):
+            with gr.Row():
+                query = gr.Textbox(label="text query", value="a dog barking", elem_id="search-query", scale=4)
+                top_k = gr.Slider(1, min(MAX_RESULTS, n_files), value=min(5, n_files), step=1, label="results",
+                                  elem_id="search-top-k")
+            search_btn = gr.Button("Search", variant="primary", elem_id="search-button")
+            results = gr.Dataframe(label="ranked clips", interactive=False, elem_id="search-results")
+            players = [gr.Audio(visible=False, interactive=False, elem_id=f"search-player-{i}")
+                       for i in range(MAX_RESULTS)]
+            search_btn.click(do_search, [query, top_k], [results, *players])
+            query.submit(do_search, [query, top_k], [results, *players])
+        with gr.Tab("Classify", id="classify"):
+            with gr.Row():
+                clip = gr.Audio(sources=["upload", "microphone"], type="filepath", label="clip",
+                                elem_id="classify-audio")
+                with gr.Column():
+                    labels = gr.Textbox(label="labels (comma-separated)", value=DEFAULT_LABELS, lines=2,
+                                        elem_id="classify-labels")
+                    classify_btn = gr.Button("Classify", variant="primary", elem_id="classify-button")
+            scores = gr.Label(label="zero-shot scores", num_top_classes=10, elem_id="classify-scores")
+            classify_btn.click(do_classify, [clip, labels], scores)
+            gr.Examples([[p] for p in engine.files[:6]], inputs=[clip], label="clips from the folder")
+        with gr.Tab("Similarity", id="similarity"):
+            gr.Markdown("Upload clips (or leave empty to use the folder's clips) and write one caption per line.")
+            with gr.Row():
+                sim_files = gr.File(file_count="multiple", file_types=["audio"], label="clips",
+                                    elem_id="similarity-files")
+                captions = gr.Textbox(label="captions (one per line)", value=DEFAULT_CAPTIONS, lines=5,
+                                      elem_id="similarity-captions")
+            sim_btn = gr.Button("Compare", variant="primary", elem_id="similarity-button")
+            heat = gr.Plot(label="similarity heat map", elem_id="similarity-plot")
+            sim_table = gr.Dataframe(label="cosine similarities", interactive=False, elem_id="similarity-table")
+            sim_btn.click(do_similarity, [sim_files, captions], [heat, sim_table])
+    return demo
+
+
+__all__ = ["AppEngine", "build_app", "bundled_sounds_folder", "heatmap_figure", "parse_captions", "parse_labels"]

@@ -1,0 +1,42 @@
+"""`wavlink app`: the browser demo (Gradio): text-to-audio search over a folder, zero-shot classification of
+an uploaded or recorded clip, and a clips-vs-captions similarity heat map."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ._common import add_model_arguments, load_embedder
+
+COMMAND = "app"
+HELP = "a web app (Gradio) to search, classify and compare audio with text in a browser"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--folder", default=None,
+                        help="folder of audio to search (recursively; default: the bundled CC0 recordings)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: reachable from others)")
+    parser.add_argument("--port", type=int, default=7860)
+    add_model_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (works offline)
+    try:
+        import gradio  # noqa: F401
+    except ImportError as err:
+        raise ValueError('the web app needs gradio: pip install "wavlink[app]"') from err
+    from ..app import AppEngine, build_app
+
+    name = args.model
+    if args.model is None:  # assembled once from the pip parts, then cached (works offline)
+        from ..builders.default_model import default_model_dir
+
+        args.model = default_model_dir()
+        name = f"default model ({args.model})"
+    embedder = load_embedder(args)
+    engine = AppEngine(embedder, folder=args.folder, dim=args.dim, model_name=name)
+    print(f"model: {name}\nfolder: {engine.folder} ({len(engine.files)} audio files)", flush=True)
+    demo = build_app(engine)
+    demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[engine.folder], show_error=True)
+    return 0
