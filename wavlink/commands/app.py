@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     embedder = load_embedder(args)
     engine = AppEngine(embedder, folder=args.folder, dim=args.dim, model_name=name)
     print(f"model: {name}\nfolder: {engine.folder} ({len(engine.files)} audio files)", flush=True)
+    engine.folder_embeddings()  # once, before serving: the first search is then as fast as the others
     demo = build_app(engine)
     demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[engine.folder], show_error=True)
     return 0
