@@ -1,6 +1,6 @@
 """Publishing (`wavlink push`): dry runs, cards, offline uploads against patched HfApi, and bad input.
 
-Offline throughout: the Hub calls are `HfApi.create_repo` / `create_commit` / `upload_folder` patched
+Offline throughout: the Hub calls are `HfApi.create_repo` / `upload_folder` / `list_repo_files` patched
 together (huggingface_hub has no fake server; see the ecosystem notes). Real sizes are replaced by tiny
 stand-ins; every preset name still gets its folder and card. Child processes are shared: one for the
 whole all-sizes dry run, one for the verified single-folder push, one for the adapter.
@@ -48,11 +48,16 @@ OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | REMOTE_CODE)
 
 # ----------------------------------------------------------------------------------------------- helpers
 class FakeHub:
-    """Records the three HfApi calls a push may make; `fail` makes create_commit raise that many times."""
+    """Records the HfApi calls a push may make; `fail` makes the commit of upload_folder raise that many times.
+
+    `upload_folder` follows huggingface_hub's documented semantics: the folder's files that match
+    `allow_patterns` (minus `ignore_patterns` and the default .git/.cache ones) are added; remote files that
+    match `delete_patterns` are deleted, except `.gitattributes` and the files being uploaded.
+    """
 
     def __init__(self, fail: int = 0, error: Exception | None = None, fail_repos: tuple[str, ...] = ()) -> None:
         self.fail, self.error = fail, error or ConnectionError("connection reset by peer")
-        self.fail_repos = set(fail_repos)  # create_commit to these repos always fails (a dead connection)
+        self.fail_repos = set(fail_repos)  # commits to these repos always fail (a dead connection)
         self.remote_files: dict[str, list[str]] = {}  # repo -> files already on the Hub (default: a new repo)
         self.listed: list[dict[str, Any]] = []
         self.drop_on_commit: list[str] = []  # files the "Hub" silently loses in a commit (a broken upload)
@@ -62,7 +67,8 @@ class FakeHub:
         self.repos: list[dict[str, Any]] = []
         self.commits: list[dict[str, Any]] = []
         self.commit_attempts = 0
-        self.upload_folder_calls: list[Any] = []
+        self.upload_folder_calls: list[dict[str, Any]] = []
+        self.create_commit_calls: list[Any] = []
         self.branches: list[str] = []
 
     def create_repo(self, _api: HfApi, repo_id: str, **kwargs: Any) -> RepoUrl:
@@ -76,31 +82,47 @@ class FakeHub:
         self.listed.append({"repo_id": repo_id, **kwargs})
         return list(self.remote_files.get(repo_id, [".gitattributes"]))
 
+    def upload_folder(self, _api: HfApi, *, repo_id: str, folder_path: Any, allow_patterns: Any = None,
+                      ignore_patterns: Any = None, delete_patterns: Any = None, **kwargs: Any) -> CommitInfo:
+        from huggingface_hub.utils import filter_repo_objects
+        from huggingface_hub.utils._paths import DEFAULT_IGNORE_PATTERNS
+
+        self.upload_folder_calls.append({"repo_id": repo_id, "folder_path": folder_path,
+                                         "allow_patterns": allow_patterns, "ignore_patterns": ignore_patterns,
+                                         "delete_patterns": delete_patterns, **kwargs})
+        root = Path(folder_path)
+        local = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        ignore = ([ignore_patterns] if isinstance(ignore_patterns, str) else list(ignore_patterns or []))
+        added = list(filter_repo_objects(local, allow_patterns=allow_patterns,
+                                         ignore_patterns=ignore + DEFAULT_IGNORE_PATTERNS))
+        remote = self.remote_files.get(repo_id, [".gitattributes"])
+        deleted = [] if delete_patterns is None else [
+            f for f in filter_repo_objects(remote, allow_patterns=delete_patterns)
+            if f != ".gitattributes" and f not in added]
+        return self._commit(repo_id, {name: root / name for name in added}, deleted, **kwargs)
+
     def create_commit(self, _api: HfApi, repo_id: str, operations: Any, **kwargs: Any) -> CommitInfo:
+        self.create_commit_calls.append({"repo_id": repo_id, **kwargs})
+        raise AssertionError("publishing must use upload_folder(..., delete_patterns=...), not create_commit")
+
+    def _commit(self, repo_id: str, added: dict[str, Path], deleted: list[str], **kwargs: Any) -> CommitInfo:
         self.commit_attempts += 1
         if repo_id in self.fail_repos:
             raise self.error
         if self.fail:
             self.fail -= 1
             raise self.error
-        from huggingface_hub import CommitOperationDelete
-
-        ops = list(operations)
-        files, deleted = {}, []
-        for op in ops:  # the staged files must exist while the commit runs; read them like the Hub would
-            if isinstance(op, CommitOperationDelete):
-                deleted.append(op.path_in_repo)
-            else:
-                files[op.path_in_repo] = Path(op.path_or_fileobj).stat().st_size
-        self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, "deleted": deleted,
+        # the staged files must exist while the commit runs; read them like the Hub would
+        files = {name: path.stat().st_size for name, path in added.items()}
+        self.commits.append({"repo_id": repo_id, "paths": sorted(files), "sizes": files, "deleted": sorted(deleted),
                              **kwargs})
-        for op in ops:
-            if not isinstance(op, CommitOperationDelete) and op.path_in_repo not in self.drop_on_commit:
-                dest = self.store / repo_id / op.path_in_repo
+        for name, path in added.items():
+            if name not in self.drop_on_commit:
+                dest = self.store / repo_id / name
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(op.path_or_fileobj, dest)
-                if (repo_id, op.path_in_repo) in self.corrupt_on_commit:
-                    dest.write_bytes(self.corrupt_on_commit[repo_id, op.path_in_repo])
+                shutil.copyfile(path, dest)
+                if (repo_id, name) in self.corrupt_on_commit:
+                    dest.write_bytes(self.corrupt_on_commit[repo_id, name])
         before = self.remote_files.get(repo_id, [".gitattributes"])
         self.remote_files[repo_id] = sorted((set(before) - set(deleted)) | set(files) - set(self.drop_on_commit))
         return CommitInfo(commit_url=f"https://huggingface.co/{repo_id}/commit/{'a' * 40}",
@@ -111,10 +133,6 @@ class FakeHub:
         self.downloads.append({"repo_id": repo_id, "revision": revision})
         shutil.copytree(self.store / repo_id, local_dir)
         return str(local_dir)
-
-    def upload_folder(self, _api: HfApi, **kwargs: Any) -> None:
-        self.upload_folder_calls.append(kwargs)
-        raise AssertionError("publishing must use one create_commit, not upload_folder")
 
     @contextlib.contextmanager
     def patch(self) -> Iterator[None]:
@@ -409,7 +427,10 @@ def test_push_folder_uploads_exactly_the_dry_run_files_in_one_commit(
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert hub.repos == [{"repo_id": f"{ORG}/wavlink-mine", "token": token, "private": True, "exist_ok": True}]
-    assert hub.branches == ["v1"] and not hub.upload_folder_calls
+    assert hub.branches == ["v1"] and not hub.create_commit_calls
+    (call,) = hub.upload_folder_calls
+    assert call["repo_id"] == f"{ORG}/wavlink-mine" and call["revision"] == "v1" and call["token"] == token
+    assert call["delete_patterns"] == "*" and call["commit_message"] == "first"
     (commit,) = hub.commits
     assert commit["commit_message"] == "first" and commit["revision"] == "v1" and commit["token"] == token
     assert hub.listed == [{"repo_id": f"{ORG}/wavlink-mine", "revision": "v1", "token": token},  # leftovers
@@ -451,7 +472,10 @@ def test_all_sizes_push_commits_each_dry_run_folder_with_the_upload_options(
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert hub.repos == [{"repo_id": f"{ORG}/{n}", "token": token, "private": True, "exist_ok": True} for n in names]
-    assert hub.branches == ["release"] * len(names) and not hub.upload_folder_calls
+    assert hub.branches == ["release"] * len(names) and not hub.create_commit_calls
+    # each repo's staged folder (a fresh temp copy, <tmp>/ORG/NAME), nothing deleted with --keep-remote-files
+    assert [(Path(c["folder_path"]).parts[-2:], c["repo_id"], c["revision"], c["delete_patterns"])
+            for c in hub.upload_folder_calls] == [((ORG, n), f"{ORG}/{n}", "release", None) for n in names]
     assert [c["revision"] for c in hub.listed] == ["a" * 40] * len(names)  # only the post-commit check
     assert all(c["deleted"] == [] for c in hub.commits)
     assert [c["repo_id"] for c in hub.commits] == [f"{ORG}/{n}" for n in names]
@@ -475,12 +499,35 @@ def test_files_of_an_earlier_upload_are_deleted_in_the_same_commit(all_sizes: tu
         hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, policy=hub_upload.RetryPolicy(1, 0))
         hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, keep_remote_files=True)
     deleting, keeping = hub.commits
+    # one upload_folder call each, of the staged folder to the repo: the first deletes whatever it does not carry
+    assert [(c["folder_path"], c["repo_id"], c["revision"], c["delete_patterns"]) for c in hub.upload_folder_calls] \
+        == [(str(folder), f"{ORG}/x", None, "*"), (str(folder), f"{ORG}/x", None, None)]
+    assert not hub.create_commit_calls
     assert deleting["deleted"] == ["1_Pooling/config.json", "model-00001-of-00002.safetensors",
                                    "model.safetensors.index.json", "pytorch_model.bin"]
     assert deleting["paths"] == keeping["paths"] == hub_folders.list_files(folder)
     assert keeping["deleted"] == []  # --keep-remote-files: listed only to check the commit afterwards
+    assert hub.remote_files[f"{ORG}/x"] == sorted([".gitattributes", *hub_folders.list_files(folder)])
     assert [c["revision"] for c in hub.listed] == [None, "a" * 40, "a" * 40]
     assert "removing 4 file(s) of an earlier upload" in capsys.readouterr().err
+
+
+def test_upload_folder_carries_only_the_staged_files(all_sizes: tuple[Path, int], tmp_path: Path,
+                                                      token: str) -> None:
+    """Junk next to the staged files (caches, .DS_Store, a local .gitattributes) is neither uploaded nor
+    reported as unexpected by the post-commit check."""
+    folder = tmp_path / "x"
+    shutil.copytree(all_sizes[0] / ORG / "wavlink-tiny-random", folder)
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "modeling_wavlink.cpython-311.pyc").write_bytes(b"junk")
+    (folder / ".DS_Store").write_bytes(b"junk")
+    (folder / ".gitattributes").write_text("*.bin filter=lfs\n")
+    hub = FakeHub()
+    with hub.patch():
+        info = hub_upload.upload_folder_atomic(folder, f"{ORG}/x", token=token, policy=hub_upload.RetryPolicy(1, 0))
+    (commit,) = hub.commits
+    assert commit["paths"] == hub_folders.list_files(folder) == WAVLINK_REPO_FILES
+    assert info.oid == "a" * 40 and hub.listed[-1] == {"repo_id": f"{ORG}/x", "revision": "a" * 40, "token": token}
 
 
 def test_a_commit_that_lacks_a_staged_file_is_reported(all_sizes: tuple[Path, int], token: str,

@@ -1,13 +1,16 @@
-"""Upload a staged folder as ONE commit, retrying transient network failures with backoff.
+"""Upload a staged folder with `HfApi.upload_folder`, retrying transient network failures with backoff.
 
-One `create_commit` carrying every file makes the upload atomic on the Hub: either the whole repo
-revision lands or nothing does, so a failure can never leave a half-published model that looks done.
-The same commit deletes files of earlier uploads that the staged folder lacks, so the published revision
-holds exactly the verified files.
-"""
+The upload carries exactly the staged (verified) files (`allow_patterns`), and `delete_patterns="*"` makes
+the same commit delete the files of earlier uploads that the staged folder lacks (upload_folder never deletes
+a file it uploads, nor `.gitattributes`), so the published revision holds exactly the verified files.
+A Hub commit is all-or-nothing. With `hf_xet` installed, upload_folder commits a large folder in batches
+(hundreds of files and up to 100 MB of non-Xet content per commit; after failed attempts a batch of more
+than 20 files is split), so a model repo folder (about 20 small files plus Xet-stored weights) lands in one
+commit. Afterwards the Hub is asked for the commit's file list, which must match."""
 
 from __future__ import annotations
 
+import glob
 import sys
 import time
 from collections.abc import Callable
@@ -94,15 +97,16 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
                          revision: str | None = None, commit_message: str | None = None,
                          policy: RetryPolicy = RetryPolicy(), api: Any = None, keep_remote_files: bool = False,
                          log: Callable[[str], None] | None = None) -> Any:
-    """create_repo(exist_ok=True) [+ create_branch] + one create_commit with every file of `folder`.
+    """create_repo(exist_ok=True) [+ create_branch] + `HfApi.upload_folder` of every file of `folder`.
 
     Files already in the repo (at `revision`) that `folder` does not hold, e.g. the shards or pickles of an
-    earlier upload, are deleted in the same commit unless `keep_remote_files`, so the repo afterwards holds
-    exactly the staged (verified) files. After the commit the Hub is asked for the commit's file list, which
-    must match. Returns the `CommitInfo`. Raises `PushError` when it fails: saying that nothing was committed
-    when the commit did not happen, or naming the commit whose content is wrong.
+    earlier upload, are deleted in the same commit (`delete_patterns="*"`) unless `keep_remote_files`, so the
+    repo afterwards holds exactly the staged (verified) files; they are listed first, to say what goes. After
+    the commit the Hub is asked for the commit's file list, which must match. Returns the `CommitInfo`.
+    Raises `PushError` when it fails: saying that nothing was committed when the commit did not happen, or
+    naming the commit whose content is wrong.
     """
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub import HfApi
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
 
@@ -119,7 +123,6 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
             with_retries(lambda: api.create_branch(repo_id, branch=revision, token=token, exist_ok=True),
                          f"creating branch {revision!r} of {repo_id}", policy)
 
-        stale: list[str] = []
         if not keep_remote_files:
             remote = with_retries(lambda: api.list_repo_files(repo_id, revision=revision, token=token),
                                   f"listing the files of {repo_id}", policy)
@@ -128,14 +131,14 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
                 log(f"{repo_id}: removing {len(stale)} file(s) of an earlier upload that this one does not "
                     f"contain: {', '.join(stale)}")
 
-        def commit() -> Any:  # fresh operations per attempt: a failed attempt may have mutated them
-            operations: list[Any] = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
-                                     for name in files]
-            operations += [CommitOperationDelete(path_in_repo=name) for name in stale]
-            return api.create_commit(repo_id, operations, commit_message=message, token=token,
-                                     revision=revision)
-
-        info = with_retries(commit, f"uploading {len(files)} files to {repo_id}", policy)
+        info = with_retries(
+            lambda: api.upload_folder(
+                repo_id=repo_id, folder_path=str(folder), revision=revision, commit_message=message, token=token,
+                # exactly the staged files (list_files skips caches and .git), matched literally
+                allow_patterns=[glob.escape(name) for name in files],
+                # every remote file this upload does not carry (upload_folder keeps .gitattributes)
+                delete_patterns=None if keep_remote_files else "*"),
+            f"uploading {len(files)} files to {repo_id}", policy)
     except PushError as err:
         raise PushError(
             f"{err}. Nothing from this run was committed to {repo_id} (a Hub commit is all-or-nothing); "
