@@ -79,6 +79,14 @@ class WavLinkMTEBEncoder:
 
     @property
     def mteb_model_meta(self) -> Any:
+        """The given ``meta``; without one, when mteb is installed, one filled from the loaded model (MTEB's
+        fallback for a model without metadata is text-only, and it refuses to run audio tasks on it)."""
+        if self._meta is None:
+            try:
+                import mteb  # noqa: F401
+            except ImportError:
+                return None
+            self._meta = wavlink_model_meta(self.model_name, revision=self.revision, model=self.embedder.model)
         return self._meta
 
     def encode(self, inputs: Iterable[Mapping[str, Any]], *, task_metadata: Any = None, hf_split: str | None = None,
@@ -119,9 +127,11 @@ class WavLinkMTEBEncoder:
 
 
 def wavlink_model_meta(name: str, revision: str | None = None, release_date: str | None = None,
-                       model_dir: str | None = None, license: str | None = "apache-2.0", **overrides: Any) -> Any:
+                       model_dir: str | None = None, license: str | None = "apache-2.0", model: Any = None,
+                       **overrides: Any) -> Any:
     """An ``mteb.ModelMeta`` for a model of this package (needs mteb). Parameter count, Matryoshka dims and
-    memory are read from ``model_dir`` (default: ``name``) when it can be loaded."""
+    memory are read from ``model`` (an already loaded model) or else from ``model_dir`` (default: ``name``)
+    when it can be loaded."""
     from functools import partial
 
     from mteb.models.model_meta import ModelMeta
@@ -132,7 +142,8 @@ def wavlink_model_meta(name: str, revision: str | None = None, release_date: str
 
         from ..inference import trained_dims
 
-        model = AutoModel.from_pretrained(model_dir or name, trust_remote_code=True)
+        if model is None:
+            model = AutoModel.from_pretrained(model_dir or name, trust_remote_code=True)
         n_params = int(sum(p.numel() for p in model.parameters()))
         dims = trained_dims(model.config)
         embed_dim = dims if len(dims) > 1 else dims[0]
@@ -167,4 +178,55 @@ def wavlink_model_meta(name: str, revision: str | None = None, release_date: str
     return ModelMeta(**fields)
 
 
-__all__ = ["WavLinkMTEBEncoder", "wavlink_model_meta"]
+def local_zero_shot_task(data: Any, name: str = "LocalZeroshot", template: str = "This is a sound of {}.",
+                         split: str = "test") -> Any:
+    """An MTEB ``AbsTaskZeroShotClassification`` task over local clips (needs mteb), in the form of MTEB's own
+    audio zero-shot tasks (e.g. ``ESC50_Zeroshot``): decoded ``{"array", "sampling_rate"}`` items in an
+    ``audio`` column, integer targets, one candidate text per class (``template`` filled with the class name).
+
+    ``data`` is a label manifest (``audio`` + ``label`` columns; see ``wavlink eval --task zero-shot``) or an
+    already loaded :class:`~wavlink.evaluation.sets.ClassificationSet`. Nothing is downloaded: ``load_data``
+    builds the dataset from the files. Run it with ``mteb.evaluate(encoder, tasks=[task], cache=None)``.
+    """
+    import soundfile as sf
+    from datasets import Dataset, DatasetDict
+    from mteb.abstasks import AbsTaskZeroShotClassification
+    from mteb.abstasks.task_metadata import TaskMetadata
+
+    from .manifests import load_classification_manifest
+    from .sets import ClassificationSet
+
+    clips = data if isinstance(data, ClassificationSet) else load_classification_manifest(data)
+    candidates = [template.format(c) for c in clips.class_names]
+
+    class LocalZeroShot(AbsTaskZeroShotClassification):
+        metadata = TaskMetadata(
+            name=name, description=f"local zero-shot audio classification ({clips.name})",
+            reference=None, dataset={"path": f"local/{name}", "revision": "local"},
+            type="AudioZeroshotClassification", category="a2t", eval_splits=[split], eval_langs=["zxx-Zxxx"],
+            main_score="accuracy", date=None, domains=None, task_subtypes=None, license=None,
+            annotations_creators=None, dialect=[], modalities=["audio", "text"], sample_creation=None,
+            bibtex_citation="",
+        )
+        input_column_name = "audio"
+        label_column_name = "target"
+
+        def get_candidate_labels(self) -> list[str]:
+            return list(candidates)
+
+        def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+            if self.data_loaded:
+                return
+            audio = []
+            for item in clips.audio:
+                if isinstance(item, (str, os.PathLike)):
+                    wave, rate = sf.read(os.fspath(item), dtype="float32", always_2d=True)
+                    item = {"array": wave.mean(axis=1), "sampling_rate": int(rate)}
+                audio.append(item)
+            self.dataset = DatasetDict({split: Dataset.from_dict({"audio": audio, "target": list(clips.labels)})})
+            self.data_loaded = True
+
+    return LocalZeroShot()
+
+
+__all__ = ["WavLinkMTEBEncoder", "local_zero_shot_task", "wavlink_model_meta"]
