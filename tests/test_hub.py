@@ -9,7 +9,6 @@ whole all-sizes dry run, one for the verified single-folder push, one for the ad
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
@@ -32,8 +31,6 @@ from wavlink.hub import verify as hub_verify  # noqa: E402
 from wavlink.remote_code import remote_code_files
 
 ORG = "test-org"
-OMNI_AVAILABLE = all(importlib.util.find_spec(f"wavlink.{m}") is not None
-                     for m in ("omni_builder", "omni_presets", "modeling_omni", "configuration_omni"))
 CORE_MODEL_FILES = {
     "README.md", "config.json", "model.safetensors", "processor_config.json", "tokenizer.json",
     "tokenizer_config.json", "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
@@ -164,11 +161,10 @@ def expected_presets() -> list[tuple[str, str]]:
     from wavlink.builders.presets import PRESETS
 
     names = [("wavlink", p.hub_name) for p in PRESETS.values()]
-    if OMNI_AVAILABLE:
-        from wavlink.builders.omni_presets import OMNI_PRESETS
+    from wavlink.builders.omni_presets import OMNI_PRESETS
 
-        names += [("omni", getattr(p, "hub_name", None) or f"omni-audio-embedder-{n}")
-                  for n, p in OMNI_PRESETS.items()]
+    names += [("omni", getattr(p, "hub_name", None) or f"omni-audio-embedder-{n}")
+              for n, p in OMNI_PRESETS.items()]
     return names
 
 
@@ -190,7 +186,7 @@ def all_sizes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     from wavlink.hub import publish as hub_publish
 
     out = tmp_path_factory.mktemp("dry")
-    family = "all" if OMNI_AVAILABLE else "wavlink"
+    family = "all"
 
     def recording_verify(jobs: Any, timeout: float) -> Any:  # the real verification, its report kept
         report = hub_verify.verify(jobs, timeout=timeout)
@@ -260,8 +256,6 @@ def test_all_sizes_verifies_every_repo_with_every_loader(all_sizes: tuple[Path, 
 
 
 def test_all_sizes_omni_presets(all_sizes: tuple[Path, int]) -> None:
-    if not OMNI_AVAILABLE:
-        pytest.skip("Omni family (wavlink.builders.omni / omni_presets) not written yet")
     out, rc = all_sizes
     assert rc == 0
     from wavlink.builders.omni_presets import OMNI_PRESETS
@@ -285,7 +279,7 @@ def test_every_real_preset_config_renders_a_valid_card() -> None:
     from wavlink.hub.cards import CardInfo, render_model_card, validate_card
     from wavlink.hub.presets import select_presets
 
-    for entry in select_presets(["wavlink", "omni"] if OMNI_AVAILABLE else ["wavlink"], None):
+    for entry in select_presets(["wavlink", "omni"], None):
         config = (preset_config if entry.family == "wavlink" else omni_preset_config)(entry.name)
         info = CardInfo(repo_id=entry.repo_id(ORG), family=entry.family, preset=entry.name,
                         preset_description=entry.description, weights="pretrained-components",
@@ -304,29 +298,27 @@ def test_every_real_preset_config_renders_a_valid_card() -> None:
 def test_card_licence_follows_restrictively_licensed_components() -> None:
     """Weights initialised from Qwen2.5-3B / Qwen2.5-Omni-3B keep their research licence; random weights and an
     explicit --license do not inherit it; Apache/MIT components keep the default."""
+    from wavlink.builders.omni_presets import omni_preset_config
     from wavlink.builders.presets import preset_config
     from wavlink.hub.cards import CardInfo, render_model_card, validate_card
     from wavlink.hub.presets import select_presets
 
-    if OMNI_AVAILABLE:
-        from wavlink.builders.omni_presets import omni_preset_config
-
-        licences = {}
-        for entry in select_presets(["omni"], None):
-            info = CardInfo(repo_id=entry.repo_id(ORG), family="omni", preset=entry.name,
-                            weights="pretrained-components", components=list(entry.components))
-            data = validate_card(render_model_card(omni_preset_config(entry.name), info, [])).data
-            licences[entry.name] = (data.license, data.get("license_name"))
-        assert licences["m1"] == ("apache-2.0", None) and licences["omni-7b-l10"] == ("apache-2.0", None)
-        for name in ("m2", "m3", "m4"):
-            assert licences[name] == ("other", "qwen-research"), (name, licences[name])
-        m3 = next(e for e in select_presets(["omni"], ["m3"]))
-        random_m3 = CardInfo(repo_id=m3.repo_id(ORG), family="omni", preset="m3", weights="random")
-        assert validate_card(render_model_card(omni_preset_config("m3"), random_m3, [])).data.license == "apache-2.0"
-        explicit = CardInfo(repo_id=m3.repo_id(ORG), family="omni", preset="m3", weights="pretrained-components",
-                            components=list(m3.components), license="mit")
-        data = validate_card(render_model_card(omni_preset_config("m3"), explicit, [])).data
-        assert data.license == "mit" and data.get("license_name") is None
+    licences = {}
+    for entry in select_presets(["omni"], None):
+        info = CardInfo(repo_id=entry.repo_id(ORG), family="omni", preset=entry.name,
+                        weights="pretrained-components", components=list(entry.components))
+        data = validate_card(render_model_card(omni_preset_config(entry.name), info, [])).data
+        licences[entry.name] = (data.license, data.get("license_name"))
+    assert licences["m1"] == ("apache-2.0", None) and licences["omni-7b-l10"] == ("apache-2.0", None)
+    for name in ("m2", "m3", "m4"):
+        assert licences[name] == ("other", "qwen-research"), (name, licences[name])
+    m3 = next(e for e in select_presets(["omni"], ["m3"]))
+    random_m3 = CardInfo(repo_id=m3.repo_id(ORG), family="omni", preset="m3", weights="random")
+    assert validate_card(render_model_card(omni_preset_config("m3"), random_m3, [])).data.license == "apache-2.0"
+    explicit = CardInfo(repo_id=m3.repo_id(ORG), family="omni", preset="m3", weights="pretrained-components",
+                        components=list(m3.components), license="mit")
+    data = validate_card(render_model_card(omni_preset_config("m3"), explicit, [])).data
+    assert data.license == "mit" and data.get("license_name") is None
     base = next(e for e in select_presets(["wavlink"], ["base"]))
     info = CardInfo(repo_id=base.repo_id(ORG), family="wavlink", preset="base", weights="pretrained-components",
                     components=list(base.components))
@@ -334,8 +326,6 @@ def test_card_licence_follows_restrictively_licensed_components() -> None:
 
 
 def test_omni_card_puts_the_text_instruction_into_the_pipeline_template() -> None:
-    if not OMNI_AVAILABLE:
-        pytest.skip("Omni family not available")
     from wavlink.builders.omni_presets import omni_preset_config
     from wavlink.hub.cards import CardInfo, render_model_card
 
@@ -369,8 +359,6 @@ def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pyt
 def test_omni_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--from-pretrained` builds Omni presets with `build_omni(preset=...)` (stubbed: no Hub offline); the card's
     `base_model` names the audio-encoder and LLM checkpoints, once each (M4 takes both from one checkpoint)."""
-    if not OMNI_AVAILABLE:
-        pytest.skip("Omni family not available")
     import wavlink.builders.omni as omni_builder
     from wavlink.builders.omni_presets import OMNI_PRESETS
 
@@ -462,11 +450,10 @@ def test_all_sizes_push_commits_each_dry_run_folder_with_the_upload_options(
     """`--all-sizes` for real (patched HfApi): one create_repo + branch + one commit per repo, each carrying
     exactly the files its dry-run folder holds, and --private / --revision / --commit-message on every call."""
     names = ["wavlink-base", "wavlink-tiny-random"]
-    if OMNI_AVAILABLE:
-        names += ["omni-audio-embedder-m1", "omni-audio-embedder-tiny-random"]
+    names += ["omni-audio-embedder-m1", "omni-audio-embedder-tiny-random"]
     hub = FakeHub()
     with hub.patch():
-        rc = push("--all-sizes", "--org", ORG, "--family", "all" if OMNI_AVAILABLE else "wavlink", "--presets",
+        rc = push("--all-sizes", "--org", ORG, "--family", "all", "--presets",
                   ",".join(names), "--tiny-standins", "--no-verify", "--private", "--revision", "release",
                   "--commit-message", "publish every size", "--keep-remote-files")
     out = capsys.readouterr()
@@ -593,8 +580,6 @@ def test_omni_model_folder_push_dry_run_is_verified(all_sizes: tuple[Path, int],
                                                     capsys: pytest.CaptureFixture) -> None:
     """`--model` with an Omni folder: the card is re-rendered for the new repo and the staged copy is reloaded
     without wavlink (transformers, sentence-transformers, pipeline)."""
-    if not OMNI_AVAILABLE:
-        pytest.skip("Omni family not available")
     source = all_sizes[0] / ORG / "omni-audio-embedder-tiny-random"
     assert push("--model", str(source), "--repo", f"{ORG}/omni-mine", "--dry-run", str(tmp_path)) == 0
     out = capsys.readouterr().out
