@@ -478,6 +478,18 @@ def test_matryoshka_and_quantized_sweep(model_dir: Path, tmp_path: Path, cache: 
     res = run_eval(model_dir, "zero-shot", zs, tmp_path / "zq.json", cache, "--matryoshka", "--quantize")
     check_card_reader(tmp_path / "zq.json", "classification", [32, 16, 8, 4])
     check_plot(res, tmp_path / "zq.png")
+    confusion = np.asarray(res["confusion"])  # full width, float32, pessimistic ties like top1
+    assert confusion.shape == (3, 3) and confusion.sum() == 5
+    assert np.trace(confusion) == round(res["top1"] * 5)
+    assert confusion.sum(axis=1).tolist() == [2, 2, 1]  # true-class counts: CLASSES[i % 3] for i < 5
+    if importlib.util.find_spec("matplotlib"):
+        assert Path(res["confusion_plot"]) == tmp_path / "zq_confusion.png"
+        assert (tmp_path / "zq_confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    only = run_eval(model_dir, "zero-shot", zs, tmp_path / "zc.json", cache, "--plot", str(tmp_path / "c.png"))
+    assert only["plot"] is None and list(only["dims"]) == ["32"]  # no sweep: no curve, the confusion matrix only
+    assert only["confusion"] == res["confusion"]
+    if importlib.util.find_spec("matplotlib"):
+        assert (tmp_path / "c_confusion.png").stat().st_size > 1000 and not (tmp_path / "c.png").exists()
     assert list(res["dims"]) == ["32", "16", "8", "4"]
     assert res["dims"]["8"]["binary"]["bytes_per_clip"] == 1 and res["dims"]["8"]["int8"]["bytes_per_clip"] == 8
 

@@ -22,6 +22,7 @@ from wavlink.metrics import (  # noqa: E402
     AudioTextRetrieval,
     ZeroShotAccuracy,
     class_embeddings_from_templates,
+    confusion_matrix,
     metric_path,
     prettify_label,
     retrieval_metrics,
@@ -233,6 +234,25 @@ def test_zero_shot_top5_by_hand_with_ties() -> None:
     assert ZeroShotAccuracy().compute(predictions=scores, references=labels, ks=(5, 6)) == pytest.approx(
         {"top5": 3 / 5, "top6": 1.0}
     )
+
+
+def test_confusion_matrix_by_hand_with_ties() -> None:
+    scores = [
+        [0.9, 0.1, 0.0],  # true 0, predicted 0
+        [0.2, 0.7, 0.1],  # true 2, predicted 1
+        [0.5, 0.5, 0.1],  # true 1, tied with class 0: pessimistic, counted as 0 (as top1 counts it wrong)
+        [0.1, 0.1, 0.8],  # true 2, predicted 2
+        [0.3, 0.3, 0.3],  # true 2, all tied: counted as the first other class, 0
+    ]
+    labels = [0, 2, 1, 2, 2]
+    expected = [[1, 0, 0],
+                [1, 0, 0],
+                [1, 1, 1]]
+    matrix = confusion_matrix(scores, labels)
+    assert matrix.tolist() == expected
+    assert np.trace(matrix) == round(zero_shot_accuracy(scores, labels, ks=(1,))["top1"] * len(labels))
+    with pytest.raises(ValueError, match="out of range"):
+        confusion_matrix(scores, [0, 2, 1, 2, 3])
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-column", default=None)
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: ~/.cache/wavlink/embeddings)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
-    parser.add_argument("--plot", default=None, help="PNG path of the Matryoshka plot (default: OUTPUT.png)")
+    parser.add_argument("--plot", default=None,
+                        help="PNG path (default: OUTPUT.png with --matryoshka): the quality-vs-dimension curve "
+                             "(--matryoshka, with int8/binary under --quantize) and, for zero-shot tasks, the "
+                             "confusion matrix (PATH_confusion.png)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_arguments(parser)
 

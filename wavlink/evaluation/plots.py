@@ -1,4 +1,5 @@
-"""Quality-vs-dimension plot of a Matryoshka sweep (PNG, needs matplotlib).
+"""Evaluation plots (PNG, need matplotlib): quality vs dimension of a Matryoshka / quantisation sweep, and the
+confusion matrix of a zero-shot task.
 
 matplotlib is optional (it is not a dependency of the package): without it :func:`plot_matryoshka`
 returns ``None`` and :data:`MATPLOTLIB_MISSING` explains how to get the PNG.
@@ -73,4 +74,46 @@ def plot_matryoshka(results: dict[str, Any], path: str | os.PathLike, title: str
     return os.fspath(path)
 
 
-__all__ = ["MATPLOTLIB_MISSING", "have_matplotlib", "plot_matryoshka"]
+def plot_confusion(matrix: Any, class_names: list[str], path: str | os.PathLike, title: str | None = None) -> str | None:
+    """Row-normalised confusion matrix (true class down, predicted across), counts written in the cells when
+    there are at most 20 classes; returns the PNG path, or ``None`` when matplotlib is missing."""
+    if not have_matplotlib():
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    counts = np.asarray(matrix, dtype=np.int64)
+    n = len(class_names)
+    if counts.shape != (n, n):
+        raise ValueError(f"confusion matrix shape {counts.shape} does not match {n} class names")
+    totals = counts.sum(axis=1, keepdims=True)
+    rates = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
+    side = min(24.0, 2.5 + 0.32 * n)
+    fig, ax = plt.subplots(figsize=(side, side))
+    image = ax.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
+    font = max(4, 9 - n // 12)
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xticklabels(class_names, rotation=90, fontsize=font)
+    ax.set_yticklabels(class_names, fontsize=font)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                if counts[i, j]:
+                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=font,
+                            color="white" if rates[i, j] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    ax.set_title(title or "zero-shot confusion matrix")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return os.fspath(path)
+
+
+__all__ = ["MATPLOTLIB_MISSING", "have_matplotlib", "plot_confusion", "plot_matryoshka"]

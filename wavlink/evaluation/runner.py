@@ -24,13 +24,14 @@ import numpy as np
 from ..metrics import (
     DEFAULT_TEMPLATES,
     class_embeddings_from_templates,
+    confusion_matrix,
     prettify_label,
     retrieval_metrics,
     zero_shot_accuracy,
 )
 from .benchmarks import canonical_task, load_task_data, task_kind
 from .cache import EmbeddingCache, default_cache_dir, model_fingerprint
-from .plots import MATPLOTLIB_MISSING, plot_matryoshka
+from .plots import MATPLOTLIB_MISSING, plot_confusion, plot_matryoshka
 from .quantization import PRECISIONS, bytes_per_clip, quantize, truncate
 from .sets import ClassificationSet, RetrievalSet
 
@@ -175,7 +176,9 @@ def evaluate(
             Every clip is always scored against all classes (zero-shot has no training split).
         templates: prompt templates for zero-shot class embeddings (default: the package's ensemble).
         cache_dir / use_cache: where embeddings are cached (default :func:`default_cache_dir`).
-        plot: PNG path of the Matryoshka plot (default: next to ``output``).
+        plot: PNG path of the plots (default: next to ``output``): the quality-vs-dimension curve with
+            ``matryoshka`` (int8 / binary too with ``quantize_embeddings``), and for zero-shot tasks the confusion
+            matrix at the full width (``<stem>_confusion.png``; its counts are in the JSON as ``confusion``).
         revision / dtype: how to load ``model`` when it is a folder or Hub id (see :meth:`Embedder.load`).
 
     Returns:
@@ -278,6 +281,8 @@ def evaluate(
                 if per_fold:
                     cell["per_fold"] = _fold_breakdown(scores, dataset)
                 _store(cells, d, p, cell)
+                if d == dims[0] and p == "float32":
+                    result["confusion"] = confusion_matrix(scores, labels).tolist()
         top = cells[str(dims[0])]
         result.update({k: top[k] for k in CLASSIFICATION_KEYS})
         if per_fold:
@@ -299,13 +304,22 @@ def evaluate(
     result["scale"] = "fraction"  # every score is in [0, 1]; definitions in docs/evaluation.md
 
     result["plot"] = None
-    if matryoshka:
-        png = plot or (Path(output).with_suffix(".png") if output else None)
+    classification = isinstance(dataset, ClassificationSet)
+    if matryoshka or plot is not None:
+        png = Path(plot) if plot is not None else (Path(output).with_suffix(".png") if output else None)
         if png is None:
             result["plot_note"] = "no --output or --plot given, so no plot was drawn"
+        elif not (matryoshka or classification):
+            result["plot_note"] = "a retrieval task has a plot only with --matryoshka (quality vs dimension)"
         else:
-            result["plot"] = plot_matryoshka(result, png, title=f"{dataset.name}: quality vs dimension")
-            if result["plot"] is None:
+            if matryoshka:
+                result["plot"] = plot_matryoshka(result, png, title=f"{dataset.name}: quality vs dimension")
+            if classification:
+                result["confusion_plot"] = plot_confusion(
+                    result["confusion"], [prettify_label(c) for c in dataset.class_names],
+                    png.with_name(f"{png.stem}_confusion.png"),
+                    title=f"{dataset.name}: zero-shot confusion ({dims[0]}-d)")
+            if (matryoshka and result["plot"] is None) or (classification and result["confusion_plot"] is None):
                 result["plot_note"] = MATPLOTLIB_MISSING
     if output is not None:
         out = Path(output)
@@ -316,7 +330,8 @@ def evaluate(
         if result.get("plot_note"):
             print(result["plot_note"], file=sys.stderr)
         if output is not None:
-            print(f"wrote {output}" + (f" and {result['plot']}" if result.get("plot") else ""))
+            drawn = [result[k] for k in ("plot", "confusion_plot") if result.get(k)]
+            print(f"wrote {output}" + "".join(f" and {path}" for path in drawn))
     return result
 
 

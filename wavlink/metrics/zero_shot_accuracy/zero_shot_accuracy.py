@@ -155,6 +155,23 @@ def zero_shot_accuracy(scores: Any, labels: Sequence[int], ks: Sequence[int] = (
     return {f"top{k}": float(np.mean(ranks <= k)) for k in ks}
 
 
+def confusion_matrix(scores: Any, labels: Sequence[int]) -> np.ndarray:
+    """Counts ``[true class, predicted class]`` of the top-1 predictions, with the same pessimistic tie rule as
+    :func:`zero_shot_accuracy`: a clip whose true class ties with another for the best score is counted as
+    that other class (the first in class order), so the diagonal sums to ``top1 * n_samples`` exactly."""
+    arr = _as_scores(scores)
+    lab = _as_labels(labels, arr.shape[0], arr.shape[1])
+    best = arr.max(axis=1, keepdims=True)
+    at_best = arr == best
+    rows = np.arange(len(lab))
+    others = at_best.copy()
+    others[rows, lab] = False
+    predicted = np.where(others.any(axis=1), others.argmax(axis=1), lab)
+    matrix = np.zeros((arr.shape[1], arr.shape[1]), dtype=np.int64)
+    np.add.at(matrix, (lab, predicted), 1)
+    return matrix
+
+
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().float().numpy()
