@@ -22,6 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="'latest' (newest checkpoint in the output folder; a fresh start if none) or a folder")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config option, e.g. --set lr=3e-4 --set mode=lora (repeatable)")
+    parser.add_argument("--data", action="append", default=None, metavar="SOURCE",
+                        help="training data (replaces train_data; repeatable): a manifest, an audio folder, or "
+                             "WebDataset shards, e.g. 'shards/train-{000000..000099}.tar' (local, pipe: or http)")
+    parser.add_argument("--eval-data", action="append", default=None, metavar="SOURCE",
+                        help="evaluation data (replaces eval_data; repeatable); shards are read into memory")
+    parser.add_argument("--on-bad-audio", choices=["fail", "skip"], default=None,
+                        help="a corrupt clip / shard member: fail naming it (default) or skip and count it")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
     parser.add_argument("--overwrite", action="store_true", help="start afresh even if the folder has checkpoints")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -34,6 +41,12 @@ def build_config(args: argparse.Namespace):
     overrides = dict(parse_override(item) for item in args.set)
     if args.out:
         overrides["output_dir"] = args.out
+    if args.data:
+        overrides["train_data"] = args.data
+    if args.eval_data:
+        overrides["eval_data"] = args.eval_data
+    if args.on_bad_audio:
+        overrides["on_bad_audio"] = args.on_bad_audio
     if args.max_steps is not None:
         overrides["max_steps"] = args.max_steps
     if args.overwrite:

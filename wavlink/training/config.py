@@ -47,7 +47,7 @@ class TrainingConfig:
     init_text: str | None = None  # text encoder (wavlink) / LLM (omni)
     config_overrides: dict[str, Any] = field(default_factory=dict)  # for preset / init builds
     # --- data
-    train_data: list[Any] = field(default_factory=list)  # manifests, audio folders, {"hf": ...} dicts
+    train_data: list[Any] = field(default_factory=list)  # manifests, audio folders, {"hf": ...} dicts, shards
     eval_data: list[Any] | None = None  # None: the validation split of train_data, if any
     val_fraction: float = 0.0  # hold out this fraction of training clips when there is no validation split
     on_bad_audio: str = "fail"  # fail | skip (missing / unreadable audio)
@@ -58,6 +58,7 @@ class TrainingConfig:
     augment: dict[str, Any] = field(default_factory=dict)  # training augmentation (augment.AugmentConfig)
     distill: dict[str, Any] | None = None  # teacher soft-label distillation (distill.DistillConfig)
     num_workers: int = 2
+    shuffle_buffer: int = 1000  # samples in the shuffle buffer of each shard reader (WebDataset shards only)
     bucket_size: int | None = None  # examples per length bucket (default 50 batches)
     # --- recipe
     stage: int | None = None  # 1 or 2 (the paper's two-stage recipe); informational + checked by the CLI

@@ -17,6 +17,7 @@ vocabulary, so a manifest means the same to training as to evaluation. `load_sou
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,6 +249,33 @@ def read_hf_dataset(
     return clips, pairs, dataset
 
 
+def read_shards(spec: Any, name: str | None = None, source: int = 0, on_bad_audio: str = "fail"):
+    """All samples of (small) shards in memory as `ClipRef` / `CaptionPair` records plus a row list that
+    `AudioCaptionDataset` reads like a `datasets` source (``rows[i]["audio"]["bytes"]``): evaluation sets.
+    Bad samples are skipped and counted, or fail naming shard and key."""
+    from .shards import BadSample, expand_shards, iter_raw, sample_audio, sample_captions
+
+    urls = expand_shards(spec)
+    name = name or (os.fspath(spec) if not isinstance(spec, dict) else str(spec["shards"]))
+    clips, pairs, rows, bad = [], [], [], 0
+    for sample in iter_raw(urls):
+        try:
+            captions = sample_captions(sample)
+            audio = sample_audio(sample)
+        except BadSample:
+            if on_bad_audio != "skip":
+                raise
+            bad += 1
+            continue
+        key = f"{sample['__url__']}:{sample['__key__']}"
+        clips.append(ClipRef(key=key, source=source, row=len(rows)))
+        rows.append({"audio": {"bytes": audio, "path": key}})
+        pairs.extend(CaptionPair(len(clips) - 1, c, key) for c in captions)
+    if bad:
+        logging.getLogger(__name__).warning("%s: skipped %d sample(s) without audio or caption", name, bad)
+    return clips, pairs, rows, name
+
+
 def load_source(
     spec: Any, split: str | None = None, source_index: int = 0, default_split: str = "train"
 ) -> tuple[list[ClipRef], list[CaptionPair], Any, str | None, str]:
@@ -264,8 +292,18 @@ def load_source(
     never returns the training rows. A `DatasetDict` lacking the asked split likewise contributes nothing,
     unless it is the source's own role (then it is an error listing its splits). ``hf`` is tried as a
     `save_to_disk` folder first, then with `datasets.load_dataset`.
+    WebDataset shards (a ``.tar`` pattern or URL, ``pipe:``, a folder with ``shards.json``, ``{"shards": ...}``)
+    are read whole into memory (`read_shards`: evaluation sets; training streams them, `shards.ShardStream`);
+    they are one split, so they contribute nothing when another role's split is asked for.
     Returns (clips, pairs, dataset or None, audio column or None, display name).
     """
+    from .shards import is_shard_spec
+
+    if is_shard_spec(spec):
+        if split is not None and split != default_split:
+            return [], [], None, None, str(spec)
+        clips, pairs, rows, name = read_shards(spec, source=source_index)
+        return clips, pairs, rows, "audio", name
     if not isinstance(spec, dict):
         if hasattr(spec, "column_names"):
             spec = {"hf_object": spec}
@@ -336,4 +374,5 @@ __all__ = [
     "read_audiofolder",
     "read_hf_dataset",
     "read_manifest",
+    "read_shards",
 ]

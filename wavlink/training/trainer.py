@@ -64,6 +64,7 @@ from .config import TrainingConfig
 from .dataset import AudioCaptionDataset, split_clips
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
 from .validation import eval_set_labels, evaluate_retrieval, to_device
+from .shards import ShardStream, StreamLoader, is_shard_spec
 
 logger = logging.getLogger(__name__)
 
@@ -299,6 +300,9 @@ class ContrastiveTrainer:
         sr = int(getattr(unwrap(self.model).config, "sampling_rate", 16000))
         common = dict(sampling_rate=sr, seed=cfg.seed)
         train = AudioCaptionDataset.from_sources(cfg.train_data, split="train", train=True,
+        self.stream = None
+        if any(is_shard_spec(s) for s in cfg.train_data):
+            return self._setup_stream_data(sr)
                                                  max_seconds=cfg.max_train_seconds,
                                                  caption_sampling=cfg.caption_sampling,
                                                  augment=cfg.augment_config, **common)
@@ -363,6 +367,45 @@ class ContrastiveTrainer:
             logger.warning(warning)
 
     def _setup_teacher(self) -> None:
+    def _setup_stream_data(self, sr: int) -> None:
+        """Training from WebDataset shards (`shards.ShardStream`): streamed, split by rank and worker."""
+        cfg, acc = self.config, self.accelerator
+        if not all(is_shard_spec(s) for s in cfg.train_data):
+            raise ValueError("train_data mixes WebDataset shards with other sources; write them all as shards "
+                             "(wavlink shard MANIFEST --out DIR)")
+        if cfg.distill is not None or cfg.val_fraction > 0:
+            raise ValueError("distill and val_fraction need a manifest source, not streamed shards; give eval_data")
+        self.stream = ShardStream(cfg.train_data, batch_size=cfg.batch_size, sampling_rate=sr,
+                                  max_seconds=cfg.max_train_seconds, seed=cfg.seed, rank=acc.process_index,
+                                  world_size=acc.num_processes, num_workers=cfg.num_workers,
+                                  shuffle_buffer=cfg.shuffle_buffer, on_bad_audio=cfg.on_bad_audio)
+        self.stream_state: dict[str, Any] | None = None
+        self.train_set, self.train_report, self.distill, self.distill_loss = self.stream, None, None, None
+        self.label_embeds, self.label_embeds_step = None, -1
+        self.val_labels = [None]
+        self.val_sets = []
+        if cfg.eval_data is not None:
+            common = dict(sampling_rate=sr, seed=cfg.seed, train=False, max_seconds=cfg.max_eval_seconds)
+            self.val_sets = [AudioCaptionDataset.from_sources([spec], split="validation", default_split="validation",
+                                                              **common) for spec in cfg.eval_data]
+            for dataset in self.val_sets:
+                dataset.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check)
+            if len(self.val_sets) > 1:
+                self.val_labels = eval_set_labels(cfg.eval_data)
+        self.val_set = self.val_sets[0] if self.val_sets else None
+        plan = self.stream.plan
+        self.batches_per_epoch = plan.batches_per_rank
+        self.steps_per_epoch = self.batches_per_epoch // cfg.grad_accum_steps
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{self.batches_per_epoch} batch(es) per epoch and process cannot fill "
+                             f"grad_accum_steps={cfg.grad_accum_steps}")
+        self.total_steps = cfg.max_steps or max(self.steps_per_epoch * cfg.epochs, cfg.min_steps or 0)
+        self.collator = AudioCaptionCollator(self.processor, sampling_rate=sr)
+        self._print(f"data: {plan.samples} samples in {len(plan.urls)} shard(s) ({self.stream.name}), streamed; "
+                    f"{plan.examples_per_worker} per reader x {plan.num_workers} worker(s) x {acc.num_processes} "
+                    f"process(es) per epoch ({plan.unused_per_epoch()} left out to keep readers equal); "
+                    f"{self.steps_per_epoch} steps/epoch, {self.total_steps} steps")
+
         """Teacher soft labels (``distill``): attach the score table and build the distillation loss."""
         self.distill = self.config.distill_config
         self.distill_loss = None
@@ -460,6 +503,9 @@ class ContrastiveTrainer:
         acc.wait_for_everyone()
         torch.save(to_python(rng_state()), tmp / f"rng_state_{acc.process_index}.pt")
         if acc.is_main_process:
+        if self.stream is not None:  # where this rank's shard stream is (positions per worker)
+            state = self.stream_loader.state() if getattr(self, "stream_loader", None) else None
+            (tmp / f"stream_state_{acc.process_index}.json").write_text(json.dumps(state) + "\n")
             save_file(self._trainable_state(), str(tmp / WEIGHTS_FILE))
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
@@ -517,6 +563,9 @@ class ContrastiveTrainer:
         if rng_file.exists():
             set_rng_state(torch.load(rng_file, weights_only=True))
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        stream_file = path / f"stream_state_{acc.process_index}.json"
+        if self.stream is not None and stream_file.exists():
+            self.stream_state = json.loads(stream_file.read_text())
         self.step_in_epoch, self.samples_seen = int(state["step_in_epoch"]), int(state["samples_seen"])
         self._truncate_log(self.step)
         self._print(f"resumed from {path} (step {self.step}, epoch {self.epoch})")
@@ -608,7 +657,7 @@ class ContrastiveTrainer:
         return metrics
 
     # ------------------------------------------------------------------ the loop
-    def _loader(self, epoch: int, skip_batches: int) -> DataLoader:
+    def _loader(self, epoch: int, skip_batches: int) -> DataLoader | StreamLoader:
         cfg = self.config
         if cfg.num_workers:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the collator tokenizes in forked workers
@@ -626,6 +675,10 @@ class ContrastiveTrainer:
         cfg, acc = self.config, self.accelerator
         from tqdm.auto import tqdm
 
+        if self.stream is not None:  # shards: continue the stream where the checkpoint left it
+            self.stream_loader = StreamLoader(self.stream, self.collator, epoch, skip_batches, self.stream_state,
+                                              pin_memory=self.accelerator.device.type == "cuda")
+            return self.stream_loader
         initial = None
         if cfg.eval_at_start and self.step == 0:
             initial = self.evaluate()
