@@ -18,6 +18,7 @@ RANKS = {
     "hub": 5, "app": 5,  # app: the browser demo behind `wavlink app`
     "commands": 6, "cli": 7, "__main__": 8,
 }
+    "index": 5,  # FAISS indexes of large collections (`wavlink index`, `search --index`)
 
 
 def _module_name(path: Path) -> str:

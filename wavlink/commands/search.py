@@ -1,4 +1,5 @@
-"""`wavlink search`: rank a folder of audio for one or more text queries."""
+"""`wavlink search`: rank a folder of audio for one or more text queries, or answer from a FAISS index
+built by `wavlink index` (``--index IDX``: every positional argument is a query)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from ._common import (
 )
 
 COMMAND = "search"
-HELP = "rank the audio files of a folder for text queries"
+HELP = "rank the audio files of a folder (or a `wavlink index` index, --index) for text queries"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("folder", help="folder of audio files (searched recursively)")
-    parser.add_argument("queries", nargs="+", help="text queries")
+    parser.add_argument("folder", help="folder of audio files (searched recursively); with --index, a query")
+    parser.add_argument("queries", nargs="*", help="text queries")
+    parser.add_argument("--index", default=None,
+                        help="answer from this index folder (wavlink index); its model and dim are used")
     parser.add_argument("--top-k", type=int, default=5)
     add_json_argument(parser)
     add_model_arguments(parser)
@@ -30,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..inference import list_audio_files
 
+    if args.index:
+        return _run_index(args)
+    if not args.queries:
+        raise ValueError("give a folder and at least one query (or --index IDX and queries)")
     with stdout_reserved_for_json(args.json):
         files = list_audio_files(args.folder)
         embedder = load_embedder(args)
@@ -47,4 +54,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nquery: {query!r}")
         print_table([[str(r + 1), f"{score:.3f}", os.path.relpath(files[i], args.folder)]
                      for r, (i, score) in enumerate(best)], ["rank", "score", "file"])
+    return 0
+
+
+def _run_index(args: argparse.Namespace) -> int:
+    from ..index import SearchIndex
+
+    queries = [args.folder, *args.queries]
+    with stdout_reserved_for_json(args.json):
+        index = SearchIndex(args.index)
+        meta = index.meta
+        if args.model is not None and meta["model"] is not None and args.model != meta["model"]:
+            import os
+
+            if os.path.abspath(os.path.expanduser(args.model)) != os.path.abspath(os.path.expanduser(meta["model"])):
+                raise ValueError(f"this index was built by {meta['model']}; --model {args.model} gives embeddings "
+                                 "that are not comparable (omit --model to use the index's)")
+        if args.model is None:
+            args.model = meta["model"]
+        for key, value in meta.get("load_options", {}).items():  # the index's revision / dtype
+            if not getattr(args, key, None):
+                setattr(args, key, value)
+        embedder = load_embedder(args)
+        index.check(embedder.model, args.dim)
+        dim = meta["truncate_dim"] if args.dim is None else args.dim
+        text = embedder.encode_text(queries, truncate_dim=dim)
+        ranked = index.search(text, args.top_k)
+    if args.json:
+        print_json([{"query": q, "results": [{"rank": r + 1, "path": p, "score": s} for r, (p, s) in enumerate(best)]}
+                    for q, best in zip(queries, ranked)])
+        return 0
+    for q, best in zip(queries, ranked):
+        print(f"\nquery: {q!r}")
+        print_table([[str(r + 1), f"{s:.3f}", p] for r, (p, s) in enumerate(best)], ["rank", "score", "file"])
     return 0
