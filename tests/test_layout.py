@@ -12,13 +12,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wavlink"
 RANKS = {
     "remote_code": 0, "metrics": 0,  # self-contained: the model folders' code, the evaluate metric modules
     "builders": 1, "data": 1,
+    "optimize": 1,  # opt-in int8 dynamic quantisation (torch only), applied by `Embedder.load(int8=True)`
     "__init__": 2,  # the public API (registers the families)
     "inference": 3,
     "training": 4, "evaluation": 4,
+    "onnx_export": 4,  # `wavlink export-onnx` and the onnxruntime embedder
     "hub": 5, "app": 5,  # app: the browser demo behind `wavlink app`
+    "index": 5,  # FAISS indexes of large collections (`wavlink index`, `search --index`)
     "commands": 6, "cli": 7, "__main__": 8,
 }
-    "index": 5,  # FAISS indexes of large collections (`wavlink index`, `search --index`)
 
 
 def _module_name(path: Path) -> str:

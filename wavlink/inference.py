@@ -117,11 +117,13 @@ class Embedder:
 
     @classmethod
     def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
-             dtype: torch.dtype | str | None = None, revision: str | None = None) -> Embedder:
+             dtype: torch.dtype | str | None = None, revision: str | None = None, int8: bool = False) -> Embedder:
         """Load a model folder or Hub id (remote code); `None` means the package's default model.
 
-        `dtype` (a torch dtype or one of `DTYPES`) loads the weights in that precision (default: as saved);
-        `revision` is a branch, tag or commit of a Hub repo (default: main).
+        `dtype` (a torch dtype or one of `DTYPES`) loads the weights in that precision (default: as saved;
+        `bfloat16` is the fast CPU option on CPUs with AVX-512 BF16 / AMX); `revision` is a branch, tag or
+        commit of a Hub repo (default: main); `int8` applies int8 dynamic quantisation to every Linear layer
+        after loading (CPU only, fp32 weights; see `wavlink.optimize.quantize_int8`).
         """
         if source is None:
             from .builders.default_model import default_model_dir
@@ -131,13 +133,25 @@ class Embedder:
             if dtype not in DTYPES:
                 raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
             dtype = getattr(torch, dtype)
+        if int8:
+            if dtype not in (None, torch.float32):
+                raise ValueError(f"int8 quantises fp32 weights; it cannot be combined with dtype {dtype}")
+            if device is not None and torch.device(device).type != "cpu":
+                raise ValueError(f"int8 dynamic quantisation runs on the CPU only, not on {device}")
+            device = "cpu"
         kwargs = {"dtype": dtype} if dtype is not None else {}
         model, processor = load_model_and_processor(source, revision=revision, **kwargs)
+        if int8:
+            from .optimize import quantize_int8
+
+            model = quantize_int8(model.float())
         embedder = cls(model, processor, device=device, batch_size=batch_size)
         if revision is not None:
             embedder.load_options["revision"] = revision
         if dtype is not None:
             embedder.load_options["dtype"] = str(dtype).removeprefix("torch.")
+        if int8:
+            embedder.load_options["int8"] = "dynamic"
         return embedder
 
     @property

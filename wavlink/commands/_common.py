@@ -20,13 +20,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revision", default=None,
                         help="branch, tag or commit of a Hub --model (default: main; not for local folders)")
     parser.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default=None,
-                        help="load the weights in this precision (default: as saved)")
+                        help="load the weights in this precision (default: as saved; bfloat16 is the fast CPU "
+                             "option on CPUs with AVX-512 BF16 / AMX)")
+    parser.add_argument("--int8", action="store_true",
+                        help="int8 dynamic quantisation of every Linear layer after loading (CPU only; faster, "
+                             "embeddings shift slightly: see docs/bench_embed.md)")
     parser.add_argument("--dim", type=int, default=None, help="Matryoshka width (one of the trained dims)")
 
 
 def model_load_options(args: argparse.Namespace) -> dict[str, str]:
-    """The --revision / --dtype given, as keyword arguments of `Embedder.load`."""
-    return {k: v for k, v in (("revision", args.revision), ("dtype", args.dtype)) if v is not None}
+    """The --revision / --dtype / --int8 given, as keyword arguments of `Embedder.load`."""
+    options = {k: v for k, v in (("revision", args.revision), ("dtype", args.dtype)) if v is not None}
+    if getattr(args, "int8", False):
+        options["int8"] = True
+    return options
 
 
 def load_embedder(args: argparse.Namespace):

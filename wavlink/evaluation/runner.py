@@ -161,6 +161,7 @@ def evaluate(
     verbose: bool = True,
     revision: str | None = None,
     dtype: str | None = None,
+    int8: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (folder, Hub id, or a loaded :class:`wavlink.inference.Embedder`) on ``task``.
 
@@ -179,7 +180,8 @@ def evaluate(
         plot: PNG path of the plots (default: next to ``output``): the quality-vs-dimension curve with
             ``matryoshka`` (int8 / binary too with ``quantize_embeddings``), and for zero-shot tasks the confusion
             matrix at the full width (``<stem>_confusion.png``; its counts are in the JSON as ``confusion``).
-        revision / dtype: how to load ``model`` when it is a folder or Hub id (see :meth:`Embedder.load`).
+        revision / dtype / int8: how to load ``model`` when it is a folder or Hub id (see
+            :meth:`Embedder.load`).
 
     Returns:
         The result dictionary that is also written to ``output`` as JSON.
@@ -201,11 +203,13 @@ def evaluate(
         raise ValueError("--per-fold needs data with a fold column")
 
     if isinstance(model, Embedder):
-        if revision is not None or dtype is not None:
-            raise ValueError("revision / dtype apply when evaluate() loads the model; this one is already loaded")
+        if revision is not None or dtype is not None or int8:
+            raise ValueError("revision / dtype / int8 apply when evaluate() loads the model; this one is already "
+                             "loaded")
         embedder = model
     else:
-        embedder = Embedder.load(model, device=device, batch_size=batch_size, dtype=dtype, revision=revision)
+        embedder = Embedder.load(model, device=device, batch_size=batch_size, dtype=dtype, revision=revision,
+                                 int8=int8)
     trained = sorted(embedder.dims, reverse=True)
     if matryoshka:
         dims = trained
@@ -220,8 +224,11 @@ def evaluate(
     source = getattr(embedder.model, "name_or_path", None) or (None if isinstance(model, Embedder) else model)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     options = getattr(embedder, "load_options", {})
+    variant = options.get("dtype")
+    if options.get("int8"):  # quantised weights give other embeddings: their own cache entries
+        variant = f"{variant or 'as-saved'}+int8-{options['int8']}"
     fingerprint = model_fingerprint(source or None, embedder.model, cache_root if use_cache else None,
-                                    revision=options.get("revision"), dtype=options.get("dtype"))
+                                    revision=options.get("revision"), dtype=variant)
     cache = EmbeddingCache(cache_root if use_cache else None, fingerprint)
 
     audio = cache.get_or_compute("audio", dataset.audio, lambda items: embed_audio(embedder, items, progress))

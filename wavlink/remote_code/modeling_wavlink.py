@@ -60,6 +60,25 @@ def truncate_and_normalize(embeds: torch.Tensor, dim: int | None) -> torch.Tenso
     return F.normalize(embeds, dim=-1)
 
 
+def _fast_encoder_layer(layer: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    """`WhisperEncoderLayer.forward` at inference: the same modules (so quantised Linear layers work too),
+    SDPA on strided q/k/v views with the attention scale inside the kernel, no dropout."""
+    attn = layer.self_attn
+    batch, length, width = x.shape
+    heads, head_dim = attn.num_heads, attn.head_dim
+    h = layer.self_attn_layer_norm(x)
+    q = attn.q_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
+    k = attn.k_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
+    v = attn.v_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
+    o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attn.scaling)
+    x = x + attn.out_proj(o.transpose(1, 2).reshape(batch, length, width))
+    x = x + layer.fc2(layer.activation_fn(layer.fc1(layer.final_layer_norm(x))))
+    if x.dtype == torch.float16:
+        clamp = torch.finfo(x.dtype).max - 1000
+        x = torch.clamp(x, min=-clamp, max=clamp)
+    return x
+
+
 class WavLinkPreTrainedModel(PreTrainedModel):
     config_class = WavLinkConfig
     base_model_prefix = "wavlink"
@@ -112,10 +131,24 @@ class WavLinkModel(WavLinkPreTrainedModel):
         return ["audio_model.embed_positions.weight"]
 
     # ------------------------------------------------------------------ audio
+    # The inference path (eval mode, no autograd) runs the Whisper layers through `_fast_encoder_layer`:
+    # PyTorch SDPA on strided q/k/v views (no copies), the attention scale applied inside SDPA, and no mask
+    # at all - neither before the convolutions nor in attention - when no clip of the batch is padded.
+    # Set to False to run transformers' `WhisperEncoderLayer.forward` instead (the reference path).
+    fused_inference: bool = True
+
     def _encode_windows(
-        self, features: torch.Tensor, frame_mask: torch.Tensor
+        self, features: torch.Tensor, frame_mask: torch.Tensor, *, padded: bool | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the Whisper encoder on (B, n_mels, T<=window) with a frame mask; returns (pooled, hidden)."""
+        """Run the Whisper encoder on (B, n_mels, T<=window) with a frame mask; returns (pooled, hidden).
+
+        `padded` (inference path only): whether any clip is shorter than T; `None` reads it from the mask,
+        `True` always applies the masks (graph export, where the choice cannot depend on the data).
+        """
+        if self.fused_inference and not self.training and not torch.is_grad_enabled():
+            if padded is None:
+                padded = not bool(frame_mask.bool().all())
+            return self._encode_windows_inference(features, frame_mask, padded)
         enc = self.audio_model
         mask = frame_mask.to(features.dtype)
         x = features * mask[:, None, :]
@@ -143,6 +176,49 @@ class WavLinkModel(WavLinkPreTrainedModel):
         x = enc.layer_norm(x)
         if self.config.audio_pooling == "global_token":
             pooled = x[:, -1]
+        else:
+            w = token_mask.to(x.dtype)[..., None]
+            pooled = (x * w).sum(1) / w.sum(1)
+        return pooled, x
+
+    def _encode_windows_inference(
+        self, features: torch.Tensor, frame_mask: torch.Tensor, padded: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`_encode_windows` without autograd or dropout; the masks only when a clip is padded (a mask of
+        all ones changes nothing, so an unpadded batch gives the same numbers without them)."""
+        enc = self.audio_model
+        if padded:
+            mask = frame_mask.to(features.dtype)[:, None, :]
+            x = F.gelu(enc.conv1(features * mask)) * mask
+        else:
+            x = F.gelu(enc.conv1(features))
+        x = F.gelu(enc.conv2(x)).transpose(1, 2)  # (B, T', D)
+        n_pos = x.shape[1]
+        if n_pos > enc.embed_positions.weight.shape[0]:
+            raise ValueError(f"{n_pos} encoder positions exceed Whisper's {enc.embed_positions.weight.shape[0]}")
+        x = x + enc.embed_positions.weight[:n_pos].to(x.dtype)
+        token_mask = None
+        if padded:
+            lengths = (frame_mask.sum(-1) - 1) // 2 + 1
+            token_mask = torch.arange(n_pos, device=x.device)[None, :] < lengths[:, None]
+        if self.config.audio_pooling == "global_token":
+            token = self.global_token.to(x.dtype).expand(x.shape[0], 1, -1)
+            if self.global_token_position is not None:
+                token = token + self.global_token_position.to(x.dtype)
+            x = torch.cat([x, token], dim=1)
+            if token_mask is not None:
+                token_mask = torch.cat([token_mask, token_mask.new_ones(x.shape[0], 1)], dim=1)
+        attn_mask = None
+        if token_mask is not None:
+            attn_mask = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
+            attn_mask = attn_mask.masked_fill(~token_mask, torch.finfo(x.dtype).min)[:, None, None, :]
+        for layer in enc.layers:
+            x = _fast_encoder_layer(layer, x, attn_mask)
+        x = enc.layer_norm(x)
+        if self.config.audio_pooling == "global_token":
+            pooled = x[:, -1]
+        elif token_mask is None:
+            pooled = x.mean(1)
         else:
             w = token_mask.to(x.dtype)[..., None]
             pooled = (x * w).sum(1) / w.sum(1)
@@ -183,7 +259,7 @@ class WavLinkModel(WavLinkPreTrainedModel):
         """
         check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
         frame_mask = check_audio_inputs(input_features, feature_attention_mask, self.config.audio_config.num_mel_bins)
-        features = input_features.to(self.audio_projection.weight.dtype)
+        features = input_features.to(self.audio_model.conv1.weight.dtype)
         lengths = frame_mask.sum(-1).long()
         window = self.config.max_audio_frames
         if int(lengths.max()) <= window:
