@@ -10,9 +10,9 @@ process 0 merges them once all are there.
 Index type (``index_type="auto"``): exact inner product (``IndexFlatIP``; with ``int8``, an
 ``IndexScalarQuantizer`` with 8-bit codes) up to `EXACT_MAX` = 50,000 clips; HNSW beyond (``IndexHNSWFlat`` /
 ``IndexHNSWSQ`` 8-bit, M=32, efConstruction 80, efSearch 128). Why 50,000 and HNSW: an exact search reads every
-vector, so its latency grows linearly; at 50k x 512 floats it is still ~a few ms per query on one core, and
-exact answers are worth it. Beyond, HNSW keeps queries well under a millisecond at recall@10 ~0.99 (see
-docs/bench_index.md, 100k vectors), needs no training pass (IVF needs k-means on a sample and nprobe tuning,
+vector, so its latency grows linearly: 23 ms per query at 100k x 512 on one (busy) core, so ~12 ms at 50k,
+still affordable for exact answers. Beyond, HNSW answers in ~0.8 ms at recall@10 0.97 (docs/bench_index.md,
+100k vectors; 0.95 with int8), needs no training pass (IVF needs k-means on a sample and nprobe tuning,
 and its recall depends on both) and its build needs no second pass over the data.
 Embeddings are L2-normalised, so inner product is cosine similarity.
 """

@@ -36,7 +36,9 @@ yields exactly the batches the uninterrupted run would have yielded next, in the
 nothing skipped. The shuffle buffer's state is recomputed from the shard lengths (the buffer's draws depend
 only on counts), so the resumed worker re-reads only from the shard holding the oldest sample still in the
 buffer (typically the last few shards: a sample survives a buffer of B draws with probability ~1/e per B
-draws) and decodes only the samples it has not yet yielded.
+draws) and decodes only the samples it has not yet yielded. Resuming with another number of processes or
+workers splits the shards differently: the epoch then continues after the same number of batches, but not
+exactly (a warning says so).
 """
 
 from __future__ import annotations
@@ -452,13 +454,19 @@ class StreamLoader:
         from torch.utils.data import DataLoader
 
         positions = None
+        readers = [stream.world_size, stream.plan.num_workers]
+        if state is not None and state.get("readers", readers) != readers:
+            logger.warning("the stream was split %s (processes, workers) when saved, now %s: the epoch continues "
+                           "after the same number of batches, but not exactly where it stopped",
+                           state.get("readers"), readers)
+            state = None
         if state is not None and int(state.get("epoch", -1)) == epoch and int(state.get("batches", -1)) == batches_done:
             positions = state.get("positions")
         elif state is not None and batches_done:
             logger.warning("stream state (epoch %s, batch %s) does not match the checkpoint (epoch %s, batch %s): "
                            "assuming no skipped samples", state.get("epoch"), state.get("batches"), epoch, batches_done)
         stream.start(epoch, batches_done, positions)
-        self.epoch, self.batches = epoch, batches_done
+        self.epoch, self.batches, self.readers = epoch, batches_done, readers
         self.positions = {w: stream.worker_progress(w)[1] for w in range(stream.plan.num_workers)}
         self.loader = DataLoader(stream, batch_size=stream.batch_size, collate_fn=StreamCollator(collator),
                                  num_workers=stream.num_workers, pin_memory=pin_memory)
@@ -471,7 +479,8 @@ class StreamLoader:
             yield batch
 
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "batches": self.batches, "positions": dict(self.positions)}
+        return {"epoch": self.epoch, "batches": self.batches, "positions": dict(self.positions),
+                "readers": self.readers}
 
 
 __all__ = [
