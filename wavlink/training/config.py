@@ -77,7 +77,10 @@ class TrainingConfig:
     max_steps: int | None = None  # stop after this many optimizer steps (schedule sized to it)
     min_steps: int | None = None  # at least this many optimizer steps: more epochs on a small set
     batch_size: int = 32  # per process; global batch = batch_size x processes (x grad_accum_steps)
-    grad_accum_steps: int = 1  # note: negatives come from one micro-batch (no GradCache)
+    grad_accum_steps: int = 1  # note: negatives come from one micro-batch; for more, use grad_cache_chunk_size
+    # GradCache (grad_cache.py): embed each batch in chunks of this many rows without graphs, loss on the whole
+    # batch, back-propagate chunk by chunk; same loss and gradients, one chunk's activation memory. None: off.
+    grad_cache_chunk_size: int | None = None
     recipe_global_batch: int | None = None  # the recipe's contrastive batch (paper: 768); a run warns if it differs
     lr: float = 1e-4
     weight_decay: float = 0.01
@@ -163,6 +166,9 @@ class TrainingConfig:
             raise ValueError(f"max_steps must be positive, got {self.max_steps}")
         if self.min_steps is not None and self.min_steps < 1:
             raise ValueError(f"min_steps must be positive, got {self.min_steps}")
+        if self.grad_cache_chunk_size is not None and (
+                not isinstance(self.grad_cache_chunk_size, int) or self.grad_cache_chunk_size < 1):
+            raise ValueError(f"grad_cache_chunk_size must be a positive integer or null, got {self.grad_cache_chunk_size!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.warmup_ratio < 1:

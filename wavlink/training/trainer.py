@@ -62,9 +62,10 @@ from .checkpoints import (
 )
 from .config import TrainingConfig
 from .dataset import AudioCaptionDataset, split_clips
+from .grad_cache import grad_cache_backward
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
-from .validation import eval_set_labels, evaluate_retrieval, to_device
 from .shards import ShardStream, StreamLoader, is_shard_spec
+from .validation import eval_set_labels, evaluate_retrieval, to_device
 
 logger = logging.getLogger(__name__)
 
@@ -299,10 +300,10 @@ class ContrastiveTrainer:
         cfg, acc = self.config, self.accelerator
         sr = int(getattr(unwrap(self.model).config, "sampling_rate", 16000))
         common = dict(sampling_rate=sr, seed=cfg.seed)
-        train = AudioCaptionDataset.from_sources(cfg.train_data, split="train", train=True,
         self.stream = None
         if any(is_shard_spec(s) for s in cfg.train_data):
             return self._setup_stream_data(sr)
+        train = AudioCaptionDataset.from_sources(cfg.train_data, split="train", train=True,
                                                  max_seconds=cfg.max_train_seconds,
                                                  caption_sampling=cfg.caption_sampling,
                                                  augment=cfg.augment_config, **common)
@@ -366,7 +367,6 @@ class ContrastiveTrainer:
         if warning and acc.is_main_process:
             logger.warning(warning)
 
-    def _setup_teacher(self) -> None:
     def _setup_stream_data(self, sr: int) -> None:
         """Training from WebDataset shards (`shards.ShardStream`): streamed, split by rank and worker."""
         cfg, acc = self.config, self.accelerator
@@ -406,6 +406,7 @@ class ContrastiveTrainer:
                     f"process(es) per epoch ({plan.unused_per_epoch()} left out to keep readers equal); "
                     f"{self.steps_per_epoch} steps/epoch, {self.total_steps} steps")
 
+    def _setup_teacher(self) -> None:
         """Teacher soft labels (``distill``): attach the score table and build the distillation loss."""
         self.distill = self.config.distill_config
         self.distill_loss = None
@@ -502,10 +503,10 @@ class ContrastiveTrainer:
             tmp.mkdir()
         acc.wait_for_everyone()
         torch.save(to_python(rng_state()), tmp / f"rng_state_{acc.process_index}.pt")
-        if acc.is_main_process:
         if self.stream is not None:  # where this rank's shard stream is (positions per worker)
             state = self.stream_loader.state() if getattr(self, "stream_loader", None) else None
             (tmp / f"stream_state_{acc.process_index}.json").write_text(json.dumps(state) + "\n")
+        if acc.is_main_process:
             save_file(self._trainable_state(), str(tmp / WEIGHTS_FILE))
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
@@ -562,10 +563,10 @@ class ContrastiveTrainer:
         rng_file = path / f"rng_state_{acc.process_index}.pt"
         if rng_file.exists():
             set_rng_state(torch.load(rng_file, weights_only=True))
-        self.step, self.epoch = int(state["step"]), int(state["epoch"])
         stream_file = path / f"stream_state_{acc.process_index}.json"
         if self.stream is not None and stream_file.exists():
             self.stream_state = json.loads(stream_file.read_text())
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.step_in_epoch, self.samples_seen = int(state["step_in_epoch"]), int(state["samples_seen"])
         self._truncate_log(self.step)
         self._print(f"resumed from {path} (step {self.step}, epoch {self.epoch})")
@@ -588,16 +589,29 @@ class ContrastiveTrainer:
         for j, batch in enumerate(micro_batches):
             batch = self._batch_to_device(batch)
             sync = j == len(micro_batches) - 1
-            with contextlib.nullcontext() if sync else acc.no_sync(self.module):
-                audio, text, scales = self.module(batch["audio_inputs"], batch["text_inputs"])
+
+            def loss_of(audio: torch.Tensor, text: torch.Tensor, scales: dict[str, torch.Tensor],
+                        batch: dict[str, Any] = batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
                 loss = self.loss_fn(audio, text, group_ids=batch["group_ids"], **scales)
-                parts["contrastive_loss"] += loss.detach().float() / len(micro_batches)
+                logged = {"contrastive_loss": loss.detach().float()}
                 if self.distill_loss is not None:
                     distill = self.distill_loss(audio, self.label_embeds, batch["teacher_scores"], batch["has_teacher"])
-                    parts.setdefault("distill_loss", torch.zeros((), device=acc.device))
-                    parts["distill_loss"] += distill.detach().float() / len(micro_batches)
+                    logged["distill_loss"] = distill.detach().float()
                     loss = loss + self.distill.weight * distill
-                acc.backward(loss / len(micro_batches))
+                return loss, logged
+
+            with contextlib.nullcontext() if sync else acc.no_sync(self.module):
+                if cfg.grad_cache_chunk_size:  # the big batch embedded in chunks (grad_cache.py)
+                    loss, logged, scales = grad_cache_backward(
+                        self.module, batch["audio_inputs"], batch["text_inputs"], loss_of, cfg.grad_cache_chunk_size,
+                        backward=acc.backward, no_sync=lambda: acc.no_sync(self.module),
+                        scale=1.0 / len(micro_batches))
+                else:
+                    audio, text, scales = self.module(batch["audio_inputs"], batch["text_inputs"])
+                    loss, logged = loss_of(audio, text, scales)
+                    acc.backward(loss / len(micro_batches))
+            for key, value in logged.items():
+                parts[key] = parts.get(key, torch.zeros((), device=acc.device)) + value / len(micro_batches)
             total += loss.detach().float()
             scale_value = float(scales["logit_scale"].detach().float().exp())
         grad_norm = None
@@ -661,6 +675,10 @@ class ContrastiveTrainer:
         cfg = self.config
         if cfg.num_workers:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the collator tokenizes in forked workers
+        if self.stream is not None:  # shards: continue the stream where the checkpoint left it
+            self.stream_loader = StreamLoader(self.stream, self.collator, epoch, skip_batches, self.stream_state,
+                                              pin_memory=self.accelerator.device.type == "cuda")
+            return self.stream_loader
         self.train_set.set_epoch(epoch)
         batches = self.sampler.batches(epoch)[: self.steps_per_epoch * cfg.grad_accum_steps][skip_batches:]
         return DataLoader(
@@ -675,10 +693,6 @@ class ContrastiveTrainer:
         cfg, acc = self.config, self.accelerator
         from tqdm.auto import tqdm
 
-        if self.stream is not None:  # shards: continue the stream where the checkpoint left it
-            self.stream_loader = StreamLoader(self.stream, self.collator, epoch, skip_batches, self.stream_state,
-                                              pin_memory=self.accelerator.device.type == "cuda")
-            return self.stream_loader
         initial = None
         if cfg.eval_at_start and self.step == 0:
             initial = self.evaluate()
