@@ -201,3 +201,48 @@ def test_features_are_cast_to_the_encoder_dtype():
     out = _embed(model, _clips())
     assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
     assert tiny_config().audio_config.d_model == model.audio_model.conv1.weight.shape[0]
+
+
+@pytest.mark.parametrize("name", ["global_token", "mean", "learned_position"])
+def test_pooled_only_gives_the_same_embeddings(name):
+    """`pooled_only` runs the last layer for the global token alone: same vectors, no encoder states."""
+    model = tiny_model(seed=6, **CONFIGS[name])
+    clips = _clips()
+    inputs = audio_inputs(model.config, clips)
+    with torch.inference_mode():
+        full = model.get_audio_features(**inputs)
+        short = model.get_audio_features(**inputs, pooled_only=True)
+        alone = torch.cat([model.get_audio_features(**audio_inputs(model.config, [c]), pooled_only=True).pooler_output
+                           for c in clips])
+    assert full.last_hidden_state is not None and short.last_hidden_state is None
+    assert torch.allclose(short.pooler_output, full.pooler_output, atol=1e-5)
+    assert torch.allclose(short.pooler_output, _reference(model, clips), atol=1e-5)
+    assert (alone - short.pooler_output).abs().max() < 1e-4
+
+
+def test_pooled_only_skips_the_last_layer_work():
+    model = tiny_model()
+    seen = []
+    last = model.audio_model.layers[-1]
+    last.fc1.register_forward_hook(lambda mod, args, out: seen.append(tuple(args[0].shape)))
+    with torch.inference_mode():
+        model.get_audio_features(**audio_inputs(model.config, _clips([2.0, 1.0])), pooled_only=True)
+    assert seen == [(2, 1, model.config.audio_config.d_model)]  # one position per clip: the global token
+
+
+def test_embedder_asks_for_pooled_only_when_the_model_has_it(tiny_folder, monkeypatch):
+    embedder = Embedder.load(tiny_folder, device="cpu")
+    assert embedder._audio_kwargs == {"pooled_only": True}
+    calls = []
+    plain = embedder.model.get_audio_features
+    monkeypatch.setattr(embedder.model, "get_audio_features", lambda **kw: calls.append(kw) or plain(**kw))
+    embedder.encode_audio(_clips([1.0]))
+    assert calls and calls[0]["pooled_only"] is True
+
+    class Legacy(torch.nn.Module):  # a model whose code predates the flag (an older saved folder)
+        config = embedder.model.config
+
+        def get_audio_features(self, input_features, feature_attention_mask=None, truncate_dim=None, **kwargs):
+            raise NotImplementedError
+
+    assert Embedder(Legacy(), embedder.processor, device="cpu")._audio_kwargs == {}

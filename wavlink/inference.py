@@ -8,6 +8,7 @@ little as possible; results come back in input order.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -112,8 +113,13 @@ class Embedder:
         self.model = model.to(self.device).eval()
         self.processor = processor
         self.batch_size = batch_size
-        # what `load` was asked for beyond the source (revision, dtype): part of the evaluation cache key
+        # what `load` was asked for beyond the source (revision, dtype, int8): part of the evaluation cache key
         self.load_options: dict[str, str] = {}
+        # WavLink's `pooled_only`: skip the encoder states nothing here reads (the last layer then runs for the
+        # global token alone); passed only to models whose code has the parameter (older saved folders do not)
+        accepts = inspect.signature(model.get_audio_features).parameters if hasattr(model, "get_audio_features") \
+            else {}
+        self._audio_kwargs = {"pooled_only": True} if "pooled_only" in accepts else {}
 
     @classmethod
     def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
@@ -183,7 +189,8 @@ class Embedder:
 
         def run(batch: list[Any]) -> np.ndarray:
             inputs = self.processor(audio=batch, sampling_rate=sampling_rate, return_tensors="pt").to(self.device)
-            feats = self.model.get_audio_features(**inputs, truncate_dim=truncate_dim).pooler_output
+            feats = self.model.get_audio_features(**inputs, truncate_dim=truncate_dim,
+                                                  **self._audio_kwargs).pooler_output
             return feats.float().cpu().numpy()
 
         return self._batched(list(audio), (_duration(a) for a in audio), run, progress, "audio")

@@ -42,7 +42,8 @@ class AudioTower(nn.Module):
         self.model = model
 
     def forward(self, input_features: torch.Tensor, feature_attention_mask: torch.Tensor) -> torch.Tensor:
-        pooled, _ = self.model._encode_windows(input_features, feature_attention_mask, padded=True)
+        pooled, _ = self.model._encode_windows(input_features, feature_attention_mask, padded=True,
+                                               pooled_only=True)
         return F.normalize(self.model.audio_projection(pooled), dim=-1)
 
 

@@ -60,18 +60,25 @@ def truncate_and_normalize(embeds: torch.Tensor, dim: int | None) -> torch.Tenso
     return F.normalize(embeds, dim=-1)
 
 
-def _fast_encoder_layer(layer: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+def _fast_encoder_layer(
+    layer: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None, last_only: bool = False
+) -> torch.Tensor:
     """`WhisperEncoderLayer.forward` at inference: the same modules (so quantised Linear layers work too),
-    SDPA on strided q/k/v views with the attention scale inside the kernel, no dropout."""
+    SDPA on strided q/k/v views with the attention scale inside the kernel, no dropout. With `last_only`, the
+    output of the last position only (B, 1, D): its query attends to every key, and the other positions'
+    queries, attention outputs and MLPs - which nothing reads after the last layer - are not computed."""
     attn = layer.self_attn
     batch, length, width = x.shape
     heads, head_dim = attn.num_heads, attn.head_dim
     h = layer.self_attn_layer_norm(x)
-    q = attn.q_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
     k = attn.k_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
     v = attn.v_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
+    if last_only:
+        x, h = x[:, -1:], h[:, -1:]
+    queries = x.shape[1]
+    q = attn.q_proj(h).view(batch, queries, heads, head_dim).transpose(1, 2)
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attn.scaling)
-    x = x + attn.out_proj(o.transpose(1, 2).reshape(batch, length, width))
+    x = x + attn.out_proj(o.transpose(1, 2).reshape(batch, queries, width))
     x = x + layer.fc2(layer.activation_fn(layer.fc1(layer.final_layer_norm(x))))
     if x.dtype == torch.float16:
         clamp = torch.finfo(x.dtype).max - 1000
@@ -138,17 +145,20 @@ class WavLinkModel(WavLinkPreTrainedModel):
     fused_inference: bool = True
 
     def _encode_windows(
-        self, features: torch.Tensor, frame_mask: torch.Tensor, *, padded: bool | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, features: torch.Tensor, frame_mask: torch.Tensor, *, padded: bool | None = None,
+        pooled_only: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the Whisper encoder on (B, n_mels, T<=window) with a frame mask; returns (pooled, hidden).
 
-        `padded` (inference path only): whether any clip is shorter than T; `None` reads it from the mask,
-        `True` always applies the masks (graph export, where the choice cannot depend on the data).
+        Inference path only: `padded` says whether any clip is shorter than T (`None` reads it from the mask,
+        `True` always applies the masks: graph export, where the choice cannot depend on the data);
+        `pooled_only` with global-token pooling computes the last layer for the global token alone (the
+        other positions' outputs are never read for the embedding) and returns `hidden=None`.
         """
         if self.fused_inference and not self.training and not torch.is_grad_enabled():
             if padded is None:
                 padded = not bool(frame_mask.bool().all())
-            return self._encode_windows_inference(features, frame_mask, padded)
+            return self._encode_windows_inference(features, frame_mask, padded, pooled_only)
         enc = self.audio_model
         mask = frame_mask.to(features.dtype)
         x = features * mask[:, None, :]
@@ -182,8 +192,8 @@ class WavLinkModel(WavLinkPreTrainedModel):
         return pooled, x
 
     def _encode_windows_inference(
-        self, features: torch.Tensor, frame_mask: torch.Tensor, padded: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, features: torch.Tensor, frame_mask: torch.Tensor, padded: bool, pooled_only: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`_encode_windows` without autograd or dropout; the masks only when a clip is padded (a mask of
         all ones changes nothing, so an unpadded batch gives the same numbers without them)."""
         enc = self.audio_model
@@ -212,9 +222,12 @@ class WavLinkModel(WavLinkPreTrainedModel):
         if token_mask is not None:
             attn_mask = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
             attn_mask = attn_mask.masked_fill(~token_mask, torch.finfo(x.dtype).min)[:, None, None, :]
-        for layer in enc.layers:
-            x = _fast_encoder_layer(layer, x, attn_mask)
+        last_only = pooled_only and self.config.audio_pooling == "global_token" and len(enc.layers) > 0
+        for i, layer in enumerate(enc.layers):
+            x = _fast_encoder_layer(layer, x, attn_mask, last_only=last_only and i == len(enc.layers) - 1)
         x = enc.layer_norm(x)
+        if last_only:
+            return x[:, -1], None
         if self.config.audio_pooling == "global_token":
             pooled = x[:, -1]
         elif token_mask is None:
@@ -250,12 +263,15 @@ class WavLinkModel(WavLinkPreTrainedModel):
         input_features: torch.Tensor,
         feature_attention_mask: torch.Tensor | None = None,
         truncate_dim: int | None = None,
+        pooled_only: bool = False,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
         """L2-normalised audio embeddings in `pooler_output` (B, projection_dim or truncate_dim).
 
         Clips longer than `max_audio_seconds` follow `config.long_audio_policy` (see the config).
-        `last_hidden_state` holds the encoder states (global token last) when no clip needed chunking.
+        `last_hidden_state` holds the encoder states (global token last) when no clip needed chunking, unless
+        `pooled_only=True`: then it is None and, at inference with global-token pooling, the last layer is
+        computed for the global token only (the same embedding, ~1/7 less work for Whisper base).
         """
         check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
         frame_mask = check_audio_inputs(input_features, feature_attention_mask, self.config.audio_config.num_mel_bins)
@@ -264,8 +280,10 @@ class WavLinkModel(WavLinkPreTrainedModel):
         window = self.config.max_audio_frames
         if int(lengths.max()) <= window:
             valid = int(lengths.max())
-            pooled, hidden = self._encode_windows(features[:, :, :valid], frame_mask[:, :valid])
+            pooled, hidden = self._encode_windows(features[:, :, :valid], frame_mask[:, :valid],
+                                                  pooled_only=pooled_only)
             embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
+            hidden = None if pooled_only else hidden
             return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=embeds)
         policy = self.config.long_audio_policy
         if policy == "error":
@@ -275,11 +293,11 @@ class WavLinkModel(WavLinkPreTrainedModel):
             )
         if policy == "truncate":
             lengths = lengths.clamp(max=window)
-            pooled, _ = self._encode_windows(features[:, :, :window], frame_mask[:, :window])
+            pooled, _ = self._encode_windows(features[:, :, :window], frame_mask[:, :window], pooled_only=True)
             embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
             return BaseModelOutputWithPooling(last_hidden_state=None, pooler_output=embeds)
         pieces, masks, owners, sizes = self._split_windows(features, lengths, window)
-        pooled, _ = self._encode_windows(pieces, masks.to(frame_mask.dtype))
+        pooled, _ = self._encode_windows(pieces, masks.to(frame_mask.dtype), pooled_only=True)
         window_embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
         weights = sizes.to(window_embeds)[:, None]
         summed = window_embeds.new_zeros(features.shape[0], window_embeds.shape[1])
