@@ -13,7 +13,7 @@ from transformers.models.whisper import modeling_whisper
 
 from wavlink.builders.wavlink import save_model_folder
 from wavlink.inference import Embedder
-from wavlink.optimize import is_int8, quantize_int8
+from wavlink.optimize import default_int8_engine, int8_engine, is_int8, quantize_int8
 
 LENGTHS = [3.0, 1.2, 7.5, 0.3]
 
@@ -104,8 +104,10 @@ def test_int8_quantises_every_linear_and_stays_close():
     model = tiny_model(seed=2)
     clips = _clips()
     fp32 = _embed(model, clips)
+    engine_before = torch.backends.quantized.engine
     quantize_int8(model)
-    assert is_int8(model)
+    assert is_int8(model) and int8_engine(model) == default_int8_engine()
+    assert torch.backends.quantized.engine == engine_before  # the process-wide setting is left alone
     linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
     assert not linears, f"{len(linears)} float Linear layers left"
     dynamic = [m for m in model.modules() if "dynamic" in type(m).__module__ and "Linear" in type(m).__name__]
@@ -124,6 +126,16 @@ def test_int8_refuses_non_fp32_weights():
         quantize_int8(model)
 
 
+@pytest.mark.parametrize("engine", [e for e in ("x86", "fbgemm", "onednn")
+                                    if e in torch.backends.quantized.supported_engines])
+def test_int8_engines_agree(engine):
+    """The engine only chooses how the int8 weights are packed (kernels); the numbers stay the same."""
+    clips = _clips()
+    default = _embed(quantize_int8(tiny_model(seed=2)), clips)
+    other = _embed(quantize_int8(tiny_model(seed=2), engine=engine), clips)
+    assert F.cosine_similarity(default, other).min() > 0.999
+
+
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
     model = tiny_model(seed=4)
@@ -136,7 +148,7 @@ def test_embedder_int8_and_bf16_options(tiny_folder):
     fp32 = Embedder.load(tiny_folder, device="cpu", batch_size=2)
     int8 = Embedder.load(tiny_folder, device="cpu", batch_size=2, int8=True)
     bf16 = Embedder.load(tiny_folder, device="cpu", batch_size=2, dtype="bfloat16")
-    assert int8.load_options == {"int8": "dynamic"} and is_int8(int8.model)
+    assert int8.load_options == {"int8": f"dynamic-{default_int8_engine()}"} and is_int8(int8.model)
     assert bf16.load_options == {"dtype": "bfloat16"}
     assert next(bf16.model.parameters()).dtype == torch.bfloat16
     ref_a, ref_t = fp32.encode_audio(clips), fp32.encode_text(texts)

@@ -157,7 +157,9 @@ class Embedder:
         if dtype is not None:
             embedder.load_options["dtype"] = str(dtype).removeprefix("torch.")
         if int8:
-            embedder.load_options["int8"] = "dynamic"
+            from .optimize import int8_engine
+
+            embedder.load_options["int8"] = f"dynamic-{int8_engine(model)}"
         return embedder
 
     @property
