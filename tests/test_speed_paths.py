@@ -258,3 +258,15 @@ def test_embedder_asks_for_pooled_only_when_the_model_has_it(tiny_folder, monkey
             raise NotImplementedError
 
     assert Embedder(Legacy(), embedder.processor, device="cpu")._audio_kwargs == {}
+
+
+def test_long_audio_windows_in_passes_give_the_same_embedding():
+    """A long clip's windows go through the encoder a few at a time (bounded memory); same vectors."""
+    model = tiny_model()
+    clips = _clips([95.0, 3.0])  # 4 windows + a short clip
+    everything = _embed(model, clips)
+    model.max_windows_per_pass = 1
+    try:
+        assert torch.allclose(_embed(model, clips), everything, atol=1e-5)
+    finally:
+        model.max_windows_per_pass = 8

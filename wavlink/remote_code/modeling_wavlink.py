@@ -143,6 +143,8 @@ class WavLinkModel(WavLinkPreTrainedModel):
     # at all - neither before the convolutions nor in attention - when no clip of the batch is padded.
     # Set to False to run transformers' `WhisperEncoderLayer.forward` instead (the reference path).
     fused_inference: bool = True
+    # long audio: how many 30 s windows go through the encoder at once (one hour of audio is 120 windows)
+    max_windows_per_pass: int = 8
 
     def _encode_windows(
         self, features: torch.Tensor, frame_mask: torch.Tensor, *, padded: bool | None = None,
@@ -297,7 +299,12 @@ class WavLinkModel(WavLinkPreTrainedModel):
             embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
             return BaseModelOutputWithPooling(last_hidden_state=None, pooler_output=embeds)
         pieces, masks, owners, sizes = self._split_windows(features, lengths, window)
-        pooled, _ = self._encode_windows(pieces, masks.to(frame_mask.dtype), pooled_only=True)
+        masks = masks.to(frame_mask.dtype)
+        step = max(1, int(self.max_windows_per_pass))  # bounds the activations of a long file (batch-invariant)
+        pooled = torch.cat([
+            self._encode_windows(pieces[i : i + step], masks[i : i + step], pooled_only=True)[0]
+            for i in range(0, pieces.shape[0], step)
+        ])
         window_embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
         weights = sizes.to(window_embeds)[:, None]
         summed = window_embeds.new_zeros(features.shape[0], window_embeds.shape[1])
