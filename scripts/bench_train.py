@@ -7,16 +7,18 @@ trainer uses (`DualEncoderModule`, `parameter_groups`, `apply_training_mode`). E
 process so its peak memory is its own: peak RSS on CPU (includes the allocator's caching, so it is noisy),
 ``torch.cuda.max_memory_allocated`` on GPU. Two exact accountings explain the differences: the tensors autograd
 keeps for the backward (activations; weights excluded) and the gradients + AdamW state of the trainable
-parameters.
+parameters. ``--grad-cache C`` adds each mode with GradCache (chunks of C clips, training/grad_cache.py): the
+same step on the same batch, its activations counted per chunk (the largest chunk's, which is what is alive at
+once), next to the one-pass step.
 
     python scripts/bench_train.py                                  # base preset, 8 x 10 s, CPU
+    python scripts/bench_train.py --modes lora --grad-cache 2      # LoRA with and without GradCache
     python scripts/bench_train.py --device cuda --bf16 --batch-size 32
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -34,6 +36,7 @@ def run_child(args: argparse.Namespace) -> dict:
 
     from wavlink.builders.wavlink import create_model
     from wavlink.remote_code.losses import build_loss
+    from wavlink.training.grad_cache import grad_cache_backward
     from wavlink.training.recipe import apply_training_mode, count_parameters
     from wavlink.training.trainer import DualEncoderModule, parameter_groups
 
@@ -42,7 +45,9 @@ def run_child(args: argparse.Namespace) -> dict:
     model, processor = create_model(args.preset, tokenizer="byte-level")
     if args.gradient_checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-    model = apply_training_mode(model, args.child, "both", lora_r=8)
+    mode, _, cached = args.child.partition("@")
+    chunk = args.grad_cache if cached else 0
+    model = apply_training_mode(model, mode, "both", lora_r=8)
     trainable, total = count_parameters(model)
     module = DualEncoderModule(model, "clip").to(device).train()
     config = model.config if hasattr(model, "config") else model.get_base_model().config
@@ -59,21 +64,39 @@ def run_child(args: argparse.Namespace) -> dict:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
 
     param_storage = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    saved: dict[int, int] = {}
+    buckets: list[dict[int, int]] = []  # one per forward with autograd: a chunk's tensors are freed before the next
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         """Count each storage autograd keeps for the backward once (weights excluded)."""
         storage = tensor.untyped_storage()
-        if storage.data_ptr() not in param_storage:
+        if storage.data_ptr() not in param_storage and buckets:
+            saved = buckets[-1]
             saved[storage.data_ptr()] = max(saved.get(storage.data_ptr(), 0), storage.nbytes())
         return tensor
 
+    measuring = {"on": False}
+
+    def forward(audio_inputs: dict, text_inputs: dict):
+        if measuring["on"] and torch.is_grad_enabled():
+            buckets.append({})
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                return module(audio_inputs, text_inputs)
+        return module(audio_inputs, text_inputs)
+
+    def loss_of(a: torch.Tensor, t: torch.Tensor, scales: dict):
+        return loss_fn(a.float(), t.float(), group_ids=groups, **scales), {}
+
     def step(measure: bool = False) -> float:
-        hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t) if measure else contextlib.nullcontext()
-        with autocast, hooks:
-            a, t, scales = module(audio, text)
-        loss = loss_fn(a.float(), t.float(), group_ids=groups, **scales)
-        loss.backward()
+        measuring["on"] = measure
+        if chunk:
+            with autocast:
+                loss, _, _ = grad_cache_backward(forward, audio, text, loss_of, chunk)
+        else:
+            with autocast:
+                a, t, scales = forward(audio, text)
+            loss = loss_of(a, t, scales)[0]
+            loss.backward()
+        measuring["on"] = False
         torch.nn.utils.clip_grad_norm_([p for p in module.parameters() if p.requires_grad], 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -99,12 +122,12 @@ def run_child(args: argparse.Namespace) -> dict:
         sync()
         times.append(time.perf_counter() - start)
     result = {
-        "mode": args.child,
+        "mode": mode + (f" + GradCache ({chunk} clips a chunk)" if chunk else ""),
         "trainable_m": trainable / 1e6,
         "total_m": total / 1e6,
         "step_s": float(np.median(times)),
         "samples_per_s": args.batch_size / float(np.median(times)),
-        "activations_mib": sum(saved.values()) / 2**20,
+        "activations_mib": max(sum(b.values()) for b in buckets) / 2**20,
         "grads_optimizer_mib": (sum(p.numel() * p.element_size() for p in trainable_params) + state_bytes) / 2**20,
     }
     if device.type == "cuda":
@@ -124,6 +147,8 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
     parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--grad-cache", type=int, default=0, metavar="C",
+                        help="also run each mode with GradCache, C clips a chunk")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -133,9 +158,15 @@ def main() -> int:
     import torch
 
     rows = []
-    for mode in args.modes.split(","):
-        cmd = [sys.executable, __file__, "--child", mode] + [
-            a for a in sys.argv[1:] if not a.startswith("--modes")]
+    passed, skip = [], False  # this run's options minus --modes (given as `--modes X` or `--modes=X`)
+    for a in sys.argv[1:]:
+        if skip or a.startswith("--modes"):
+            skip = a == "--modes"
+            continue
+        passed.append(a)
+    children = [m + suffix for m in args.modes.split(",") for suffix in (("", "@gc") if args.grad_cache else ("",))]
+    for child in children:
+        cmd = [sys.executable, __file__, "--child", child] + passed
         out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
         if out.returncode or line is None:

@@ -486,8 +486,10 @@ def test_bench_train_measures_the_three_modes(monkeypatch):
     rows = {}
     for mode in bench.MODES:
         args = argparse.Namespace(child=mode, preset="tiny-random", batch_size=2, seconds=0.5, steps=1,
-                                  device="cpu", bf16=False, gradient_checkpointing=False)
+                                  device="cpu", bf16=False, gradient_checkpointing=False, grad_cache=1)
         rows[mode] = bench.run_child(args)
+    rows["cached"] = bench.run_child(argparse.Namespace(**{**vars(args), "child": "full@gc", "batch_size": 4}))
+    rows["uncached"] = bench.run_child(argparse.Namespace(**{**vars(args), "child": "full", "batch_size": 4}))
     full, lora, frozen = rows["full"], rows["lora"], rows["projector"]
     # full: everything but the two SigLIP scalars the CLIP loss does not use and Whisper's fixed positions
     from wavlink.builders.presets import preset_config
@@ -499,3 +501,6 @@ def test_bench_train_measures_the_three_modes(monkeypatch):
     assert full["grads_optimizer_mib"] > lora["grads_optimizer_mib"] > frozen["grads_optimizer_mib"] > 0
     assert full["activations_mib"] > frozen["activations_mib"]
     assert all(r["samples_per_s"] > 0 and r["peak_mib"] > 0 for r in rows.values())
+    # GradCache, 1 clip a chunk of 4: a quarter of the activations alive at once (one chunk's graph)
+    assert rows["cached"]["mode"].startswith("full + GradCache")
+    assert rows["cached"]["activations_mib"] == pytest.approx(rows["uncached"]["activations_mib"] / 4, rel=0.15)
