@@ -14,6 +14,22 @@ rendered at each system's native sampling rate so no resampling is timed) in one
 * ``whisper-base-30s`` - a plain `WhisperEncoder` of Whisper base fed `WhisperFeatureExtractor` output padded
   to 30 s (the paper-style reference: its cost does not depend on the clip length).
 
+Inference variants of the target preset (``--variants``, all by default, ``wavlink:<preset>@<variant>``):
+
+* ``fp32`` (plain ``wavlink:<preset>``) - the default inference path (SDPA on strided q/k/v, no masks when
+  nothing is padded); ``reference`` - the same model through transformers' `WhisperEncoderLayer.forward`
+  (``fused_inference=False``: the path before issue 15);
+* ``int8`` - `wavlink.optimize.quantize_int8` (dynamic int8 quantisation of every Linear);
+* ``bf16`` - the weights in bfloat16 (`Embedder.load(dtype="bfloat16")`);
+* ``onnx`` - `wavlink export-onnx` graphs in onnxruntime (CPU provider), features as numpy.
+
+``--esc50 DIR`` adds the quality cost of the variants with the package's real default model on one
+ESC-50 fold (``--fold``, 5): per-clip cosine to the reference path, text-to-audio R@5 / R@1 over the class
+prompts (a query is a class, a hit is any clip of that class in the top k) and zero-shot top-1, with the
+deltas against fp32; and each variant's batch invariance (one clip alone vs in a padded batch).
+``--stream-minutes`` adds a memory check: the Embedder over a generated set of 10 s wav files of that total
+length versus a tenth of it (peak RSS of each run).
+
 Timing: per (system, batch size, clip length) one warm-up call, then ``--repeats`` timed calls of
 feature extraction + forward under `torch.inference_mode`; the median is reported as ms per clip and
 clips/s (the "model ms/clip" column excludes feature extraction). `torch.set_num_threads` is left at its
@@ -53,6 +69,10 @@ from typing import Any
 import numpy as np
 import psutil
 import torch
+
+# this folder holds scripts/evaluate.py, which would shadow the `evaluate` package wavlink.metrics imports
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
 
 DEFAULT_PRESETS = "all"
 DEFAULT_BATCH_SIZES = "1,8,32"
@@ -122,22 +142,54 @@ def _n_params(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def wavlink_system(preset: str) -> System:
+VARIANTS = ("fp32", "reference", "int8", "bf16", "onnx")
+
+
+def apply_variant(model: Any, processor: Any, variant: str, workdir: str | None = None) -> Any:
+    """The model (or an `OnnxEmbedder`) that runs `variant`; see the module docstring."""
+    if variant == "fp32":
+        model.fused_inference = True
+        return model
+    if variant == "reference":
+        model.fused_inference = False
+        return model
+    if variant == "int8":
+        from wavlink.optimize import quantize_int8
+
+        return quantize_int8(model)
+    if variant == "bf16":
+        return model.to(torch.bfloat16)
+    if variant == "onnx":
+        import tempfile
+
+        from wavlink.onnx_export import OnnxEmbedder, export_onnx
+
+        out = export_onnx(model, tempfile.mkdtemp(prefix="wavlink-onnx-", dir=workdir), processor=processor)
+        return OnnxEmbedder(out)
+    raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+
+
+def wavlink_system(preset: str, variant: str = "fp32") -> System:
     from wavlink.builders.wavlink import create_model
 
     model, processor = create_model(preset, tokenizer="byte-level")
     model.eval()
     fe = processor.feature_extractor
-
-    def featurize(clips: list[np.ndarray]) -> dict[str, torch.Tensor]:
-        return dict(fe(clips, sampling_rate=fe.sampling_rate, return_tensors="pt"))
-
-    def forward(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return model.get_audio_features(**inputs).pooler_output
-
     n = _n_params(model.audio_model) + _n_params(model.audio_projection)
-    return System(f"wavlink:{preset}", "WavLink", fe.sampling_rate, featurize, forward, n,
-                  f"audio tower {n / 1e6:.1f}M params, variable length", [model, processor])
+    runner = apply_variant(model, processor, variant)
+    tensors = "np" if variant == "onnx" else "pt"
+
+    def featurize(clips: list[np.ndarray]) -> dict[str, Any]:
+        return dict(fe(clips, sampling_rate=fe.sampling_rate, return_tensors=tensors))
+
+    def forward(inputs: dict[str, Any]) -> torch.Tensor:
+        if variant == "onnx":
+            return torch.from_numpy(runner.audio_features(**inputs))
+        return runner.get_audio_features(**inputs, pooled_only=True).pooler_output  # as the Embedder calls it
+
+    name = f"wavlink:{preset}" + ("" if variant == "fp32" else f"@{variant}")
+    return System(name, "WavLink", fe.sampling_rate, featurize, forward, n,
+                  f"audio tower {n / 1e6:.1f}M params, variable length, {variant}", [runner, model, processor])
 
 
 def omni_system(preset: str) -> System:
@@ -209,6 +261,7 @@ class Row:
     seconds: float
     ms_per_clip: float | None = None
     model_ms_per_clip: float | None = None
+    features_ms_per_clip: float | None = None
     cpu_ms_per_clip: float | None = None
     clips_per_s: float | None = None
     peak_mb: float | None = None
@@ -219,7 +272,7 @@ class Row:
 
 @torch.inference_mode()
 def _once(system: System, clips: list[np.ndarray]) -> tuple[float, float, float]:
-    """(wall s, model-only wall s, process CPU s) of one features + forward call."""
+    """(wall s, model-only wall s, process CPU s) of one features + forward call (features = wall - model)."""
     c0 = time.process_time()
     t0 = time.perf_counter()
     inputs = system.featurize(clips)
@@ -251,8 +304,9 @@ def measure_cell(systems: list[System], batch: int, seconds: float, repeats: int
     rows = []
     for s in systems:
         wall = statistics.median(walls[s.name])
+        feats = statistics.median(w - m for w, m in zip(walls[s.name], models[s.name]))
         rows.append(Row(s.name, s.family, batch, seconds, 1000 * wall / batch,
-                        1000 * statistics.median(models[s.name]) / batch,
+                        1000 * statistics.median(models[s.name]) / batch, 1000 * feats / batch,
                         1000 * statistics.median(cpus[s.name]) / batch, batch / wall, peaks[s.name],
                         4 * s.n_params / 2**20, group))
     return rows
@@ -275,7 +329,7 @@ def estimate_params(spec: str) -> int | None:
                 from wavlink.builders.presets import preset_config
                 from wavlink.remote_code.modeling_wavlink import WavLinkModel
 
-                model = WavLinkModel(preset_config(spec.split(":", 1)[-1], byte_level_vocab=True))
+                model = WavLinkModel(preset_config(spec.split(":", 1)[-1].split("@")[0], byte_level_vocab=True))
         return _n_params(model)
     except Exception:  # unknown on this version: let the real build decide
         return None
@@ -308,7 +362,8 @@ def build(spec: str) -> System:
         return whisper30_system()
     if spec.startswith("omni:"):
         return omni_system(spec[5:])
-    return wavlink_system(spec.split(":", 1)[1])
+    preset, _, variant = spec.split(":", 1)[1].partition("@")
+    return wavlink_system(preset, variant or "fp32")
 
 
 def plan_groups(specs: list[str], log: Callable[[str], None]) -> tuple[list[list[str]], list[Row]]:
@@ -439,16 +494,20 @@ def markdown(rows: list[Row], target: str, command: str, repeats: int) -> str:
         "",
         f"`{command}` - torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs "
         f"({cpu}), load average {load:.1f} at the end; median of {repeats} round-robin calls after 1 warm-up. "
-        "ms/clip = wall time of (features + forward) / batch; model = forward only; CPU = process CPU time; "
-        "peak MB = RSS above the loaded weights.",
+        "ms/clip = wall time of (features + forward) / batch; model = forward only; features = feature "
+        "extraction only (median of wall - model) and its share of the total; CPU = process CPU time; "
+        "peak MB = RSS above the loaded weights; weights MB = 4 bytes x parameters (also for int8/bf16).",
         "",
-        "| system | batch | clip (s) | ms/clip | clips/s | model ms/clip | CPU ms/clip | peak MB | weights MB |"
-        + (" group |" if groups else "") + " note |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if groups else "") + "---|",
+        "| system | batch | clip (s) | ms/clip | clips/s | model ms/clip | features ms/clip | features share | "
+        "CPU ms/clip | peak MB | weights MB |" + (" group |" if groups else "") + " note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if groups else "") + "---|",
     ]
     for r in rows:
+        share = (f"{100 * r.features_ms_per_clip / r.ms_per_clip:.1f}%"
+                 if r.features_ms_per_clip is not None and r.ms_per_clip else "-")
         lines.append(f"| {r.system} | {r.batch or '-'} | {r.seconds or '-'} | {_fmt(r.ms_per_clip)} | "
-                     f"{_fmt(r.clips_per_s, '.2f')} | {_fmt(r.model_ms_per_clip)} | {_fmt(r.cpu_ms_per_clip)} | "
+                     f"{_fmt(r.clips_per_s, '.2f')} | {_fmt(r.model_ms_per_clip)} | "
+                     f"{_fmt(r.features_ms_per_clip)} | {share} | {_fmt(r.cpu_ms_per_clip)} | "
                      f"{_fmt(r.peak_mb, '.0f')} | {_fmt(r.weights_mb, '.0f')} |"
                      + (f" {r.group} |" if groups else "") + f" {r.note} |")
     rat = ratios(rows, target)
@@ -468,6 +527,132 @@ def markdown(rows: list[Row], target: str, command: str, repeats: int) -> str:
         lines += ["", "Ratios of the other presets to the references (wall time):", "",
                   "| system | batch | clip (s) | vs CLAP | vs Whisper-base 30 s padded |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {s} | {b} | {sec:g} | {_ratio(c)} | {_ratio(w)} |" for s, b, sec, c, w in other_rows]
+    variants = [s for s in dict.fromkeys(r.system for r in rows) if s == target or s.startswith(f"{target}@")]
+    if len(variants) > 1:
+        by = {(v, b, sec): c for v in variants for b, sec, c, _ in ratios(rows, v)}
+        cells = sorted({(b, sec) for _, b, sec in by}, key=lambda x: (x[1], x[0]))
+        names = [v.removeprefix(target).removeprefix("@") or "fp32 (default)" for v in variants]
+        lines += ["", f"Side by side: {target}'s inference variants vs CLAP in the same run (wall time, features "
+                      "included; targets: fp32 <= 1.0x, int8 <= 0.6x for 10 s clips):", "",
+                  "| batch | clip (s) | " + " | ".join(names) + " |", "|---:|---:|" + "---:|" * len(names)]
+        lines += [f"| {b} | {sec:g} | " + " | ".join(_ratio(by.get((v, b, sec))) for v in variants) + " |"
+                  for b, sec in cells]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ quality
+def _variant_embedder(variant: str, model_dir: str, batch_size: int, workdir: str) -> Any:
+    from wavlink.inference import Embedder
+
+    if variant == "onnx":
+        from wavlink.onnx_export import OnnxEmbedder, export_onnx
+
+        out = export_onnx(model_dir, os.path.join(workdir, "onnx"))
+        return OnnxEmbedder(out, batch_size=batch_size)
+    embedder = Embedder.load(model_dir, device="cpu", batch_size=batch_size,
+                             int8=variant == "int8", dtype="bfloat16" if variant == "bf16" else None)
+    embedder.model.fused_inference = variant != "reference"
+    return embedder
+
+
+def quality_table(esc50: str, fold: int, variants: list[str], batch_size: int, log: Callable[[str], None]) -> str:
+    """Retrieval / zero-shot cost of each variant with the real default model on one ESC-50 fold."""
+    import tempfile
+
+    from wavlink.builders.default_model import default_model_dir
+    from wavlink.evaluation.benchmarks import load_esc50
+    from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
+
+    data = load_esc50(esc50).only_fold(fold)
+    labels = np.asarray(data.labels)
+    names = [prettify_label(c) for c in data.class_names]
+    model_dir = os.fspath(default_model_dir())
+    order = ["reference", *[v for v in variants if v != "reference"]]
+    results: dict[str, dict[str, Any]] = {}
+    probe = data.audio[:8]  # batch invariance: these clips alone vs together (padded to the longest)
+    with tempfile.TemporaryDirectory() as workdir:
+        for variant in order:
+            t0 = time.perf_counter()
+            embedder = _variant_embedder(variant, model_dir, batch_size, workdir)
+            audio = np.asarray(embedder.encode_audio(list(data.audio)), dtype=np.float32)
+            classes = class_embeddings_from_templates(lambda p, e=embedder: e.encode_text(list(p)), names,
+                                                      DEFAULT_TEMPLATES)
+            together = np.asarray(embedder.encode_audio(list(probe)))
+            alone = np.concatenate([np.asarray(embedder.encode_audio([x])) for x in probe])
+            scores = classes @ audio.T  # (classes, clips)
+            top = np.argsort(-scores, axis=1, kind="stable")
+            hit = labels[top] == np.arange(len(names))[:, None]
+            present = np.isin(np.arange(len(names)), labels)
+            ranks = np.arange(1, hit.shape[1] + 1)
+            ap = (np.cumsum(hit, 1) / ranks * hit).sum(1) / np.maximum(hit.sum(1), 1)  # average precision
+            results[variant] = {
+                "audio": audio,
+                "r1": float(hit[present, :1].any(1).mean()), "r5": float(hit[present, :5].any(1).mean()),
+                "p5": float(hit[present, :5].mean()), "map": float(ap[present].mean()),
+                "top1": float(((audio @ classes.T).argmax(1) == labels).mean()),
+                "invariance": float(np.abs(together - alone).max()),
+            }
+            log(f"quality {variant}: R@5 {results[variant]['r5']:.3f}, mAP {results[variant]['map']:.3f}, top-1 {results[variant]['top1']:.3f} "
+                f"({time.perf_counter() - t0:.0f} s)")
+            del embedder
+            gc.collect()
+    ref = results["reference"]["audio"]
+    base = results.get("fp32", results["reference"])
+    lines = ["## Quality cost of the inference variants (real default model, ESC-50)", "",
+             f"Package default model (`default_model_dir()`: {model_dir}), ESC-50 fold {fold} of {esc50} "
+             f"({len(data.audio)} clips of 5 s, {int(present.sum())} classes), batch {batch_size}. "
+             "Text-to-audio R@k: a query is a class (prompt ensemble of the package's zero-shot templates), a "
+             "hit is any clip of that class in its top k. Zero-shot top-1: audio-to-class accuracy. cosine = per "
+             "clip, to the reference path (transformers' layers, fp32). Batch invariance: the first 8 clips "
+             "alone vs in one padded batch (max abs difference). R@5 saturates on this fold, so the finer "
+             "t2a P@5 (share of a query's top 5 from its class) and mAP (over the whole ranking) are given too.", "",
+             "| variant | cosine to reference (min) | cosine (mean) | t2a R@1 | t2a R@5 | R@5 delta vs fp32 (points) | "
+             "t2a P@5 | t2a mAP | mAP delta (points) | zero-shot top-1 | top-1 delta (points) | "
+             "batch invariance (max abs) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for variant in order:
+        r = results[variant]
+        cos = (r["audio"] * ref).sum(1) / (np.linalg.norm(r["audio"], axis=1) * np.linalg.norm(ref, axis=1))
+        lines.append(f"| {variant} | {cos.min():.5f} | {cos.mean():.5f} | {100 * r['r1']:.1f} | {100 * r['r5']:.1f} | "
+                     f"{100 * (r['r5'] - base['r5']):+.1f} | {100 * r['p5']:.1f} | {100 * r['map']:.1f} | "
+                     f"{100 * (r['map'] - base['map']):+.1f} | {100 * r['top1']:.1f} | "
+                     f"{100 * (r['top1'] - base['top1']):+.1f} | {r['invariance']:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------ streaming
+def stream_table(minutes: float, batch_size: int, log: Callable[[str], None]) -> str:
+    """Peak RSS of the Embedder over a generated set of 10 s wav files (`minutes` in total) vs a tenth of it."""
+    import tempfile
+
+    import soundfile as sf
+
+    from wavlink.builders.wavlink import create_model
+    from wavlink.inference import Embedder
+
+    model, processor = create_model("base", tokenizer="byte-level")
+    embedder = Embedder(model, processor, device="cpu", batch_size=batch_size)
+    n_files = max(10, int(round(minutes * 6)))
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i in range(n_files):
+            paths.append(os.path.join(folder, f"{i:05d}.wav"))
+            sf.write(paths[-1], make_clip(10.0, 16000, seed=i), 16000)
+        embedder.encode_audio(paths[:batch_size])  # warm-up
+        for n in (n_files // 10, n_files):
+            gc.collect()
+            t0 = time.perf_counter()
+            with RssSampler(interval=0.01) as mem:
+                out = embedder.encode_audio(paths[:n])
+            rows.append((n, n * 10 / 60, out.shape, mem.delta_mb, time.perf_counter() - t0))
+            log(f"stream {n} files: peak +{mem.delta_mb:.0f} MB, {rows[-1][-1]:.0f} s")
+    lines = ["## Streaming a file set at constant memory", "",
+             f"`Embedder.encode_audio(paths)` (WavLink base, random weights, batch {batch_size}) over generated "
+             "10 s wav files: files are decoded batch by batch inside each processor call (never all up front), "
+             "so the peak RSS above the loaded model should not grow with the number of files.", "",
+             "| files | audio (min) | peak MB above the model | wall s |", "|---:|---:|---:|---:|"]
+    lines += [f"| {n} | {m:.0f} | {mb:.0f} | {s:.0f} |" for n, m, _, mb, s in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -489,6 +674,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="stop starting measurements that would end after this many seconds of the run "
                         "(they are listed as skipped); default: no limit")
     p.add_argument("--target", default="wavlink:base", help="system whose ratios are printed")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help=f"inference variants of the target to time next to it (comma list of {', '.join(VARIANTS)}; "
+                        "default all; fp32 = the target itself)")
+    p.add_argument("--esc50", default=None, help="ESC-50 folder: add the quality table of the variants (real "
+                                                 "default model)")
+    p.add_argument("--fold", type=int, default=5, help="ESC-50 fold for --esc50 (default 5)")
+    p.add_argument("--stream-minutes", type=float, default=0,
+                   help="add the streaming memory check over this many minutes of 10 s files (e.g. 60)")
+    p.add_argument("--no-speed", action="store_true", help="skip the timing table (only --esc50/--stream-minutes)")
     p.add_argument("--quick", action="store_true", help="base + references, batch 1, 10 s, 1 repeat")
     p.add_argument("--out", default=None, help="write the markdown table here")
     args = p.parse_args(argv)
@@ -500,6 +694,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown reference(s) {unknown}; choose from {', '.join(REFERENCES)} or none")
     args.references = list(dict.fromkeys(refs))
+    args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    bad = [v for v in args.variants if v not in VARIANTS]
+    if bad:
+        p.error(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
     return args
 
 
@@ -509,7 +707,11 @@ def main(argv: list[str] | None = None) -> int:
     lengths = [float(x) for x in args.lengths.split(",") if x.strip()]
     if not batches or not lengths or min(batches) < 1 or min(lengths) <= 0 or args.repeats < 1:
         raise SystemExit("batch sizes, lengths and repeats must be positive")
-    specs = expand_presets(args.presets) + args.references
+    specs = expand_presets(args.presets)
+    if args.target in specs:  # the variants right after the target, so they share its memory group
+        at = specs.index(args.target) + 1
+        specs[at:at] = [f"{args.target}@{v}" for v in args.variants if v != "fp32"]
+    specs += args.references
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -522,11 +724,18 @@ def main(argv: list[str] | None = None) -> int:
     if not groups:
         groups = [[]]
     deadline = t0 + args.budget_s if args.budget_s else None
+    protected = (args.target, *[f"{args.target}@{v}" for v in args.variants], *REFERENCES)
+    if args.no_speed:
+        groups = []
     for i, group in enumerate(groups):
         rows += run_group(group + references, batches, lengths, args.repeats, args.max_measure_s, i, log,
-                          protected=(args.target, *REFERENCES), deadline=deadline)
+                          protected=protected, deadline=deadline)
     command = "python scripts/bench_embed.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    table = markdown(rows, args.target, command.strip(), args.repeats)
+    table = markdown(rows, args.target, command.strip(), args.repeats) if not args.no_speed else ""
+    if args.esc50:
+        table += "\n" + quality_table(args.esc50, args.fold, args.variants, 8, log)
+    if args.stream_minutes:
+        table += "\n" + stream_table(args.stream_minutes, 8, log)
     print(table)
     systems = [args.target] + [s for s in dict.fromkeys(r.system for r in rows)
                                if s != args.target and s not in REFERENCES]
