@@ -24,7 +24,7 @@ from wavlink.evaluation.runner import evaluate
 from wavlink.evaluation.sets import ClassificationSet, RetrievalSet
 from wavlink.inference import Embedder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RETRIEVAL_KEYS = {"R@1", "R@5", "R@10", "mAP@10", "cvR@5"}
 CLASSES = ["dog_bark", "rain", "siren"]
 

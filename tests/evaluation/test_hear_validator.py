@@ -12,7 +12,7 @@ the first interpreter that has both:
       echo 'import site; site.addsitedir("/work/main/.venv/lib/python3.11/site-packages")' \\
           > /opt/hearenv/lib/python3.11/site-packages/zz_wavlink.pth
       /opt/hearenv/bin/pip install tensorflow-cpu hearvalidator
-      WAVLINK_HEAR_PYTHON=/opt/hearenv/bin/python pytest -m slow tests/test_hear_validator.py
+      WAVLINK_HEAR_PYTHON=/opt/hearenv/bin/python pytest -m slow tests/evaluation/test_hear_validator.py
 
 and is skipped (with that reason) otherwise. Marked slow: importing tensorflow takes ~10 s per run.
 """

@@ -382,7 +382,7 @@ def test_push_to_hub_script_is_the_push_command(tmp_path: Path, monkeypatch: pyt
     import runpy
     import sys
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "push_to_hub.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "push_to_hub.py"
     monkeypatch.setattr(sys, "argv", [str(script), "--all-sizes", "--org", ORG, "--family", "wavlink", "--presets",
                                       "wavlink-tiny-random", "--dry-run", str(tmp_path), "--no-verify"])
     with pytest.raises(SystemExit) as exit_info:
@@ -926,7 +926,7 @@ def test_a_wheel_install_carries_the_card_templates_and_pushes(tmp_path: Path) -
     import sys
     import zipfile
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                             "-w", str(tmp_path / "dist"), str(root)], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-2000:]

@@ -22,7 +22,7 @@ from wavlink.training.dataset import AudioCaptionDataset
 from wavlink.training.synthetic import make_toy_dataset
 from wavlink.training.validation import embed_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -122,7 +122,7 @@ def test_two_process_ddp_with_grad_cache(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     toy = make_toy_dataset(tmp_path / "toy", per_kind=1, val_per_kind=0, seconds=(0.5, 0.7))
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps(dict(preset="tiny-random", train_data=[str(toy)], mode="full", max_steps=2,

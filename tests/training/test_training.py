@@ -25,7 +25,7 @@ from wavlink.training.config import parse_override
 from wavlink.training.recipe import lora_target_regex, loss_scale_names
 from wavlink.training.synthetic import SOUNDS, make_toy_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
