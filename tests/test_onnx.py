@@ -72,3 +72,19 @@ def test_not_an_export_folder(exported, capsys):
     folder, _ = exported
     with pytest.raises(ValueError, match="not an ONNX export"):
         OnnxEmbedder(folder)
+
+
+def test_export_keeps_the_model_in_eval_mode_with_dropout(tmp_path):
+    """torch.onnx.export restores the wrapper's training flag afterwards; with dropout in both towers a wrapper
+    in training mode would turn dropout on in the model (and in the PyTorch side of the check)."""
+    from helpers import tiny_clip_text_config, tiny_config, tiny_whisper_config
+
+    from wavlink import WavLinkModel
+    from wavlink.onnx_export import export_onnx
+
+    config = tiny_config(audio_config=tiny_whisper_config(dropout=0.3, attention_dropout=0.3),
+                         text_config=tiny_clip_text_config(dropout=0.3, attention_dropout=0.3))
+    model = WavLinkModel(config).eval()
+    out = export_onnx(model, tmp_path / "onnx", processor=tiny_processor(config))
+    assert not any(m.training for m in model.modules())
+    assert max(json.loads((out / MANIFEST).read_text())["max_abs_difference_vs_pytorch"].values()) < 1e-4

@@ -99,11 +99,13 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, processor: Any = None, c
     text = processor.tokenizer(["a dog barks", "rain on a tin roof, then thunder"], padding=True,
                                return_tensors="pt")
     text_args = (text["input_ids"].long(), text["attention_mask"].long())
+    # the towers are built in eval mode: torch.onnx.export restores each wrapper's mode afterwards, and a wrapper
+    # left in training mode would put the whole model (dropout) in training mode with it
     towers = {
-        AUDIO_FILE: (AudioTower(model), audio_args, ["input_features", "feature_attention_mask"], "audio_embeds",
+        AUDIO_FILE: (AudioTower(model).eval(), audio_args, ["input_features", "feature_attention_mask"], "audio_embeds",
                      {"input_features": {0: "batch", 2: "frames"}, "feature_attention_mask": {0: "batch", 1: "frames"},
                       "audio_embeds": {0: "batch"}}),
-        TEXT_FILE: (TextTower(model), text_args, ["input_ids", "attention_mask"], "text_embeds",
+        TEXT_FILE: (TextTower(model).eval(), text_args, ["input_ids", "attention_mask"], "text_embeds",
                     {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                      "text_embeds": {0: "batch"}}),
     }
@@ -127,6 +129,7 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, processor: Any = None, c
                 differences[name] = float(np.abs(got - expected).max())
     finally:
         text_config._attn_implementation = saved_impl
+        model.eval()
     bad = {k: v for k, v in differences.items() if v > 1e-4}
     if bad:
         raise RuntimeError(f"onnxruntime disagrees with PyTorch by more than 1e-4: {bad}")
