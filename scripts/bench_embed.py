@@ -569,7 +569,10 @@ def quality_table(esc50: str, fold: int, variants: list[str], batch_size: int, l
     model_dir = os.fspath(default_model_dir())
     order = ["reference", *[v for v in variants if v != "reference"]]
     results: dict[str, dict[str, Any]] = {}
-    probe = data.audio[:8]  # batch invariance: these clips alone vs together (padded to the longest)
+    # batch invariance: 8 clips cut to 5, 4.5, ..., 1.5 s, alone vs in one batch padded to the longest
+    from wavlink.remote_code.audio_utils import decode_audio
+
+    probe = [decode_audio(x, 16000)[: int(16000 * (5 - 0.5 * i))] for i, x in enumerate(data.audio[:8])]
     with tempfile.TemporaryDirectory() as workdir:
         for variant in order:
             t0 = time.perf_counter()
@@ -603,8 +606,8 @@ def quality_table(esc50: str, fold: int, variants: list[str], batch_size: int, l
              f"({len(data.audio)} clips of 5 s, {int(present.sum())} classes), batch {batch_size}. "
              "Text-to-audio R@k: a query is a class (prompt ensemble of the package's zero-shot templates), a "
              "hit is any clip of that class in its top k. Zero-shot top-1: audio-to-class accuracy. cosine = per "
-             "clip, to the reference path (transformers' layers, fp32). Batch invariance: the first 8 clips "
-             "alone vs in one padded batch (max abs difference). R@5 saturates on this fold, so the finer "
+             "clip, to the reference path (transformers' layers, fp32). Batch invariance: the first 8 clips cut to "
+             "5, 4.5, ..., 1.5 s, alone vs in one padded batch (max abs difference). R@5 saturates on this fold, so the finer "
              "t2a P@5 (share of a query's top 5 from its class) and mAP (over the whole ranking) are given too.", "",
              "| variant | cosine to reference (min) | cosine (mean) | t2a R@1 | t2a R@5 | R@5 delta vs fp32 (points) | "
              "t2a P@5 | t2a mAP | mAP delta (points) | zero-shot top-1 | top-1 delta (points) | "
@@ -613,7 +616,7 @@ def quality_table(esc50: str, fold: int, variants: list[str], batch_size: int, l
     for variant in order:
         r = results[variant]
         cos = (r["audio"] * ref).sum(1) / (np.linalg.norm(r["audio"], axis=1) * np.linalg.norm(ref, axis=1))
-        lines.append(f"| {variant} | {cos.min():.5f} | {cos.mean():.5f} | {100 * r['r1']:.1f} | {100 * r['r5']:.1f} | "
+        lines.append(f"| {variant} | {cos.min():.6f} | {cos.mean():.6f} | {100 * r['r1']:.1f} | {100 * r['r5']:.1f} | "
                      f"{100 * (r['r5'] - base['r5']):+.1f} | {100 * r['p5']:.1f} | {100 * r['map']:.1f} | "
                      f"{100 * (r['map'] - base['map']):+.1f} | {100 * r['top1']:.1f} | "
                      f"{100 * (r['top1'] - base['top1']):+.1f} | {r['invariance']:.1e} |")
