@@ -49,6 +49,8 @@ class Family:
     cli_audio: str  # `wavlink build` options giving build's audio and text checkpoints ...
     cli_text: str
     cli_options: tuple[str, ...]  # ... and the other options it passes on
+    hub_name: Callable[[str, Any], str]  # (preset name, preset) -> repo name on the Hub
+    components: Callable[[Any], tuple[str, ...]]  # preset -> the pretrained checkpoints it is built from
 
     @property
     def model_type(self) -> str:
@@ -64,6 +66,26 @@ class Family:
         self.model_class.register_for_auto_class("AutoModel")
         self.feature_extractor_class.register_for_auto_class("AutoFeatureExtractor")
         self.processor_class.register_for_auto_class("AutoProcessor")
+
+
+STANDIN = "tiny-random"  # the tiny preset whose "checkpoints" are random stand-ins, not pretrained parts
+OMNI_HUB_PREFIX = "omni-audio-embedder-"
+
+
+def _first_attr(obj: Any, names: tuple[str, ...]) -> Any:
+    return next((value for value in (getattr(obj, n, None) for n in names) if value), None)
+
+
+def _wavlink_components(preset: Any) -> tuple[str, ...]:
+    return tuple(c for c in (preset.whisper, preset.text) if c != STANDIN)
+
+
+def _omni_components(preset: Any) -> tuple[str, ...]:
+    audio = _first_attr(preset, ("audio_encoder", "audio", "audio_checkpoint"))
+    llm = _first_attr(preset, ("llm", "text", "llm_checkpoint", "language_model"))
+    if not llm or str(llm).startswith(STANDIN):
+        return ()
+    return tuple(dict.fromkeys(str(c) for c in (audio, llm) if c))  # M4: one checkpoint holds both parts
 
 
 def _build_wavlink(audio: str | os.PathLike | None, text: str | os.PathLike | None, seed: int = 0,
@@ -88,11 +110,14 @@ def _build_omni(audio: str | os.PathLike | None, text: str | os.PathLike | None,
 
 FAMILIES: dict[str, Family] = {
     "wavlink": Family("wavlink", WavLinkConfig, WavLinkModel, WavLinkFeatureExtractor, WavLinkProcessor, PRESETS,
-                      wavlink.create_model, _build_wavlink, _wavlink_preset, "whisper", "text", ("projection_dim",)),
+                      wavlink.create_model, _build_wavlink, _wavlink_preset, "whisper", "text", ("projection_dim",),
+                      lambda name, preset: preset.hub_name, _wavlink_components),
     "omni": Family("omni", OmniAudioEmbedderConfig, OmniAudioEmbedder, OmniAudioFeatureExtractor,
                    OmniAudioProcessor, OMNI_PRESETS, omni.create_omni, _build_omni,
                    lambda name, seed=0: omni.build_omni(preset=name, seed=seed), "audio_encoder", "llm",
-                   ("num_layers", "preset")),
+                   ("num_layers", "preset"),
+                   lambda name, preset: getattr(preset, "hub_name", None) or f"{OMNI_HUB_PREFIX}{name}",
+                   _omni_components),
 }
 
 
@@ -114,4 +139,4 @@ def register_families() -> None:
         family.register()
 
 
-__all__ = ["FAMILIES", "Family", "family_of", "get_family", "register_families"]
+__all__ = ["FAMILIES", "OMNI_HUB_PREFIX", "STANDIN", "Family", "family_of", "get_family", "register_families"]

@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             if not args.org:
                 raise ValueError("--all-sizes needs --org ORG")
-            families = ["wavlink", "omni"] if args.family == "all" else [args.family]
+            from ..hub.presets import FAMILIES
+
+            families = list(FAMILIES) if args.family == "all" else [args.family]
             publish_all_sizes(args.org, options, families=families, presets=args.presets,
                               pretrained=args.from_pretrained, standins=args.tiny_standins,
                               tokenizer=args.tokenizer, seed=args.seed, results_dir=args.results_dir)

@@ -9,12 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..builders.families import FAMILIES as _REGISTRY
-from ..builders.families import get_family
+from ..builders.families import STANDIN, get_family
 from .folders import PublishError
 
 FAMILIES = tuple(_REGISTRY)
-STANDIN = "tiny-random"
-OMNI_HUB_PREFIX = "omni-audio-embedder-"
 
 
 @dataclass(frozen=True)
@@ -41,35 +39,13 @@ class Built:
     standin_for: str | None
 
 
-def _first_attr(obj: Any, names: tuple[str, ...]) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value:
-            return value
-    return None
-
-
-def _omni_components(preset: Any) -> tuple[str, ...]:
-    audio = _first_attr(preset, ("audio_encoder", "audio", "audio_checkpoint"))
-    llm = _first_attr(preset, ("llm", "text", "llm_checkpoint", "language_model"))
-    if not llm or str(llm).startswith(STANDIN):
-        return ()
-    return tuple(dict.fromkeys(str(c) for c in (audio, llm) if c))  # M4: one checkpoint holds both parts
-
-
 def family_presets(family: str) -> list[PresetEntry]:
     if family not in _REGISTRY:
         raise PublishError(f"unknown family {family!r}; choose from {FAMILIES}")
-    if family == "wavlink":
-        return [PresetEntry("wavlink", p.name, p.hub_name, p.description,
-                            tuple(c for c in (p.whisper, p.text) if c != STANDIN), p)
-                for p in _REGISTRY[family].presets.values()]
-    entries = []
-    for name, p in _REGISTRY[family].presets.items():
-        hub_name = getattr(p, "hub_name", None) or f"{OMNI_HUB_PREFIX}{name}"
-        entries.append(PresetEntry(family, name, hub_name, str(getattr(p, "description", "") or ""),
-                                   _omni_components(p), p))
-    return entries
+    spec = _REGISTRY[family]
+    return [PresetEntry(family, name, spec.hub_name(name, p), str(getattr(p, "description", "") or ""),
+                        spec.components(p), p)
+            for name, p in spec.presets.items()]
 
 
 def select_presets(families: list[str], names: list[str] | None) -> list[PresetEntry]:
