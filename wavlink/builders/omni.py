@@ -9,7 +9,7 @@ decoder must be found with the right shape and nothing under the selected prefix
 else raises, naming the keys.
 
 Key layouts (verified against tiny checkpoints that transformers' own classes write with `save_pretrained`,
-transformers 5.24.0 in this project's CI; see tests/test_omni.py). transformers 5 keeps the thinker's audio tower
+transformers 5.24.0 in this project's CI; see tests/remote_code/test_omni.py). transformers 5 keeps the thinker's audio tower
 in memory at `thinker.model.audio_tower` but saves the legacy Hub names listed here, which are also what the
 released checkpoints hold:
 

@@ -7,7 +7,7 @@ Architecture numbers are the public checkpoints' config values: Qwen2.5-0.5B / 3
 3584, 24 / 36 / 28 layers, 14 / 16 / 28 heads, 2 / 2 / 4 KV heads, FFN 4864 / 11008 / 18944); the Qwen2.5-Omni
 audio encoder (Whisper-large-v3 shape: d_model 1280, 32 layers, 20 heads, FFN 5120, 2 s chunks) with
 `output_dim` = its thinker's width (3B: 2048, 7B: 3584); the Qwen3-Omni "AuT" encoder (same widths, 1 s chunks,
-Conv2d stem of width 480, output 2048). `tests/test_omni.py` checks the encoder values against transformers'
+Conv2d stem of width 480, output 2048). `tests/remote_code/test_omni.py` checks the encoder values against transformers'
 config-class defaults.
 
 `post_params_b` is the size the post quotes. For M1-M3 the post adds nominal component sizes (encoder "0.6B" or

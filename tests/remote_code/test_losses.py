@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 # losses.py is shipped verbatim in remote-code model folders, so load it as a standalone file (no `wavlink`
 # package around it, exactly as the Hub loads it); this also skips the package's heavy imports.
-LOSSES_PATH = Path(__file__).resolve().parents[1] / "wavlink" / "remote_code" / "losses.py"
+LOSSES_PATH = Path(__file__).resolve().parents[2] / "wavlink" / "remote_code" / "losses.py"
 _spec = importlib.util.spec_from_file_location("wavlink_losses_standalone", LOSSES_PATH)
 losses = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(losses)
