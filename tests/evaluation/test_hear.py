@@ -3,7 +3,6 @@ timestamps, determinism, batch invariance and long-sound windowing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +19,6 @@ def noise_and_tones(n: int, seconds: float, seed: int = 0) -> torch.Tensor:
     t = torch.arange(int(seconds * SR)) / SR
     tones = torch.stack([0.3 * torch.sin(2 * torch.pi * (300 + 200 * i) * t) for i in range(n)])
     return (tones + 0.02 * torch.randn(n, t.numel(), generator=g)).float()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """Tiny models: one thread is ~10x faster than several when the CPUs are shared (no OpenMP spinning)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,6 @@ from wavlink.training.distill import DistillConfig, TeacherScores
 from wavlink.training.synthetic import SOUNDS, make_toy_dataset
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
     """The synthetic sound kinds, 3 train + 1 validation clips each, and a teacher that knows each kind."""

@@ -25,14 +25,6 @@ from wavlink.training.validation import embed_dataset
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: single-threaded is fastest and deterministic
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
     """A tiny random WavLink model saved as a model folder.

@@ -21,14 +21,6 @@ from wavlink.training.trainer import DualEncoderModule
 CAPTIONS = ["a dog barks twice", "rain on a tin roof", "a bell rings", "footsteps on gravel", "a kettle whistles"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _batch(processor):
     audio = processor(audio=[make_clip(1.0, seed=i) for i in range(len(CAPTIONS))], sampling_rate=16000,
                       return_tensors="pt")

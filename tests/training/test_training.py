@@ -28,16 +28,6 @@ from wavlink.training.synthetic import SOUNDS, make_toy_dataset
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest single-threaded, and the resume test needs identical kernels in and out of
-    process (the subprocesses get OMP_NUM_THREADS=1)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
     """8 sound kinds x (3 train + 1 validation) clips of 0.4-0.8 s."""
