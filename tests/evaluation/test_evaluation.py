@@ -714,3 +714,48 @@ def test_bench_runs_both_families(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
                        "--lengths", "0.5", "--repeats", "1", "--budget-s", "0.000001", "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith(("| wavlink:", "| omni:"))]
     assert len(rows) == 2 and all(row.endswith("| skipped (--budget-s) |") for row in rows)
+
+
+def test_retrieval_and_zero_shot_from_webdataset_shards(model_dir: Path, tmp_path: Path, cache: Path) -> None:
+    """`wavlink eval --data` takes shards (`wavlink shard` output, a brace pattern): the same clips and captions
+    score exactly as from their manifest; zero-shot reads each sample's .json label; a labelless shard is
+    refused naming shard and key."""
+    pytest.importorskip("webdataset")
+    import tarfile
+
+    data = tmp_path / "s"
+    rows = []
+    for i in range(6):
+        write_clip(data / f"{i}.wav", i)
+        rows.append([f"{i}.wav", f"caption {i}"])
+    rows.append(["2.wav", "another caption of clip 2"])
+    manifest = write_csv(data / "manifest.csv", ["audio", "caption"], rows)
+    assert cli.main(["shard", str(manifest), "--out", str(tmp_path / "shards"), "--shard-size", "4"]) == 0
+    plain = run_eval(model_dir, "retrieval", manifest, tmp_path / "plain.json", cache)
+    pattern = str(tmp_path / "shards" / "shard-{000000..000001}.tar")
+    sharded = run_eval(model_dir, "retrieval", Path(pattern), tmp_path / "sharded.json", cache)
+    check_retrieval(sharded, 6, 7)
+    for direction in ("text_to_audio", "audio_to_text"):
+        for key, value in plain[direction].items():
+            assert sharded[direction][key] == pytest.approx(value, abs=1e-6), (direction, key)
+
+    labelled = tmp_path / "labelled.tar"  # hand-made zero-shot shard: KEY.wav + KEY.json {"label": ...}
+    with tarfile.open(labelled, "w") as tar:
+        for i in range(6):
+            tar.add(data / f"{i}.wav", arcname=f"{i:04d}.wav")
+            meta = tmp_path / f"{i}.json"
+            meta.write_text(json.dumps({"label": CLASSES[i % 3]}))
+            tar.add(meta, arcname=f"{i:04d}.json")
+    zs = write_csv(tmp_path / "zs.csv", ["audio", "label"], [[f"s/{i}.wav", CLASSES[i % 3]] for i in range(6)])
+    from_manifest = run_eval(model_dir, "zero-shot", zs, tmp_path / "zm.json", cache)
+    from_shard = run_eval(model_dir, "zero-shot", labelled, tmp_path / "zsh.json", cache)
+    assert from_shard["n_classes"] == 3 and from_shard["n_audio"] == 6
+    assert from_shard["top1"] == from_manifest["top1"] and from_shard["confusion"] == from_manifest["confusion"]
+    with pytest.raises(ValueError, match=r"shard-000000\.tar key .*no label"):
+        cli_eval_error(model_dir, "zero-shot", tmp_path / "shards" / "shard-000000.tar")
+
+
+def cli_eval_error(model_dir: Path, task: str, data: Path) -> None:
+    from wavlink.evaluation import evaluate
+
+    evaluate(str(model_dir), task, str(data), use_cache=False, progress=False, verbose=False)

@@ -15,8 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True,
                         help="retrieval | zero-shot | clotho | audiocaps | esc50 | us8k | vggsound")
     parser.add_argument("--data", required=True,
-                        help="the benchmark's local folder, a manifest (.csv/.jsonl) or a datasets.save_to_disk "
-                             "folder (layouts: docs/evaluation.md)")
+                        help="the benchmark's local folder, a manifest (.csv/.jsonl), a datasets.save_to_disk "
+                             "folder, or WebDataset shards for retrieval / zero-shot ('DIR/shard-{000000..000009}"
+                             ".tar', a `wavlink shard` folder; layouts: docs/evaluation.md)")
     parser.add_argument("--output", default=None, help="write the results JSON here")
     parser.add_argument("--matryoshka", action="store_true",
                         help="evaluate every trained dim (d, d/2, d/4, d/8) and draw the quality-vs-dim PNG")

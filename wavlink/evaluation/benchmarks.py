@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.shards import is_shard_spec
 from ..inference import AUDIO_SUFFIXES
 from .manifests import (
     check_files,
@@ -48,6 +49,7 @@ from .manifests import (
     load_classification_manifest,
     load_hf_dataset,
     load_retrieval_manifest,
+    load_shards,
     read_table,
     require_path,
 )
@@ -340,6 +342,8 @@ def load_task_data(task: str, data: Any, split: str | None = None, skip_missing:
             raise ValueError(f"task {name} reads its files from a folder; pass a path")
         return load_hf_dataset(data, kind, split=split, audio_column=audio_column, text_column=text_column,
                                label_column=label_column, class_names=class_names)
+    if name in ("retrieval", "zero-shot") and is_shard_spec(data):
+        return load_shards(data, kind, class_names=class_names)
     path = Path(os.path.expanduser(os.fspath(data)))
     if not path.exists():
         raise FileNotFoundError(f"--data {path} does not exist (see docs/evaluation.md for the {name} layout)")

@@ -341,7 +341,51 @@ def load_hf_dataset(data: Any, kind: str, split: str | None = None, audio_column
 
 
 
+# --------------------------------------------------------------------------- WebDataset shards
+def load_shards(spec: Any, kind: str, class_names: Sequence[str] | None = None,
+                name: str | None = None) -> RetrievalSet | ClassificationSet:
+    """A test set from WebDataset shards (`wavlink shard`; brace patterns, folders, ``pipe:`` / http URLs),
+    read once in shard order into memory. The audio stays encoded (``{"bytes", "path"}`` items, decoded by the
+    processor when embedded, and keyed by their bytes in the embedding cache). Retrieval takes every caption of
+    a sample (``.txt``, or ``.json`` ``caption`` / ``captions``); zero-shot takes the ``.json`` ``label``. A
+    sample without audio, caption or label fails naming its shard and key."""
+    import json
+
+    from ..data.shards import BadSample, expand_shards, iter_raw, sample_audio, sample_captions
+
+    urls = expand_shards(spec)
+    source = name or os.path.basename(os.fspath(urls[0])).split(".")[0]
+    audio: list[AudioItem] = []
+    ids: list[str] = []
+    captions: list[str] = []
+    owners: list[int] = []
+    labels: list[str] = []
+    for sample in iter_raw(urls):
+        where = f"{sample.get('__url__')}#{sample.get('__key__')}"
+        item = {"bytes": sample_audio(sample), "path": where}
+        if kind == "retrieval":
+            for caption in sample_captions(sample):
+                captions.append(caption)
+                owners.append(len(audio))
+        else:
+            meta = json.loads(sample["json"]) if sample.get("json") is not None else {}
+            label = meta.get("label") if isinstance(meta, dict) else None
+            if label is None or not str(label).strip():
+                raise BadSample(f"shard {sample.get('__url__')} key {sample.get('__key__')!r}: no label "
+                                "(zero-shot shards need a .json member with 'label')")
+            labels.append(str(label).strip())
+        audio.append(item)
+        ids.append(where)
+    if not audio:
+        raise ValueError(f"{source}: the shards hold no samples")
+    if kind == "retrieval":
+        return RetrievalSet(audio, captions, owners, name=source, audio_ids=ids)
+    names, idx = label_order(labels, class_names, source)
+    return ClassificationSet(audio, idx, names, name=source, audio_ids=ids)
+
+
 __all__ = [
+    "load_shards",
     "AUDIO_COLUMNS",
     "CAPTION_COLUMNS",
     "LABEL_COLUMNS",

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .shards import AUDIO_MEMBERS, INDEX_FILE, ON_BAD, _require_webdataset
+from ..data.shards import AUDIO_MEMBERS, INDEX_FILE, _require_webdataset
+from .shards import ON_BAD
 from .sources import load_source
 
 logger = logging.getLogger(__name__)

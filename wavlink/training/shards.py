@@ -44,119 +44,33 @@ exactly (a warning says so).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import random
 import re
-import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
+from ..data.shards import (  # the reading side lives in the data layer (evaluation reads shards too)
+    INDEX_FILE,
+    BadSample,
+    _require_webdataset,
+    count_samples,
+    decode_sample,
+    expand_shards,
+    iter_raw,
+    sample_captions,
+)
+
 logger = logging.getLogger(__name__)
 
-AUDIO_MEMBERS = ("flac", "wav", "mp3", "ogg")
-INDEX_FILE = "shards.json"
 ON_BAD = ("fail", "skip")
 _BIG = 1 << 40  # example ids: slot * _BIG + raw position
-
-
-def _require_webdataset():
-    try:
-        import webdataset
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ValueError('WebDataset shards need the webdataset package: pip install "wavlink[shards]"') from err
-    return webdataset
-
-
-# ---------------------------------------------------------------------------------------------- shard lists
-
-
-def is_shard_spec(spec: Any) -> bool:
-    """A source that names WebDataset shards: a ``.tar`` path / brace pattern / URL, ``pipe:CMD``, a folder
-    written by `write_shards` (it holds ``shards.json``), or ``{"shards": ...}``."""
-    if isinstance(spec, dict):
-        return "shards" in spec
-    if not isinstance(spec, (str, os.PathLike)):
-        return False
-    text = os.fspath(spec)
-    if text.startswith("pipe:"):
-        return True
-    if os.path.isdir(text):
-        return os.path.isfile(os.path.join(text, INDEX_FILE))
-    try:
-        import braceexpand
-
-        first = next(iter(braceexpand.braceexpand(text.split("::")[0])), "")
-    except (ImportError, StopIteration):
-        first = text
-    return first.lower().endswith(".tar")
-
-
-def expand_shards(spec: Any) -> list[str]:
-    """Shard URLs of a spec: brace patterns and ``::`` lists expanded (webdataset), a folder's shards.json."""
-    if isinstance(spec, dict):
-        spec = spec["shards"]
-    if isinstance(spec, (list, tuple)):
-        return [u for s in spec for u in expand_shards(s)]
-    text = os.fspath(spec)
-    if os.path.isdir(text):
-        names = json.loads(Path(text, INDEX_FILE).read_text())["shards"]
-        return [os.path.join(text, n) for n in names]
-    from webdataset.shardlists import expand_urls
-
-    urls = expand_urls(text)
-    if not urls:
-        raise ValueError(f"no shards in {text!r}")
-    return urls
-
-
-def _is_local(url: str) -> bool:
-    return "://" not in url and not url.startswith("pipe:")
-
-
-def _local_path(url: str) -> str:
-    return url[len("file:"):] if url.startswith("file:") else url
-
-
-def _key_of(name: str) -> str | None:
-    """The sample key of a tar member (webdataset's rule: the name up to the first dot of the basename)."""
-    from webdataset.tariterators import base_plus_ext
-
-    return base_plus_ext(name)[0]
-
-
-def count_samples(url: str) -> int:
-    """Samples in one shard: from a ``shards.json`` beside it, else from the tar headers (local files only
-    read headers; a URL is streamed once)."""
-    if _is_local(url):
-        path = Path(_local_path(url))
-        index = path.parent / INDEX_FILE
-        if index.is_file():
-            counts = json.loads(index.read_text()).get("counts", {})
-            if path.name in counts:
-                return int(counts[path.name])
-        if not path.is_file():
-            raise ValueError(f"shard not found: {url}")
-        with tarfile.open(path, mode="r:") as tar:
-            keys = [_key_of(m.name) for m in tar if m.isreg()]
-    else:
-        from webdataset import gopen
-
-        with gopen.gopen(url) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
-            keys = [_key_of(m.name) for m in tar if m.isreg()]
-    n, last = 0, object()
-    for key in keys:
-        if key is not None and not key.startswith("__") and key != last:
-            n += 1
-            last = key
-    return n
 
 
 # ---------------------------------------------------------------------------------------------- samples
@@ -167,59 +81,6 @@ def caption_group(caption: str) -> int:
     stop ignored; not imported, `dataset` imports `sources`, which imports this module)."""
     key = re.sub(r"\s+", " ", caption).strip().casefold().rstrip(".").strip()
     return int(hashlib.sha1(key.encode()).hexdigest()[:15], 16)
-
-
-class BadSample(ValueError):
-    """A sample that cannot be used (corrupt or missing audio, no caption); names its shard and key."""
-
-
-def _where(sample: dict[str, Any]) -> str:
-    return f"shard {sample.get('__url__')} key {sample.get('__key__')!r}"
-
-
-def sample_captions(sample: dict[str, Any]) -> list[str]:
-    """The captions of a raw sample (``.txt``, or ``.json`` with ``caption`` / ``captions``)."""
-    captions: list[Any] = []
-    if sample.get("json") is not None:
-        try:
-            meta = json.loads(sample["json"])
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise BadSample(f"{_where(sample)}: invalid .json member ({err})") from None
-        if isinstance(meta, dict):
-            value = meta.get("captions", meta.get("caption"))
-            captions = value if isinstance(value, list) else [value] if value is not None else []
-    if not captions and sample.get("txt") is not None:
-        captions = [sample["txt"].decode("utf-8", errors="replace")]
-    captions = [c.strip() for c in captions if isinstance(c, str) and c.strip()]
-    if not captions:
-        raise BadSample(f"{_where(sample)}: no caption (a .txt member, or .json with 'caption'/'captions')")
-    return captions
-
-
-def sample_audio(sample: dict[str, Any]) -> bytes:
-    for ext in AUDIO_MEMBERS:
-        if sample.get(ext):
-            return sample[ext]
-    raise BadSample(f"{_where(sample)}: no audio member ({', '.join('.' + e for e in AUDIO_MEMBERS)})")
-
-
-def decode_sample(sample: dict[str, Any], sampling_rate: int, max_seconds: float | None = None,
-                  start_fraction: float | None = None) -> np.ndarray:
-    """The waveform of a raw sample through the package's one decoder; BadSample names shard and key."""
-    from ..data import decode_audio
-
-    data = sample_audio(sample)
-    try:
-        return decode_audio(data, sampling_rate, max_seconds=max_seconds, start_fraction=start_fraction,
-                            name=_where(sample))
-    except Exception as err:
-        raise BadSample(str(err) if _where(sample) in str(err) else f"{_where(sample)}: {err}") from None
-
-
-def iter_raw(urls: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """Raw samples (member bytes by extension, ``__key__``, ``__url__``) of shards in order (webdataset)."""
-    wds = _require_webdataset()
-    return iter(wds.tariterators.tarfile_samples(iter([{"url": u} for u in urls])))
 
 
 # ---------------------------------------------------------------------------------------------- streaming
@@ -483,17 +344,4 @@ class StreamLoader:
                 "readers": self.readers}
 
 
-__all__ = [
-    "AUDIO_MEMBERS",
-    "INDEX_FILE",
-    "BadSample",
-    "ShardStream",
-    "StreamLoader",
-    "StreamPlan",
-    "caption_group",
-    "count_samples",
-    "decode_sample",
-    "expand_shards",
-    "is_shard_spec",
-    "sample_captions",
-]
+__all__ = ["ON_BAD", "ShardStream", "StreamCollator", "StreamLoader", "StreamPlan", "caption_group"]

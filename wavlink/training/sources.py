@@ -253,7 +253,7 @@ def read_shards(spec: Any, name: str | None = None, source: int = 0, on_bad_audi
     """All samples of (small) shards in memory as `ClipRef` / `CaptionPair` records plus a row list that
     `AudioCaptionDataset` reads like a `datasets` source (``rows[i]["audio"]["bytes"]``): evaluation sets.
     Bad samples are skipped and counted, or fail naming shard and key."""
-    from .shards import BadSample, expand_shards, iter_raw, sample_audio, sample_captions
+    from ..data.shards import BadSample, expand_shards, iter_raw, sample_audio, sample_captions
 
     urls = expand_shards(spec)
     name = name or (os.fspath(spec) if not isinstance(spec, dict) else str(spec["shards"]))
@@ -297,7 +297,7 @@ def load_source(
     they are one split, so they contribute nothing when another role's split is asked for.
     Returns (clips, pairs, dataset or None, audio column or None, display name).
     """
-    from .shards import is_shard_spec
+    from ..data.shards import is_shard_spec
 
     if is_shard_spec(spec):
         if split is not None and split != default_split:

@@ -44,6 +44,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..data.shards import is_shard_spec
 from .adapter import model_fingerprint, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .checkpoints import (
@@ -64,7 +65,7 @@ from .config import TrainingConfig
 from .dataset import AudioCaptionDataset, split_clips
 from .grad_cache import grad_cache_backward
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
-from .shards import ShardStream, StreamLoader, is_shard_spec
+from .shards import ShardStream, StreamLoader
 from .validation import eval_set_labels, evaluate_retrieval, to_device
 
 logger = logging.getLogger(__name__)
