@@ -171,8 +171,8 @@ def test_train_and_evaluate_from_shards_and_resume_exactly(shards, tmp_path):
     shutil.copytree(ckpt, resumed_dir / "checkpoints" / ckpt.name)
     resumed = train(TrainingConfig(**options, output_dir=str(resumed_dir)), resume="latest")
     assert resumed.step == 4
-    a = load_file(str(tmp_path / "ref" / "checkpoints" / "step-00000004" / "trainable.safetensors"))
-    b = load_file(str(resumed_dir / "checkpoints" / "step-00000004" / "trainable.safetensors"))
+    a = load_file(str(tmp_path / "ref" / "checkpoints" / "step-00000004" / "model.safetensors"))
+    b = load_file(str(resumed_dir / "checkpoints" / "step-00000004" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -256,8 +256,15 @@ def test_short_run_writes_log_checkpoints_and_a_loadable_model(tmp_path, toy):
     assert result.final_metrics == {k: v for k, v in evals[-1].items() if k not in ("type", "step", "epoch")}
     assert [p.name for p in list_checkpoints(out)] == ["step-00000010", "step-00000012"]
     ckpt = list_checkpoints(out)[-1]
-    assert {p.name for p in ckpt.iterdir()} == {"trainable.safetensors", "optimizer.pt", "scheduler.pt",
-                                                 "rng_state_0.pt", "trainer_state.json"}
+    # accelerate's save_state (model.safetensors, optimizer.bin, random_states_0.pkl) + the trainer's own files
+    assert {p.name for p in ckpt.iterdir()} == {"model.safetensors", "optimizer.bin", "random_states_0.pkl",
+                                                 "scheduler.pt", "rng_state_0.pt", "trainer_state.json"}
+    from safetensors import safe_open
+
+    with safe_open(str(ckpt / "model.safetensors"), "pt") as f:  # trainable weights only, not the frozen towers
+        saved = set(f.keys())
+    trained = {n for n, p in result.model.named_parameters() if p.requires_grad}
+    assert saved == {f"model.{n}" for n in trained}
     state = json.loads((ckpt / "trainer_state.json").read_text())
     assert (state["step"], state["epoch"], state["step_in_epoch"]) == (12, 2, 0)
     assert json.loads((out / "data_report.json").read_text())[0]["n_pairs"] == 24
@@ -348,6 +355,15 @@ def test_training_on_a_saved_datasets_folder_with_only_a_train_split(tmp_path, t
     report = json.loads((tmp_path / "run" / "data_report.json").read_text())
     assert report[0]["n_pairs"] == 24 and result.final_metrics is not None
     assert "t2a_R@1" in result.final_metrics
+
+
+def test_resume_refuses_a_checkpoint_of_another_training_mode(tmp_path, toy):
+    """The checkpoint holds the trainable weights only: resuming a LoRA run's checkpoint in projector mode (another
+    set of trainable weights) fails naming the mismatch instead of silently loading nothing."""
+    out = tmp_path / "run"
+    train(base_config(toy, out, mode="lora", max_steps=2, save_every=2, eval_every=0))
+    with pytest.raises(ValueError, match="does not match this model / mode"):
+        train(base_config(toy, out, mode="projector", max_steps=3, save_every=2, eval_every=0), resume="latest")
 
 
 def test_checkpoint_listing_ignores_unfinished_saves(tmp_path):

@@ -1,7 +1,10 @@
 """Checkpoint folders on disk: their names, finding the newest complete one, durable writes, RNG state.
 
 A checkpoint is ``<output_dir>/checkpoints/step-NNNNNNNN/`` holding `STATE_FILE` (written last, so a folder
-without it is incomplete), the trainable weights, the optimizer/scheduler state and one RNG file per rank. The
+without it is incomplete), what ``accelerator.save_state`` writes (the trainable weights — a pre-hook drops the
+frozen ones — and the optimizer state: from rank 0 under DDP, as per-rank shards under FSDP / DeepSpeed), the
+scheduler state and one RNG file per rank (checkpoints of older versions, `WEIGHTS_FILE` + ``optimizer.pt``, still
+load). The
 trainer writes it to a ``.tmp-`` folder, fsyncs it (`fsync_tree`) and renames it into place (`fsync_dir`), so an
 interrupted save never leaves a folder that `list_checkpoints` would offer for ``resume="latest"``. RNG states
 are stored as plain Python values (`to_python`) so they load with ``torch.load(weights_only=True)``.

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -84,6 +86,16 @@ class TrainResult:
     log_path: Path
     model: nn.Module | None = None  # the trained model (a PeftModel for LoRA), unwrapped from DDP
     processor: Any = None
+
+
+def _keep_trainable_weights(models: list[nn.Module], weights: list[dict[str, torch.Tensor]], output_dir: str) -> None:
+    """`accelerator.save_state` pre-hook: a checkpoint holds the trainable weights only (the frozen towers are the
+    base model's and would make every LoRA checkpoint of a 7B model 15 GB). FSDP and DeepSpeed write their own
+    shards, so ``weights`` holds the plain (single-process / DDP) models only."""
+    for model, state in zip(models, weights):
+        keep = {name.removeprefix("module.") for name, p in model.named_parameters() if p.requires_grad}
+        for key in [k for k in state if k.removeprefix("module.") not in keep]:
+            del state[key]
 
 
 class DualEncoderModule(nn.Module):
@@ -270,6 +282,7 @@ class ContrastiveTrainer:
         optimizer = torch.optim.AdamW(parameter_groups(self.module, cfg.weight_decay), lr=cfg.lr,
                                       betas=tuple(cfg.betas), eps=cfg.eps)
         self.module, self.optimizer = acc.prepare(self.module, optimizer)
+        acc.register_save_state_pre_hook(_keep_trainable_weights)
         warmup = cfg.warmup_steps if cfg.warmup_steps is not None else math.ceil(cfg.warmup_ratio * self.total_steps)
         self.scheduler = get_cosine_schedule_with_warmup(self.optimizer.optimizer, warmup, self.total_steps)
         self.trainable = [p for p in self.module.parameters() if p.requires_grad]
@@ -486,14 +499,8 @@ class ContrastiveTrainer:
         os.replace(tmp, self.log_path)
 
     # ------------------------------------------------------------------ checkpoints
-    def _trainable_state(self) -> dict[str, torch.Tensor]:
-        model = self.accelerator.unwrap_model(self.module).model
-        return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
-
     def save_checkpoint(self) -> Path:
         """Write ``checkpoints/step-N`` atomically (temp folder + rename) and keep the last `keep_last`."""
-        from safetensors.torch import save_file
-
         acc = self.accelerator
         root = self.output_dir / "checkpoints"
         final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
@@ -507,9 +514,10 @@ class ContrastiveTrainer:
         if self.stream is not None:  # where this rank's shard stream is (positions per worker)
             state = self.stream_loader.state() if getattr(self, "stream_loader", None) else None
             (tmp / f"stream_state_{acc.process_index}.json").write_text(json.dumps(state) + "\n")
+        # model + optimizer through accelerate, every process taking part: DDP writes them from rank 0, FSDP and
+        # DeepSpeed their shards (each rank its own optimizer state); only trainable weights (pre-hook below)
+        acc.save_state(str(tmp), safe_serialization=True)
         if acc.is_main_process:
-            save_file(self._trainable_state(), str(tmp / WEIGHTS_FILE))
-            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
             if self.label_embeds is not None:  # the stale copy a resumed run must keep using
                 torch.save({"step": self.label_embeds_step, "embeds": self.label_embeds.cpu()}, tmp / LABELS_FILE)
@@ -535,18 +543,31 @@ class ContrastiveTrainer:
         acc.wait_for_everyone()
         return final
 
-    def _load_checkpoint(self, path: Path) -> None:
-        from safetensors.torch import load_file
+    def _trainable_params(self) -> dict[str, nn.Parameter]:
+        module = self.accelerator.unwrap_model(self.module)
+        return {n: p for n, p in module.named_parameters() if p.requires_grad}
 
-        acc = self.accelerator
-        state = json.loads((path / STATE_FILE).read_text())
-        if state.get("config_digest") != self.config.trajectory_digest():
-            logger.warning("resuming %s with a different configuration: the trajectory will differ", path)
-        if state.get("world_size") != acc.num_processes:
-            logger.warning("checkpoint was written by %s process(es), resuming on %s: the data order changes",
-                           state.get("world_size"), acc.num_processes)
+    def _check_trainable(self, names: set[str], path: Path) -> None:
+        """Refuse a checkpoint whose trainable weights are not this run's (another model, mode or LoRA set-up)."""
+        names = {n.removeprefix("module.") for n in names}
+        params = set(self._trainable_params())
+        if names != params:
+            missing, extra = sorted(params - names), sorted(names - params)
+            raise ValueError(f"checkpoint {path} does not match this model / mode (missing {missing[:5]}, "
+                             f"unexpected {extra[:5]})")
+
+    def _set_trainable(self, weights: dict[str, torch.Tensor], path: Path) -> None:
+        """Copy saved trainable weights into the (unwrapped) module by name."""
+        weights = {k.removeprefix("module."): v for k, v in weights.items()}
+        self._check_trainable(set(weights), path)
+        params = self._trainable_params()
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(weights[name].to(p.device, p.dtype))
+
+    def _load_legacy_weights(self, path: Path) -> None:
         weights = load_file(str(path / WEIGHTS_FILE))
-        model = acc.unwrap_model(self.module).model
+        model = self.accelerator.unwrap_model(self.module).model
         params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         if set(weights) != set(params):
             missing, extra = sorted(set(params) - set(weights)), sorted(set(weights) - set(params))
@@ -556,6 +577,25 @@ class ContrastiveTrainer:
             for name, p in params.items():
                 p.copy_(weights[name].to(p.device, p.dtype))
         self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
+
+    def _load_checkpoint(self, path: Path) -> None:
+        acc = self.accelerator
+        state = json.loads((path / STATE_FILE).read_text())
+        if state.get("config_digest") != self.config.trajectory_digest():
+            logger.warning("resuming %s with a different configuration: the trajectory will differ", path)
+        if state.get("world_size") != acc.num_processes:
+            logger.warning("checkpoint was written by %s process(es), resuming on %s: the data order changes",
+                           state.get("world_size"), acc.num_processes)
+        if (path / WEIGHTS_FILE).is_file():  # a checkpoint written before accelerate's save_state was used
+            self._load_legacy_weights(path)
+        else:
+            saved = path / "model.safetensors"  # absent under FSDP / DeepSpeed, which load their own shards
+            if saved.is_file():  # refuse another model / mode before the optimizer state is touched
+                with safe_open(str(saved), "pt") as f:
+                    self._check_trainable(set(f.keys()), path)
+            acc.load_state(str(path), strict=False)  # optimizer (and FSDP / DeepSpeed shards); frozen weights absent
+            if saved.is_file():  # set by name on the unwrapped module: DDP's "module." prefix is not in the file
+                self._set_trainable(load_file(str(saved)), path)
         self.scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
         if self.distill is not None and (path / LABELS_FILE).is_file():
             saved = torch.load(path / LABELS_FILE, weights_only=True)
