@@ -366,6 +366,33 @@ def test_resume_refuses_a_checkpoint_of_another_training_mode(tmp_path, toy):
         train(base_config(toy, out, mode="projector", max_steps=3, save_every=2, eval_every=0), resume="latest")
 
 
+def test_checkpoints_of_the_previous_format_still_resume(tmp_path, toy):
+    """Checkpoints written before save_state (trainable.safetensors without the module prefix + optimizer.pt) resume
+    to the same weights as the current format."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    out = tmp_path / "run"
+    train(base_config(toy, out, mode="lora", max_steps=2, save_every=2, eval_every=0))
+    ckpt = list_checkpoints(out)[-1]
+    legacy_out = tmp_path / "legacy"
+    legacy = legacy_out / "checkpoints" / ckpt.name
+    shutil.copytree(ckpt, legacy)
+    weights = load_file(str(legacy / "model.safetensors"))
+    save_file({k.removeprefix("model."): v for k, v in weights.items()}, str(legacy / "trainable.safetensors"))
+    (legacy / "model.safetensors").unlink()
+    (legacy / "optimizer.bin").rename(legacy / "optimizer.pt")
+    (legacy / "random_states_0.pkl").unlink()
+    runs = {}
+    for name, folder in (("current", out), ("legacy", legacy_out)):
+        result = train(base_config(toy, folder, mode="lora", max_steps=4, save_every=2, eval_every=0),
+                       resume="latest")
+        runs[name] = {n: p.detach().clone() for n, p in result.model.named_parameters() if p.requires_grad}
+    for key, value in runs["current"].items():
+        torch.testing.assert_close(runs["legacy"][key], value, rtol=0, atol=0)
+
+
 def test_checkpoint_listing_ignores_unfinished_saves(tmp_path):
     root = tmp_path / "checkpoints"
     for name, complete in [("step-00000002", True), ("step-00000010", True), (".tmp-step-00000012", True),
