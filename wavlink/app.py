@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .inference import Embedder, list_audio_files
+from .inference import Embedder, check_labels, list_audio_files
 from .metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
 from .remote_code.losses import similarity_logits
 
@@ -33,13 +33,7 @@ def bundled_sounds_folder() -> str:
 
 def parse_labels(text: str) -> list[str]:
     """Comma-separated (or one-per-line) labels: stripped, non-empty, no duplicates."""
-    labels = [x.strip() for line in (text or "").splitlines() for x in line.split(",") if x.strip()]
-    if not labels:
-        raise ValueError("no labels given")
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise ValueError(f"duplicate labels: {dupes}")
-    return labels
+    return check_labels([x.strip() for line in (text or "").splitlines() for x in line.split(",") if x.strip()])
 
 
 def parse_captions(text: str) -> list[str]:

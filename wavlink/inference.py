@@ -74,6 +74,18 @@ def load_model_and_processor(source: str | os.PathLike, revision: str | None = N
     return model, processor
 
 
+def check_labels(labels: Sequence[str]) -> list[str]:
+    """Candidate labels for zero-shot scoring (CLI and web app): non-empty and unique, since a duplicate would
+    split one label's probability in two."""
+    labels = list(labels)
+    if not labels:
+        raise ValueError("no labels given")
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ValueError(f"duplicate labels: {dupes}")
+    return labels
+
+
 def is_audio_path(item: Any) -> bool:
     return isinstance(item, (str, os.PathLike)) and os.fspath(item).lower().endswith(AUDIO_SUFFIXES) and (
         os.path.isfile(item)

@@ -31,17 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_labels(spec: str) -> list[str]:
+    from ..inference import check_labels  # lazy: torch is imported only when a command runs
+
     if os.path.isfile(spec):
         with open(spec) as f:
             labels = [line.strip() for line in f if line.strip()]
     else:
         labels = [x.strip() for x in spec.split(",") if x.strip()]
-    if not labels:
-        raise ValueError("no labels given")
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise ValueError(f"duplicate labels: {dupes}")
-    return labels
+    return check_labels(labels)
 
 
 def run(args: argparse.Namespace) -> int:
