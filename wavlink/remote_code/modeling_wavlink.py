@@ -167,17 +167,10 @@ class WavLinkModel(WavLinkPreTrainedModel):
         x = F.gelu(enc.conv1(x)) * mask[:, None, :]
         x = F.gelu(enc.conv2(x)).transpose(1, 2)  # (B, T', D)
         lengths = (frame_mask.sum(-1) - 1) // 2 + 1
+        x = self._add_positions(x)
         n_pos = x.shape[1]
-        if n_pos > enc.embed_positions.weight.shape[0]:
-            raise ValueError(f"{n_pos} encoder positions exceed Whisper's {enc.embed_positions.weight.shape[0]}")
-        x = x + enc.embed_positions.weight[:n_pos].to(x.dtype)
         token_mask = torch.arange(n_pos, device=x.device)[None, :] < lengths[:, None]
-        if self.config.audio_pooling == "global_token":
-            token = self.global_token.to(x.dtype).expand(x.shape[0], 1, -1)
-            if self.global_token_position is not None:
-                token = token + self.global_token_position.to(x.dtype)
-            x = torch.cat([x, token], dim=1)
-            token_mask = torch.cat([token_mask, token_mask.new_ones(x.shape[0], 1)], dim=1)
+        x, token_mask = self._append_global_token(x, token_mask)
         x = F.dropout(x, p=enc.dropout, training=self.training)
         attn_mask = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
         attn_mask = attn_mask.masked_fill(~token_mask, torch.finfo(x.dtype).min)[:, None, None, :]
@@ -186,12 +179,37 @@ class WavLinkModel(WavLinkPreTrainedModel):
                 continue
             x = layer(x, attn_mask)
         x = enc.layer_norm(x)
+        return self._pool(x, token_mask), x
+
+    def _add_positions(self, x: torch.Tensor) -> torch.Tensor:
+        """Whisper's sinusoidal positions on the conv-stem frames (refusing more frames than it has)."""
+        table = self.audio_model.embed_positions.weight
+        if x.shape[1] > table.shape[0]:
+            raise ValueError(f"{x.shape[1]} encoder positions exceed Whisper's {table.shape[0]}")
+        return x + table[: x.shape[1]].to(x.dtype)
+
+    def _append_global_token(
+        self, x: torch.Tensor, token_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The learnable global token after the last frame (with global-token pooling), marked valid in the mask."""
+        if self.config.audio_pooling != "global_token":
+            return x, token_mask
+        token = self.global_token.to(x.dtype).expand(x.shape[0], 1, -1)
+        if self.global_token_position is not None:
+            token = token + self.global_token_position.to(x.dtype)
+        x = torch.cat([x, token], dim=1)
+        if token_mask is not None:
+            token_mask = torch.cat([token_mask, token_mask.new_ones(x.shape[0], 1)], dim=1)
+        return x, token_mask
+
+    def _pool(self, x: torch.Tensor, token_mask: torch.Tensor | None) -> torch.Tensor:
+        """The global token's final state, else the mean over valid positions (all of them without a mask)."""
         if self.config.audio_pooling == "global_token":
-            pooled = x[:, -1]
-        else:
-            w = token_mask.to(x.dtype)[..., None]
-            pooled = (x * w).sum(1) / w.sum(1)
-        return pooled, x
+            return x[:, -1]
+        if token_mask is None:
+            return x.mean(1)
+        w = token_mask.to(x.dtype)[..., None]
+        return (x * w).sum(1) / w.sum(1)
 
     def _encode_windows_inference(
         self, features: torch.Tensor, frame_mask: torch.Tensor, padded: bool, pooled_only: bool = False
@@ -205,21 +223,13 @@ class WavLinkModel(WavLinkPreTrainedModel):
         else:
             x = F.gelu(enc.conv1(features))
         x = F.gelu(enc.conv2(x)).transpose(1, 2)  # (B, T', D)
+        x = self._add_positions(x)
         n_pos = x.shape[1]
-        if n_pos > enc.embed_positions.weight.shape[0]:
-            raise ValueError(f"{n_pos} encoder positions exceed Whisper's {enc.embed_positions.weight.shape[0]}")
-        x = x + enc.embed_positions.weight[:n_pos].to(x.dtype)
         token_mask = None
         if padded:
             lengths = (frame_mask.sum(-1) - 1) // 2 + 1
             token_mask = torch.arange(n_pos, device=x.device)[None, :] < lengths[:, None]
-        if self.config.audio_pooling == "global_token":
-            token = self.global_token.to(x.dtype).expand(x.shape[0], 1, -1)
-            if self.global_token_position is not None:
-                token = token + self.global_token_position.to(x.dtype)
-            x = torch.cat([x, token], dim=1)
-            if token_mask is not None:
-                token_mask = torch.cat([token_mask, token_mask.new_ones(x.shape[0], 1)], dim=1)
+        x, token_mask = self._append_global_token(x, token_mask)
         attn_mask = None
         if token_mask is not None:
             attn_mask = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
@@ -230,14 +240,7 @@ class WavLinkModel(WavLinkPreTrainedModel):
         x = enc.layer_norm(x)
         if last_only:
             return x[:, -1], None
-        if self.config.audio_pooling == "global_token":
-            pooled = x[:, -1]
-        elif token_mask is None:
-            pooled = x.mean(1)
-        else:
-            w = token_mask.to(x.dtype)[..., None]
-            pooled = (x * w).sum(1) / w.sum(1)
-        return pooled, x
+        return self._pool(x, token_mask), x
 
     @staticmethod
     def _split_windows(
