@@ -566,16 +566,9 @@ class ContrastiveTrainer:
                 p.copy_(weights[name].to(p.device, p.dtype))
 
     def _load_legacy_weights(self, path: Path) -> None:
+        """A checkpoint of the format before save_state: the towers' weights without the module prefix."""
         weights = load_file(str(path / WEIGHTS_FILE))
-        model = self.accelerator.unwrap_model(self.module).model
-        params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-        if set(weights) != set(params):
-            missing, extra = sorted(set(params) - set(weights)), sorted(set(weights) - set(params))
-            raise ValueError(f"checkpoint {path} does not match this model / mode (missing {missing[:5]}, "
-                             f"unexpected {extra[:5]})")
-        with torch.no_grad():
-            for name, p in params.items():
-                p.copy_(weights[name].to(p.device, p.dtype))
+        self._set_trainable({f"model.{name}": value for name, value in weights.items()}, path)
         self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
 
     def _load_checkpoint(self, path: Path) -> None:
