@@ -51,6 +51,12 @@ class WavLinkConfig(PretrainedConfig):
         global_token_position: `"none"` (the token is appended after Whisper's positional embeddings and
             gets no position of its own; paper silent, the token is learnable) or `"learned"` (an extra
             learnable position vector is added to it).
+        global_token_layer: index of the Whisper layer before which the global token joins the sequence.
+            0 (default) is the paper: appended to the conv front-end output, so every layer sees it. A later
+            layer k (negative counts from the end: -1 = the last layer only) leaves layers 0..k-1 exactly as
+            Whisper computes them, so with a frozen encoder their output can be computed once and cached,
+            and a head of the remaining layers trained for many epochs on it (the default model's recipe);
+            the token then reads the frames only in layers k.. (a package choice, not the paper's).
         logit_scale_init: initial log inverse temperature of the CLIP loss (CLIP's log(1/0.07)).
         siglip_logit_scale_init / siglip_logit_bias_init: SigLIP's t' = log 10 and b = -10.
         max_audio_seconds: longest window the encoder sees at once (Whisper: 30 s, 1500 positions).
@@ -82,6 +88,7 @@ class WavLinkConfig(PretrainedConfig):
         audio_pooling: str = "global_token",
         global_token_init_std: float = 0.02,
         global_token_position: str = "none",
+        global_token_layer: int = 0,
         logit_scale_init: float = math.log(1 / 0.07),
         siglip_logit_scale_init: float = math.log(10.0),
         siglip_logit_bias_init: float = -10.0,
@@ -105,6 +112,8 @@ class WavLinkConfig(PretrainedConfig):
         self.audio_pooling = audio_pooling
         self.global_token_init_std = global_token_init_std
         self.global_token_position = global_token_position
+        layers = int(self.audio_config.encoder_layers)
+        self.global_token_layer = int(global_token_layer) + (layers if int(global_token_layer) < 0 else 0)
         self.logit_scale_init = logit_scale_init
         self.siglip_logit_scale_init = siglip_logit_scale_init
         self.siglip_logit_bias_init = siglip_logit_bias_init
@@ -130,6 +139,12 @@ class WavLinkConfig(PretrainedConfig):
         for name, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"WavLinkConfig.{name}={value!r} is not one of {allowed}")
+        layers = int(self.audio_config.encoder_layers)
+        if not 0 <= self.global_token_layer < max(layers, 1):
+            raise ValueError(
+                f"WavLinkConfig.global_token_layer={self.global_token_layer} must index one of the encoder's "
+                f"{layers} layers (0..{layers - 1}, or -1..-{layers} from the end)"
+            )
         bad = [d for d in self.matryoshka_dims if d <= 0 or d > self.projection_dim]
         if bad or self.projection_dim not in self.matryoshka_dims:
             raise ValueError(

@@ -60,6 +60,12 @@ def truncate_and_normalize(embeds: torch.Tensor, dim: int | None) -> torch.Tenso
     return F.normalize(embeds, dim=-1)
 
 
+def _additive_mask(token_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B, T) validity -> (B, 1, 1, T) additive attention mask (0 / most negative)."""
+    mask = torch.zeros(token_mask.shape, dtype=dtype, device=token_mask.device)
+    return mask.masked_fill(~token_mask, torch.finfo(dtype).min)[:, None, None, :]
+
+
 def _fast_encoder_layer(
     layer: nn.Module, x: torch.Tensor, attn_mask: torch.Tensor | None, last_only: bool = False
 ) -> torch.Tensor:
@@ -161,6 +167,12 @@ class WavLinkModel(WavLinkPreTrainedModel):
             if padded is None:
                 padded = not bool(frame_mask.bool().all())
             return self._encode_windows_inference(features, frame_mask, padded, pooled_only)
+        x, token_mask = self._stem(features, frame_mask)
+        return self._run_layers(x, token_mask, start=0)
+
+    def _stem(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training path: conv front-end (padded frames zeroed before each convolution) + Whisper positions;
+        returns the frame states (B, T', D) and their validity mask (B, T')."""
         enc = self.audio_model
         mask = frame_mask.to(features.dtype)
         x = features * mask[:, None, :]
@@ -168,18 +180,79 @@ class WavLinkModel(WavLinkPreTrainedModel):
         x = F.gelu(enc.conv2(x)).transpose(1, 2)  # (B, T', D)
         lengths = (frame_mask.sum(-1) - 1) // 2 + 1
         x = self._add_positions(x)
-        n_pos = x.shape[1]
-        token_mask = torch.arange(n_pos, device=x.device)[None, :] < lengths[:, None]
-        x, token_mask = self._append_global_token(x, token_mask)
-        x = F.dropout(x, p=enc.dropout, training=self.training)
-        attn_mask = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
-        attn_mask = attn_mask.masked_fill(~token_mask, torch.finfo(x.dtype).min)[:, None, None, :]
-        for layer in enc.layers:
+        token_mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        return x, token_mask
+
+    def _run_layers(
+        self, x: torch.Tensor, token_mask: torch.Tensor, start: int, pooled_only: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Training path: Whisper layers `start..` on frame states (the global token joins before layer
+        `config.global_token_layer`), final LayerNorm, pooling; returns (pooled, hidden). With `pooled_only`
+        and global-token pooling the last layer runs for the token alone (same value and gradients: nothing
+        reads the other positions' outputs) and hidden is None."""
+        enc = self.audio_model
+        join = self.config.global_token_layer
+        if start > join:
+            raise ValueError(f"cannot start at layer {start}: the global token joins before layer {join}")
+        if start == join == 0:
+            x, token_mask = self._append_global_token(x, token_mask)
+            x = F.dropout(x, p=enc.dropout, training=self.training)
+        elif start == 0:
+            x = F.dropout(x, p=enc.dropout, training=self.training)
+        attn_mask = _additive_mask(token_mask, x.dtype)
+        last = enc.layers[-1] if len(enc.layers) else None
+        last_only = (pooled_only and self.config.audio_pooling == "global_token" and last is not None
+                     and (not self.training or not (last.dropout or last.activation_dropout or last.self_attn.dropout)))
+        for i in range(start, len(enc.layers)):
+            if i == join and not (start == join == 0):
+                x, token_mask = self._append_global_token(x, token_mask)
+                attn_mask = _additive_mask(token_mask, x.dtype)
             if self.training and enc.layerdrop > 0 and torch.rand([]) < enc.layerdrop:
                 continue
-            x = layer(x, attn_mask)
+            if last_only and i == len(enc.layers) - 1:  # no dropout to apply (checked above)
+                x = _fast_encoder_layer(enc.layers[i], x, attn_mask, last_only=True)
+            else:
+                x = enc.layers[i](x, attn_mask)
         x = enc.layer_norm(x)
+        if last_only:
+            return x[:, -1], None
         return self._pool(x, token_mask), x
+
+    def audio_prefix_states(
+        self, input_features: torch.Tensor, feature_attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frame states entering layer `config.global_token_layer` (B, T', D) and their mask (B, T').
+
+        They do not depend on the global token, so with layers below it frozen they can be computed once and
+        cached; `get_audio_features_from_prefix` finishes the embedding from them (same result as
+        `get_audio_features` on a clip within one window). Not for audio longer than `max_audio_seconds`."""
+        frame_mask = check_audio_inputs(input_features, feature_attention_mask, self.config.audio_config.num_mel_bins)
+        lengths = frame_mask.sum(-1).long()
+        if int(lengths.max()) > self.config.max_audio_frames:
+            raise ValueError("audio_prefix_states takes clips of at most max_audio_seconds; cut longer ones first")
+        valid = int(lengths.max())
+        features = input_features[:, :, :valid].to(self.audio_model.conv1.weight.dtype)
+        x, token_mask = self._stem(features, frame_mask[:, :valid])
+        join = self.config.global_token_layer
+        if join == 0:  # `_run_layers` appends the token and applies the input dropout
+            return x, token_mask
+        x = F.dropout(x, p=self.audio_model.dropout, training=self.training)
+        attn_mask = _additive_mask(token_mask, x.dtype)
+        for layer in self.audio_model.layers[:join]:
+            x = layer(x, attn_mask)
+        return x, token_mask
+
+    def get_audio_features_from_prefix(
+        self, states: torch.Tensor, token_mask: torch.Tensor, truncate_dim: int | None = None,
+        pooled_only: bool = False,
+    ) -> BaseModelOutputWithPooling:
+        """L2-normalised audio embeddings from `audio_prefix_states` (the layers from the global token's on);
+        `pooled_only` computes the last layer for the global token alone (training a head: ~T times less)."""
+        check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
+        pooled, hidden = self._run_layers(states, token_mask.bool(), start=self.config.global_token_layer,
+                                          pooled_only=pooled_only)
+        embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=embeds)
 
     def _add_positions(self, x: torch.Tensor) -> torch.Tensor:
         """Whisper's sinusoidal positions on the conv-stem frames (refusing more frames than it has)."""
@@ -229,13 +302,15 @@ class WavLinkModel(WavLinkPreTrainedModel):
         if padded:
             lengths = (frame_mask.sum(-1) - 1) // 2 + 1
             token_mask = torch.arange(n_pos, device=x.device)[None, :] < lengths[:, None]
-        x, token_mask = self._append_global_token(x, token_mask)
-        attn_mask = None
-        if token_mask is not None:
-            attn_mask = torch.zeros(token_mask.shape, dtype=x.dtype, device=x.device)
-            attn_mask = attn_mask.masked_fill(~token_mask, torch.finfo(x.dtype).min)[:, None, None, :]
+        join = self.config.global_token_layer if self.config.audio_pooling == "global_token" else 0
+        if join == 0:
+            x, token_mask = self._append_global_token(x, token_mask)
+        attn_mask = None if token_mask is None else _additive_mask(token_mask, x.dtype)
         last_only = pooled_only and self.config.audio_pooling == "global_token" and len(enc.layers) > 0
         for i, layer in enumerate(enc.layers):
+            if i == join and i > 0:
+                x, token_mask = self._append_global_token(x, token_mask)
+                attn_mask = None if token_mask is None else _additive_mask(token_mask, x.dtype)
             x = _fast_encoder_layer(layer, x, attn_mask, last_only=last_only and i == len(enc.layers) - 1)
         x = enc.layer_norm(x)
         if last_only:
