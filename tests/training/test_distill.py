@@ -220,3 +220,20 @@ def test_distillation_needs_a_teacher_that_scores_the_training_clips(tmp_path, t
     cfg = _config(toy, tmp_path / "run", distill={"teacher": str(tmp_path / "other.npz")})
     with pytest.raises(ValueError, match="scores none of the"):
         train(cfg)
+
+
+def test_trainer_adds_the_composed_term_and_can_drop_the_kl(tmp_path, toy):
+    teacher = str(toy.parent / "teacher.npz")
+    both = train(_config(toy, tmp_path / "both", epochs=1,
+                         distill={"teacher": teacher, "weight": 1.0, "composed_weight": 2.0}))
+    for r in (json.loads(x) for x in both.log_path.read_text().splitlines()):
+        if r["type"] == "train":
+            assert 0 < r["composed_loss"] <= 2
+            assert r["loss"] == pytest.approx(r["contrastive_loss"] + r["distill_loss"] + 2 * r["composed_loss"],
+                                              rel=1e-5)
+    only = train(_config(toy, tmp_path / "only", epochs=1,
+                         distill={"teacher": teacher, "weight": 0.0, "composed_weight": 1.0}))
+    steps = [json.loads(x) for x in only.log_path.read_text().splitlines() if json.loads(x)["type"] == "train"]
+    assert all("distill_loss" not in r and r["composed_loss"] > 0 for r in steps)
+    with pytest.raises(ValueError, match="both 0"):
+        _config(toy, tmp_path / "none", distill={"teacher": teacher, "weight": 0.0})

@@ -39,6 +39,7 @@ __all__ = [
     "LOSS_NAMES",
     "ClipLoss",
     "CombinedLoss",
+    "ComposedDistillationLoss",
     "LabelDistillationLoss",
     "MatryoshkaLoss",
     "SigLipLoss",
@@ -657,6 +658,51 @@ class LabelDistillationLoss(nn.Module):
             # sum_c p log(p / q), with 0 log 0 = 0
             kl = (target * (torch.log(target.clamp_min(1e-12)) - log_q)).sum(-1)
             total = total + kl.mean()
+        return total / len(dims)
+
+
+def composed_targets(label_embeds: Tensor, teacher_scores: Tensor, dim: int | None = None) -> Tensor:
+    """The teacher-composed embedding of each clip: its class scores times the class names' text embeddings,
+    summed and L2-normalised (on the first ``dim`` channels). (B, C) x (C, D) -> (B, dim or D)."""
+    labels = _upcast(label_embeds)
+    if dim is not None:
+        labels = labels[:, :dim]
+    return F.normalize(_upcast(teacher_scores).clamp_min(0) @ labels, dim=-1)
+
+
+class ComposedDistillationLoss(nn.Module):
+    """Cosine distance between each audio embedding and its teacher-composed embedding.
+
+    The composed embedding (`composed_targets`) puts a multi-label teacher's whole score vector into the text
+    space: with YAMNet's 521 AudioSet classes and the model's own text tower it is a zero-training audio
+    embedding that already classifies unseen classes well. Regressing onto it gives every clip a dense target,
+    labelled or not, in the geometry used at zero-shot time. With ``dims`` the loss is averaged over nested
+    prefixes (the target composed on each prefix), as Matryoshka supervision does.
+
+    forward(audio_embeds (B, D), label_embeds (C, D), teacher_scores (B, C), mask (B,) bool or None) -> scalar;
+    rows with a False mask or all-zero scores are ignored (none left: 0 with a graph).
+    """
+
+    def __init__(self, dims: Sequence[int] | None = None) -> None:
+        super().__init__()
+        self.dims = [int(d) for d in dims] if dims else None
+
+    def forward(self, audio_embeds: Tensor, label_embeds: Tensor, teacher_scores: Tensor,
+                mask: Tensor | None = None) -> Tensor:
+        if teacher_scores.shape != (audio_embeds.shape[0], label_embeds.shape[0]):
+            raise ValueError(f"teacher scores must be (B, C) = {(audio_embeds.shape[0], label_embeds.shape[0])}, "
+                             f"got {tuple(teacher_scores.shape)}")
+        keep = teacher_scores.clamp_min(0).sum(-1) > 0
+        if mask is not None:
+            keep = keep & mask.to(keep.device).bool()
+        if not bool(keep.any()):
+            return audio_embeds.sum() * 0.0
+        audio, scores = _upcast(audio_embeds[keep]), teacher_scores[keep]
+        dims = self.dims or [audio.shape[1]]
+        total = audio.new_zeros(())
+        for d in dims:
+            target = composed_targets(label_embeds, scores, d)
+            total = total + (1.0 - (F.normalize(audio[:, :d], dim=-1) * target).sum(-1)).mean()
         return total / len(dims)
 
 

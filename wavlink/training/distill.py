@@ -76,9 +76,11 @@ class TeacherScores:
 class DistillConfig:
     """The ``distill`` block of a training config (paper silent: this is the package's addition).
 
-    Total loss = contrastive loss + ``weight`` x `LabelDistillationLoss`. Label text embeddings are computed
-    from ``templates`` (averaged, re-normalised) without gradient, every ``refresh_every`` optimizer steps
-    (the gradient flows through the audio side; with a frozen text tower they never change).
+    Total loss = contrastive loss + ``weight`` x `LabelDistillationLoss` + ``composed_weight`` x
+    `ComposedDistillationLoss` (cosine to the teacher-composed embedding: the clip's scores times the class
+    names' text embeddings; 0 turns it off, as ``weight: 0`` turns the KL term off). Label text embeddings are
+    computed from ``templates`` (averaged, re-normalised) without gradient, every ``refresh_every`` optimizer
+    steps (the gradient flows through the audio side; with a frozen text tower they never change).
     """
 
     teacher: str = ""
@@ -89,12 +91,17 @@ class DistillConfig:
     templates: list[str] = field(default_factory=lambda: list(DEFAULT_LABEL_TEMPLATES))
     refresh_every: int = 1
     matryoshka: bool = True  # average the loss over the Matryoshka dims too
+    composed_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not str(self.teacher).strip():
             raise ValueError("distill.teacher: the teacher score file (.npz) is required")
-        if not (float(self.weight) > 0 and math.isfinite(float(self.weight))):
-            raise ValueError(f"distill.weight must be positive, got {self.weight}")
+        for name in ("weight", "composed_weight"):
+            value = float(getattr(self, name))
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"distill.{name} must be a non-negative number, got {getattr(self, name)}")
+        if float(self.weight) == 0 and float(self.composed_weight) == 0:
+            raise ValueError("distill: weight and composed_weight are both 0 (no distillation term is left)")
         if int(self.refresh_every) < 1:
             raise ValueError(f"distill.refresh_every must be >= 1, got {self.refresh_every}")
         if isinstance(self.templates, str):
@@ -102,6 +109,7 @@ class DistillConfig:
         if not self.templates or any(str(t).count("{}") != 1 for t in self.templates):
             raise ValueError(f"distill.templates must be strings with '{{}}' exactly once, got {self.templates!r}")
         self.weight, self.temperature, self.power = float(self.weight), float(self.temperature), float(self.power)
+        self.composed_weight = float(self.composed_weight)
         self.refresh_every = int(self.refresh_every)
         self.templates = [str(t) for t in self.templates]
 

@@ -428,7 +428,7 @@ class ContrastiveTrainer:
         self.label_embeds_step = -1
         if self.distill is None:
             return
-        from ..remote_code.losses import LabelDistillationLoss
+        from ..remote_code.losses import ComposedDistillationLoss, LabelDistillationLoss
         from .distill import TeacherScores
 
         teacher = TeacherScores.load(self.distill.teacher)
@@ -436,9 +436,10 @@ class ContrastiveTrainer:
         if covered == 0:
             raise ValueError(f"distill.teacher {teacher.origin} scores none of the {len(self.train_set.example_clips)} "
                              "training clips: its 'audio' paths must name the manifest's files")
-        self.distill_loss = LabelDistillationLoss(
-            self.distill.temperature, self.distill.top_k, self.distill.power,
-            dims=self.matryoshka_dims if self.distill.matryoshka else None)
+        dims = self.matryoshka_dims if self.distill.matryoshka else None
+        self.distill_loss = LabelDistillationLoss(self.distill.temperature, self.distill.top_k, self.distill.power,
+                                                  dims=dims)
+        self.composed_loss = ComposedDistillationLoss(dims=dims)
         self._print(f"distillation: {len(teacher.labels)} teacher classes from {teacher.origin}; "
                     f"{covered} of {len(self.train_set.example_clips)} training clips scored; weight "
                     f"{self.distill.weight}, temperature {self.distill.temperature}")
@@ -628,10 +629,14 @@ class ContrastiveTrainer:
                         batch: dict[str, Any] = batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
                 loss = self.loss_fn(audio, text, group_ids=batch["group_ids"], **scales)
                 logged = {"contrastive_loss": loss.detach().float()}
-                if self.distill_loss is not None:
+                if self.distill_loss is not None and self.distill.weight > 0:
                     distill = self.distill_loss(audio, self.label_embeds, batch["teacher_scores"], batch["has_teacher"])
                     logged["distill_loss"] = distill.detach().float()
                     loss = loss + self.distill.weight * distill
+                if self.distill_loss is not None and self.distill.composed_weight > 0:
+                    composed = self.composed_loss(audio, self.label_embeds, batch["teacher_scores"], batch["has_teacher"])
+                    logged["composed_loss"] = composed.detach().float()
+                    loss = loss + self.distill.composed_weight * composed
                 return loss, logged
 
             with contextlib.nullcontext() if sync else acc.no_sync(self.module):
