@@ -157,6 +157,8 @@ def clotho(root: Path) -> Path:
           "Crackling static rises.\n"
         + "forest.wav,Birds chirp in a forest.,Leaves rustle as birds sing.,Wind and birds.,Birds call.,\n"
         + "gone.wav,Rain falls.,Rain on a roof.,Water drips.,Rain.,A storm.\n")  # gone.wav: no audio
+    (src / "clotho_captions_validation.csv").write_text(
+        captions + "bells.wav,Church bells ring.,Bells toll.,A bell rings out.,Bells in a tower.,Bells chime.\n")
     (src / "clotho_captions_evaluation.csv").write_text(
         captions + "river.wav,A river flows.,Water runs.,A stream.,Water flowing.,A creek babbles.\n")
     # the metadata file is not UTF-8 in the release: cp1252 with a non-ASCII manufacturer name
@@ -166,6 +168,7 @@ def clotho(root: Path) -> Path:
          "[0 1],Jos\u00e9,http://creativecommons.org/publicdomain/zero/1.0/\n").encode("cp1252"))
     wav(src / "development" / "Distorted AM Radio noise.wav")
     wav(src / "development" / "forest.wav")
+    wav(src / "validation" / "bells.wav")
     wav(src / "evaluation" / "river.wav")
     return src
 

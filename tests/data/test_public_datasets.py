@@ -160,6 +160,8 @@ def test_clotho_five_captions_per_clip_and_cp1252_metadata(tmp_path: Path) -> No
     assert radio[0]["license"] == "http://creativecommons.org/publicdomain/zero/1.0/" and radio[0]["sound_id"] == "34086"
     forest = [r for r in train if r["clip_id"] == "forest.wav"][0]
     assert forest["license"].startswith("Clotho (zenodo.org/records/4783391)")
+    assert sorted(result.files) == ["test", "train", "validation"]
+    assert [r["caption"] for r in rows_of(result.files["validation"])][0] == "Church bells ring."
     assert [r["caption"] for r in rows_of(result.files["test"])][0] == "A river flows."
     assert [(m.clip_id, m.rows) for m in result.missing] == [("gone.wav", 5)]
     evaluation = load_retrieval_manifest(result.files["test"])  # `wavlink eval --task retrieval` reads it

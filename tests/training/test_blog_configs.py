@@ -36,6 +36,8 @@ def workdir(tmp_path_factory) -> Path:
     for name, (folder, options) in PREPARED.items():
         src = BUILDERS[name](root / "raw")
         prepare(name, src, root / "data" / folder, **options)
+    for name, folder in (("auto-acd", "auto_acd"), ("audiosetcaps", "audiosetcaps")):  # WavLink's stage 1
+        prepare(name, BUILDERS[name](root / "raw"), root / "data" / folder, format="jsonl")
     nli = root / "data" / "nli"
     rows = [("A dog barks at night.", "A dog makes noise."), ("Rain hits the window.", "It is raining."),
             ("A man plays a violin.", "Music is played."), ("Kids shout in a park.", "Children are outside.")]
@@ -87,6 +89,18 @@ def test_text_pairs_recipe_dry_run(workdir: Path, tmp_path: Path, monkeypatch: p
     assert set(_metrics_by_set(result.initial_metrics)) == set(_metrics_by_set(result.final_metrics))
     text = config.read_text()
     assert "46.1" in text and "5.9" in text and "does not survive pruning" in text
+
+
+@pytest.mark.parametrize("size", ["base", "small", "large"])
+def test_wavlink_stage_configs_read_what_prepare_writes(workdir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        size: str) -> None:
+    """Stage 1 (Auto-ACD + AudioSetCaps) and stage 2 (AudioCaps + Clotho) of the WavLink paper's recipe name the
+    files `wavlink prepare` writes."""
+    monkeypatch.chdir(workdir)
+    for stage in (1, 2):
+        cfg = load_config(CONFIGS / f"wavlink-{size}-stage{stage}.yaml", stage=stage)
+        for path in cfg.train_data + cfg.eval_data:
+            assert Path(path).is_file(), (stage, path)
 
 
 def test_train_command_reads_the_blog_configs(workdir: Path, monkeypatch: pytest.MonkeyPatch,
