@@ -216,11 +216,13 @@ def test_missing_audio_can_fail_and_probing_reports_unreadable_files(tmp_path: P
     with pytest.raises(ValueError, match="102305-6-0-0"):
         prepare("urbansound8k", src, tmp_path / "strict", fail_on_missing=True)
     assert not (tmp_path / "strict").exists()  # nothing written
+    assert not list(tmp_path.glob(".*prepare-*"))  # and the staging folder is gone
     (src / "audio" / "fold5" / "100263-2-0-117.wav").write_bytes(b"not audio")
     result = prepare("urbansound8k", src, tmp_path / "probed", probe=True)
     assert rows_of(result.files["train"])[0]["duration"] == "0.4"
     assert sorted(m.clip_id for m in result.missing) == ["100263-2-0-117", "102305-6-0-0"]
     assert "cannot decode" in {m.clip_id: m.reason for m in result.missing}["100263-2-0-117"]
+    assert not list(tmp_path.glob(".*prepare-*"))
 
 
 def test_layout_errors_name_the_expected_files(tmp_path: Path) -> None:

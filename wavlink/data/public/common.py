@@ -21,6 +21,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import tempfile
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -275,46 +277,67 @@ def write_prepared(dataset: str, rows: Iterable[Row], out_dir: str | os.PathLike
                    stats: dict[str, int] | None = None) -> PrepareResult:
     """Write the per-split manifests, ``missing.csv`` and ``prepare_report.json``; see the module docstring.
 
-    `stats` is the counter dict the converter fills while `rows` is consumed (``empty_captions``)."""
+    Rows are streamed to a staging folder next to `out_dir` (memory holds clip ids, not rows: AudioSetCaps has
+    6M), then moved into place; with ``fail_on_missing`` nothing is written when a clip lacks audio. `stats` is
+    the counter dict the converter fills while `rows` is consumed (``empty_captions``)."""
     from ..audio import probe_audio
 
     out = Path(out_dir)
-    by_split: dict[str, list[Row]] = OrderedDict()
-    missing: dict[tuple[str, str], MissingClip] = OrderedDict()
-    probed: dict[str, tuple[float | None, str | None]] = {}
-    for row in _limit_captions(rows, options.max_captions_per_clip):
-        if not options.wants(row.split):
-            continue
-        reason = None if row.audio is not None else "audio file not found"
-        if row.audio is not None and options.probe:
-            if row.audio not in probed:
-                probed[row.audio] = probe_audio(row.audio)
-            duration, problem = probed[row.audio]
-            if problem:
-                reason = f"{problem} ({row.audio})"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.prepare-", dir=out.parent))
+    handles: dict[str, Any] = {}
+    try:
+        columns: dict[str, dict[str, None]] = {}
+        counts: dict[str, int] = defaultdict(int)
+        clip_ids: dict[str, set[str]] = defaultdict(set)
+        missing: dict[tuple[str, str], MissingClip] = OrderedDict()
+        probed: dict[str, tuple[float | None, str | None]] = {}
+        for row in _limit_captions(rows, options.max_captions_per_clip):
+            if not options.wants(row.split):
+                continue
+            reason = None if row.audio is not None else "audio file not found"
+            if row.audio is not None and options.probe:
+                if row.audio not in probed:
+                    probed[row.audio] = probe_audio(row.audio)
+                duration, problem = probed[row.audio]
+                if problem:
+                    reason = f"{problem} ({row.audio})"
+                else:
+                    row.extra["duration"] = round(float(duration), 3)
+            if reason is not None:
+                key = (row.split, row.clip_id)
+                if key in missing:
+                    missing[key].rows += 1
+                else:
+                    missing[key] = MissingClip(row.clip_id, row.split, 1, reason, row.expected, row.origin)
+                continue
+            record = _record(row, out, dataset, options)
+            if row.split not in handles:
+                handles[row.split] = open(staging / f"{row.split}.jsonl", "w", encoding="utf-8")
+            handles[row.split].write(json.dumps(record, ensure_ascii=False) + "\n")
+            columns.setdefault(row.split, {}).update(dict.fromkeys(record))
+            counts[row.split] += 1
+            clip_ids[row.split].add(row.clip_id)
+        for handle in handles.values():
+            handle.close()
+        missing_list = list(missing.values())
+        if missing_list and options.fail_on_missing:
+            listed = "; ".join(f"{m.clip_id} ({m.reason}, looked for {m.expected})" for m in missing_list[:MAX_LISTED])
+            raise ValueError(f"{dataset}: {len(missing_list)} clip(s) listed in the metadata have no readable audio: "
+                             f"{listed}{' ...' if len(missing_list) > MAX_LISTED else ''}")
+        out.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for split in sorted(handles, key=lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER)):
+            path = out / f"{split}.{options.format}"
+            if options.format == "jsonl":
+                os.replace(staging / f"{split}.jsonl", path)
             else:
-                row.extra["duration"] = round(float(duration), 3)
-        if reason is not None:
-            key = (row.split, row.clip_id)
-            if key in missing:
-                missing[key].rows += 1
-            else:
-                missing[key] = MissingClip(row.clip_id, row.split, 1, reason, row.expected, row.origin)
-            continue
-        by_split.setdefault(row.split, []).append(row)
-    missing_list = list(missing.values())
-    if missing_list and options.fail_on_missing:
-        listed = "; ".join(f"{m.clip_id} ({m.reason}, looked for {m.expected})" for m in missing_list[:MAX_LISTED])
-        raise ValueError(f"{dataset}: {len(missing_list)} clip(s) listed in the metadata have no readable audio: "
-                         f"{listed}{' ...' if len(missing_list) > MAX_LISTED else ''}")
-    out.mkdir(parents=True, exist_ok=True)
-    files, counts, clips = {}, {}, {}
-    for split in sorted(by_split, key=lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER)):
-        path = out / f"{split}.{options.format}"
-        records = [_record(r, out, dataset, options) for r in by_split[split]]
-        _write_records(path, records, options.format)
-        files[split], counts[split] = path, len(records)
-        clips[split] = len({r.clip_id for r in by_split[split]})
+                _jsonl_to_csv(staging / f"{split}.jsonl", path, list(columns[split]))
+            files[split] = path
+    finally:
+        for handle in handles.values():
+            handle.close()
+        shutil.rmtree(staging, ignore_errors=True)
     stale = [out / f"{s}.{f}" for s in SPLIT_ORDER for f in FORMATS if s not in files or f != options.format]
     for path in stale:  # a re-run with other splits must not leave an old manifest behind
         if path.is_file():
@@ -328,7 +351,8 @@ def write_prepared(dataset: str, rows: Iterable[Row], out_dir: str | os.PathLike
                 writer.writerow([m.clip_id, m.split, m.rows, m.reason, m.expected, m.origin])
     elif missing_path.is_file():
         missing_path.unlink()
-    result = PrepareResult(dataset, out, files, counts, clips, missing_list, (stats or {}).get("empty_captions", 0),
+    result = PrepareResult(dataset, out, files, {s: counts[s] for s in files}, {s: len(clip_ids[s]) for s in files},
+                           missing_list, (stats or {}).get("empty_captions", 0),
                            options={k: v for k, v in vars(options).items() if v not in (None, False)})
     (out / "prepare_report.json").write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
@@ -342,21 +366,13 @@ def _record(row: Row, out: Path, dataset: str, options: PrepareOptions) -> dict[
     return record
 
 
-def _write_records(path: Path, records: list[dict[str, Any]], fmt: str) -> None:
+def _jsonl_to_csv(source: Path, path: Path, columns: list[str]) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    if fmt == "jsonl":
-        with open(tmp, "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    else:
-        columns: list[str] = []
-        for r in records:
-            columns.extend(k for k in r if k not in columns)
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            for r in records:
-                writer.writerow({k: _cell(v) for k, v in r.items()})
+    with open(source, encoding="utf-8") as src, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for line in src:
+            writer.writerow({k: _cell(v) for k, v in json.loads(line).items()})
     os.replace(tmp, path)
 
 
