@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .common import AudioIndex, LayoutError, PrepareOptions, Row, audio_folders, read_csv_rows
+from .common import AudioIndex, LayoutError, PrepareOptions, Row, audio_folders, iter_csv_rows
 from .youtube import youtube_stems
 
 NAME = "audiocaps"
@@ -47,7 +47,7 @@ def convert(src: Path, options: PrepareOptions, stats: dict[str, int]) -> Iterat
             continue
         index = AudioIndex(audio_folders(options, [src / "audio" / part, src / part, src / "audio",
                                                    src / "waveforms" / part]))
-        for origin, row in read_csv_rows(table):
+        for origin, row in iter_csv_rows(table):
             if not {"youtube_id", "start_time", "caption"} <= set(row):
                 raise ValueError(f"{origin}: expected columns audiocap_id, youtube_id, start_time, caption; "
                                  f"got {sorted(row)}")

@@ -42,6 +42,7 @@ from .common import (
     Row,
     audio_folders,
     fill_template,
+    iter_csv_rows,
     join_names,
     lower_name,
     read_csv_rows,
@@ -103,7 +104,7 @@ def convert(src: Path, options: PrepareOptions, stats: dict[str, int]) -> Iterat
             continue
         clips: OrderedDict[str, list[tuple[float, float, str]]] = OrderedDict()
         first_origin: dict[str, str] = {}
-        for origin, row in read_csv_rows(table, delimiter="\t"):
+        for origin, row in iter_csv_rows(table, delimiter="\t"):
             if not {"segment_id", "start_time_seconds", "end_time_seconds", "label"} <= set(row):
                 raise ValueError(f"{origin}: expected columns segment_id, start_time_seconds, end_time_seconds, "
                                  f"label; got {sorted(row)}")

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .common import AudioIndex, LayoutError, PrepareOptions, Row, audio_folders, read_csv_rows
+from .common import AudioIndex, LayoutError, PrepareOptions, Row, audio_folders, iter_csv_rows
 from .youtube import youtube_stems
 
 NAME = "audiosetcaps"
@@ -59,7 +59,7 @@ def convert(src: Path, options: PrepareOptions, stats: dict[str, int]) -> Iterat
         return
     for subset, table in tables.items():
         index = AudioIndex(audio_folders(options, [src / "audio" / subset, src / "audio"]))
-        for origin, row in read_csv_rows(table):
+        for origin, row in iter_csv_rows(table):
             if not {"id", "caption"} <= set(row):
                 raise ValueError(f"{origin}: expected columns id, caption; got {sorted(row)}")
             caption = row["caption"].strip()

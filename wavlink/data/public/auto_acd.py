@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .common import AudioIndex, LayoutError, PrepareOptions, Row, audio_folders, read_csv_rows
+from .common import AudioIndex, LayoutError, PrepareOptions, Row, audio_folders, iter_csv_rows
 from .youtube import youtube_stems
 
 NAME = "auto-acd"
@@ -49,7 +49,7 @@ def convert(src: Path, options: PrepareOptions, stats: dict[str, int]) -> Iterat
         if not table.is_file() or not options.wants(split):
             continue
         index = AudioIndex(audio_folders(options, [src / "audio" / part, src / "audio", src / part]))
-        for n, (origin, row) in enumerate(read_csv_rows(table, header=False)):
+        for n, (origin, row) in enumerate(iter_csv_rows(table, header=False)):
             if len(row) < 2:
                 raise ValueError(f"{origin}: expected two columns, youtube_id and caption")
             clip_id, caption = row["0"], ",".join(row[str(i)] for i in range(1, len(row))).strip()

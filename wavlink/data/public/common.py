@@ -151,22 +151,28 @@ def read_text(path: Path) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def read_csv_rows(path: Path, delimiter: str = ",", header: bool = True) -> list[tuple[str, dict[str, str]]]:
-    """(origin, row) pairs of a delimited file (header keys stripped); without header, keys are "0", "1", ..."""
-    import io
+def iter_csv_rows(path: Path, delimiter: str = ",", header: bool = True, encoding: str = "utf-8-sig",
+                  errors: str = "strict") -> Iterator[tuple[str, dict[str, str]]]:
+    """(origin, row) pairs of a delimited file, streamed (caption files of millions of rows); header keys and
+    cells stripped; without header, keys are "0", "1", ..."""
+    with open(path, newline="", encoding=encoding, errors=errors) as f:
+        if header:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            for row in reader:
+                yield (f"{path.name} line {reader.line_num}",
+                       {(k or "").strip(): v.strip() if isinstance(v, str) else v for k, v in row.items()})
+            return
+        for n, cells in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+            if cells:
+                yield f"{path.name} line {n}", {str(i): c.strip() for i, c in enumerate(cells)}
 
-    text = read_text(path)
-    out = []
-    if header:
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-        for row in reader:
-            out.append((f"{path.name} line {reader.line_num}",
-                        {(k or "").strip(): (v or "").strip() if isinstance(v, str) else v for k, v in row.items()}))
-        return out
-    for n, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
-        if cells:
-            out.append((f"{path.name} line {n}", {str(i): c.strip() for i, c in enumerate(cells)}))
-    return out
+
+def read_csv_rows(path: Path, delimiter: str = ",", header: bool = True) -> list[tuple[str, dict[str, str]]]:
+    """All rows of a (small) metadata file: UTF-8, else Windows-1252 (`read_text`'s rule)."""
+    try:
+        return list(iter_csv_rows(path, delimiter, header))
+    except UnicodeDecodeError:
+        return list(iter_csv_rows(path, delimiter, header, encoding="cp1252", errors="replace"))
 
 
 class AudioIndex:
@@ -382,6 +388,7 @@ def _cell(value: Any) -> Any:
 
 __all__ = [
     "AUDIO_SUFFIXES", "AudioIndex", "LayoutError", "MissingClip", "PrepareOptions", "PrepareResult", "Row",
-    "audio_folders", "descendants", "existing_dirs", "fill_template", "join_names", "lower_name", "read_csv_rows",
+    "audio_folders", "descendants", "existing_dirs", "fill_template", "iter_csv_rows", "join_names", "lower_name",
+    "read_csv_rows",
     "read_ontology", "read_text", "require_file", "write_prepared",
 ]
