@@ -113,6 +113,29 @@ OMNI_PRESETS: dict[str, OmniPreset] = {
 }
 
 
+def _same_source(given: str, hub_id: str) -> bool:
+    """A source checkpoint recorded in a config (Hub id or local folder) is the Hub checkpoint `hub_id`."""
+    given = str(given).rstrip("/\\")
+    return given == hub_id or given.replace("\\", "/").rsplit("/", 1)[-1] == hub_id.rsplit("/", 1)[-1]
+
+
+def matching_preset(source_checkpoints: dict[str, str] | None, num_layers: int | None) -> str | None:
+    """The real preset a built model is an instance of: the same audio-encoder and LLM checkpoints (Hub ids, or
+    local folders named like them) and the same decoder depth, so `wavlink build --family omni --audio-encoder
+    Qwen/Qwen2.5-Omni-7B --llm Qwen/Qwen2.5-Omni-7B --num-layers 10` is `omni-7b-l10` (its card then quotes the
+    blog's figure for that size). None when no preset matches."""
+    sources = source_checkpoints or {}
+    audio, llm = sources.get("audio_encoder"), sources.get("llm")
+    if not audio or not llm or num_layers is None:
+        return None
+    for name, p in OMNI_PRESETS.items():
+        if p.llm not in LLMS or not (_same_source(audio, p.audio_encoder) and _same_source(llm, p.llm)):
+            continue
+        if int(num_layers) == (p.num_layers or LLMS[p.llm]["num_hidden_layers"]):
+            return name
+    return None
+
+
 def audio_encoder_config(source: str) -> PretrainedConfig:
     """The audio encoder config of a preset source (Hub id) or a tiny test kind."""
     tiny = dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64, max_source_positions=1500)
@@ -183,5 +206,5 @@ def omni_preset_config(name: str, byte_level_vocab: bool = False, **overrides: A
     return OmniAudioEmbedderConfig(**kwargs)
 
 
-__all__ = ["OMNI_PRESETS", "OmniPreset", "audio_encoder_config", "llm_config", "omni_preset_config",
-           "prune_text_config"]
+__all__ = ["OMNI_PRESETS", "OmniPreset", "audio_encoder_config", "llm_config", "matching_preset",
+           "omni_preset_config", "prune_text_config"]

@@ -461,6 +461,7 @@ def model_card_context(config: Any, info: CardInfo, param_rows: list[dict[str, A
         "text_layers": getattr(text, "num_hidden_layers", None),
         "text_width": getattr(text, "hidden_size", None),
         "params": param_rows, "paper": preset_paper, "paper_source": paper.get("source", ""),
+        "paper_baseline": paper.get("baseline", ""),
     })
     return ctx
 

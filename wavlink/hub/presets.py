@@ -61,15 +61,26 @@ def select_presets(families: list[str], names: list[str] | None) -> list[PresetE
     return chosen
 
 
-def find_preset(family: str, name: str | None = None, repo_name: str | None = None) -> PresetEntry | None:
-    """The preset named `name`, else the one a repo name refers to (`wavlink-base` -> base); for cards."""
+def find_preset(family: str, name: str | None = None, repo_name: str | None = None,
+                config: Any = None) -> PresetEntry | None:
+    """The preset named `name`, else the one a repo name refers to (`wavlink-base` -> base), else (Omni) the one
+    whose source checkpoints and decoder depth `config` records (a `wavlink build --num-layers 10` of the 7B ->
+    omni-7b-l10); for cards."""
     try:
         entries = family_presets(family)
     except PublishError:
         return None
     if name is not None:
         return next((e for e in entries if e.name == name), None)
-    return next((e for e in entries if e.hub_name == repo_name), None)
+    entry = next((e for e in entries if e.hub_name == repo_name), None)
+    if entry is None and config is not None and family == "omni":
+        from ..builders.omni_presets import matching_preset
+
+        text = config.get_text_config() if hasattr(config, "get_text_config") else None
+        match = matching_preset(getattr(config, "source_checkpoints", None),
+                                getattr(text, "num_hidden_layers", None))
+        entry = next((e for e in entries if e.name == match), None)
+    return entry
 
 
 def build(entry: PresetEntry, *, pretrained: bool = False, standin: bool = False, tokenizer: str | None = None,

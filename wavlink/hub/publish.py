@@ -152,7 +152,7 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
         write_sentence_transformers_files(target)
     remove_empty_dirs(target)
     config = _load_config(target)
-    entry = find_preset(source.family, name=preset, repo_name=repo_id.split("/")[-1])
+    entry = find_preset(source.family, name=preset, repo_name=repo_id.split("/")[-1], config=config)
     preset_name = preset or (entry.name if entry else None)
     info = CardInfo(repo_id=repo_id, family=source.family, preset=preset_name,
                     preset_description=entry.description if entry else "", weights=weights,

@@ -8,9 +8,12 @@ Modes (paper section on the 24-configuration sweep):
   lists in ``frozen_parameter_names()``: Whisper's sinusoidal positions (fixed in transformers as well) and
   encoder weights its forward never uses.
 
-Scope: ``both`` towers, or ``audio`` only. In ``audio`` scope the whole text side is frozen, the text
-projection included, so text embeddings (and any text index built from them) do not change: only the audio
-side moves into the text space.
+Scope: ``both`` towers, ``audio`` only, or ``text`` only. In ``audio`` scope the whole text side is frozen, the
+text projection included, so text embeddings (and any text index built from them) do not change: only the audio
+side moves into the text space. ``text`` scope is the mirror image (the audio tower, the global token and the
+audio projection frozen), what text-only modality transfer (``objective: text_pairs``) trains: for WavLink the
+audio embeddings, and any audio index, stay exactly as they were; for OmniAudioEmbedder the audio encoder and
+its projection stay, while the shared LLM, which also reads the audio tokens, trains.
 
 Everything here is family-agnostic: a "tower" is a sub-module found by name (``audio_model`` / ``text_model``
 for WavLink, the audio encoder and the LLM backbone for OmniAudioEmbedder), "head" parameters are everything
@@ -28,7 +31,7 @@ from typing import Any
 from torch import nn
 
 MODES = ("projector", "lora", "full")
-SCOPES = ("both", "audio")
+SCOPES = ("both", "audio", "text")
 TOWERS = ("audio", "text")
 
 # Attribute names under which each family keeps its towers (first one present wins).
@@ -76,7 +79,7 @@ def find_towers(model: nn.Module) -> dict[str, str]:
 def parse_towers(value: str | Sequence[str] | None, scope: str = "both") -> list[str]:
     """'audio,text' / ['audio'] / None (= the scope's towers) -> validated tower list."""
     if value is None:
-        return ["audio"] if scope == "audio" else ["audio", "text"]
+        return ["audio", "text"] if scope == "both" else [scope]
     items = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if v.strip()]
     bad = [v for v in items if v not in TOWERS]
     if bad or not items:
@@ -112,8 +115,9 @@ def lora_target_regex(model: nn.Module, towers: Sequence[str], leaves: dict[str,
 def head_members(model: nn.Module, scope: str = "both") -> tuple[list[str], list[str]]:
     """(head sub-module names, bare head parameter names) outside the towers that train in every mode.
 
-    In ``audio`` scope members whose name starts with ``text`` stay frozen. Loss scales are excluded here
-    (see `loss_scale_names`).
+    In ``audio`` scope members whose name starts with ``text`` stay frozen, in ``text`` scope every member
+    whose name does not (global token, audio projection). Loss scales are excluded here (see
+    `loss_scale_names`).
     """
     base = unwrap(model)
     towers = set(find_towers(base).values())
@@ -125,6 +129,9 @@ def head_members(model: nn.Module, scope: str = "both") -> tuple[list[str], list
     if scope == "audio":
         modules = [m for m in modules if not m.startswith("text")]
         params = [p for p in params if not p.startswith("text")]
+    elif scope == "text":
+        modules = [m for m in modules if m.startswith("text")]
+        params = [p for p in params if p.startswith("text")]
     return modules, params
 
 
@@ -179,8 +186,9 @@ def apply_training_mode(
         from peft import LoraConfig, get_peft_model
 
         chosen = parse_towers(lora_towers, scope)
-        if scope == "audio" and "text" in chosen:
-            raise ValueError("scope 'audio' freezes the text tower; do not target it with LoRA")
+        if scope != "both" and chosen != [scope]:
+            frozen = "text" if scope == "audio" else "audio"
+            raise ValueError(f"scope {scope!r} freezes the {frozen} tower; do not target it with LoRA")
         config = LoraConfig(
             r=int(lora_r),
             lora_alpha=float(lora_alpha) if lora_alpha is not None else 2 * int(lora_r),
@@ -196,7 +204,7 @@ def apply_training_mode(
         return model
     if mode == "full":
         for tower, attr in towers.items():
-            if scope == "both" or tower == "audio":
+            if scope in ("both", tower):
                 getattr(base, attr).requires_grad_(True)
     for name in head_modules:
         getattr(base, name).requires_grad_(True)
