@@ -55,7 +55,7 @@ def test_cache_resumes_and_refuses_another_model(tmp_path):
     (folder / "manifest.json").unlink()  # as if killed before the end: finished parts are kept
     again = _build(model, folder)
     assert part.stat().st_mtime_ns == before and len(again) == N
-    with pytest.raises(ValueError, match="another model or clip list"):
+    with pytest.raises(ValueError, match="another model, clip list or precision"):
         _build(_model(seed=1), folder)
 
 
@@ -126,3 +126,10 @@ def test_killed_head_run_resumes_to_the_same_weights(tmp_path):
     assert [json.loads(x)["epoch"] for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
     with pytest.raises(ValueError, match="other head settings"):  # other settings never mix into a run
         _trainer(tmp_path, _model(), cache, epochs=5, out="run").resume()
+
+
+def test_cache_refuses_to_mix_precisions(tmp_path):
+    model = _model()
+    _build(model, tmp_path / "c")
+    with pytest.raises(ValueError, match="precision"):
+        _build(model, tmp_path / "c", autocast_dtype=torch.bfloat16)

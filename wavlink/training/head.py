@@ -54,6 +54,7 @@ class HeadConfig:
     matryoshka_dims: list[int] | None = None  # None: the model's
     train_layers: bool = True  # also train the Whisper layers from global_token_layer on (else token + projection)
     autocast_bf16: bool = False
+    device: str = "cpu"  # the model must already be there; cached states are moved batch by batch
     seed: int = 0
     output_dir: str = "runs/head"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -180,31 +181,35 @@ class HeadTrainer:
 
     def embed(self, rows: Sequence[int], grad: bool) -> torch.Tensor:
         states, mask = self.cache.batch(rows)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.autocast_bf16), \
+        device = torch.device(self.cfg.device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.cfg.autocast_bf16), \
                 torch.set_grad_enabled(grad):
-            return self.model.get_audio_features_from_prefix(states, mask, pooled_only=True).pooler_output.float()
+            out = self.model.get_audio_features_from_prefix(states.to(device), mask.to(device), pooled_only=True)
+        return out.pooler_output.float()
 
     def train_step(self, batch: list[int], epoch: int) -> dict[str, float]:
         rng = random.Random(f"{self.cfg.seed}-{epoch}-{batch[0]}")
         rows = [self.data.rows[i] for i in batch]
         caption_ids = [rng.choice(self.data.captions[i]) for i in batch]
         audio = self.embed(rows, grad=True)
-        text = self.data.caption_embeds[caption_ids]
+        device = audio.device
+        text = self.data.caption_embeds[caption_ids].to(device)
         logs: dict[str, float] = {}
         loss = audio.new_zeros(())
         if self.cfg.contrastive_weight > 0:
-            groups = torch.tensor(caption_ids)
+            groups = torch.tensor(caption_ids, device=device)
             c = self.contrastive(audio, text, self.model.logit_scale, group_ids=groups)
             loss = loss + self.cfg.contrastive_weight * c
             logs["contrastive"] = float(c.detach())
         if self.data.teacher_scores is not None:
-            scores = self.data.teacher_scores[batch].float()
+            scores = self.data.teacher_scores[batch].float().to(device)
+            labels = self.data.label_embeds.to(device)
             if self.cfg.composed_weight > 0:
-                c = self.composed(audio, self.data.label_embeds, scores)
+                c = self.composed(audio, labels, scores)
                 loss = loss + self.cfg.composed_weight * c
                 logs["composed"] = float(c.detach())
             if self.cfg.label_weight > 0:
-                c = self.labels(audio, self.data.label_embeds, scores)
+                c = self.labels(audio, labels, scores)
                 loss = loss + self.cfg.label_weight * c
                 logs["label_kl"] = float(c.detach())
         self.optimizer.zero_grad(set_to_none=True)
@@ -251,16 +256,17 @@ class HeadTrainer:
 @torch.no_grad()
 def cache_embeddings(model: torch.nn.Module, cache: PrefixCache, rows: Sequence[int], batch_size: int = 64,
                      autocast_bf16: bool = False) -> torch.Tensor:
-    """L2-normalised audio embeddings of cached clips (eval mode, full width)."""
+    """L2-normalised audio embeddings of cached clips (eval mode, full width, on the CPU)."""
     model.eval()
+    device = next(model.parameters()).device
     order = sorted(range(len(rows)), key=lambda i: len(cache.states[rows[i]]))
     out = torch.zeros(len(rows), model.config.projection_dim)
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         states, mask = cache.batch([rows[j] for j in idx])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast_bf16):
-            emb = model.get_audio_features_from_prefix(states, mask, pooled_only=True).pooler_output
-        out[idx] = F.normalize(emb.float(), dim=-1)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast_bf16):
+            emb = model.get_audio_features_from_prefix(states.to(device), mask.to(device), pooled_only=True)
+        out[idx] = F.normalize(emb.pooler_output.float().cpu(), dim=-1)
     return out
 
 

@@ -95,6 +95,7 @@ class PrefixCache:
         batch_size: int = 16,
         autocast_dtype: torch.dtype | None = None,
         progress: bool = True,
+        device: str | torch.device = "cpu",
     ) -> PrefixCache:
         """Compute (or finish computing) the cache of `paths` (16 kHz clips of at most max_audio_seconds) in
         `folder`. Parts already written for the same model and clip list are kept; anything else is refused."""
@@ -107,12 +108,13 @@ class PrefixCache:
         paths = list(paths)
         digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()[:16]
         plan_file = folder / "plan.json"
-        plan = {"fingerprint": fingerprint, "layer": layer, "clips": digest, "count": len(paths)}
+        plan = {"fingerprint": fingerprint, "layer": layer, "clips": digest, "count": len(paths),
+                "autocast": str(autocast_dtype).removeprefix("torch.") if autocast_dtype else "none"}
         if plan_file.is_file():
             existing = json.loads(plan_file.read_text())
             if existing != plan:
-                raise ValueError(f"{folder} holds a prefix cache of another model or clip list ({existing}); "
-                                 "choose another folder or delete it")
+                raise ValueError(f"{folder} holds a prefix cache of another model, clip list or precision "
+                                 f"({existing}); choose another folder or delete it")
         else:
             _atomic_save(plan_file, lambda p: p.write_text(json.dumps(plan) + "\n"))
         parts = (len(paths) + PART_SIZE - 1) // PART_SIZE
@@ -132,10 +134,12 @@ class PrefixCache:
             for i in range(0, len(order), batch_size):
                 rows = order[i:i + batch_size]
                 inputs = feature_extractor([waves[r] for r in rows])
-                with torch.inference_mode(), torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16,
+                with torch.inference_mode(), torch.autocast(torch.device(device).type,
+                                                            dtype=autocast_dtype or torch.bfloat16,
                                                             enabled=autocast_dtype is not None):
-                    x, mask = model.audio_prefix_states(inputs["input_features"], inputs["feature_attention_mask"])
-                x = x.float().numpy().astype(np.float16)
+                    x, mask = model.audio_prefix_states(inputs["input_features"].to(device),
+                                                        inputs["feature_attention_mask"].to(device))
+                x, mask = x.float().cpu().numpy().astype(np.float16), mask.cpu()
                 for j, r in enumerate(rows):
                     states[r] = x[j, : int(mask[j].sum())]
                 bar.update(len(rows))
