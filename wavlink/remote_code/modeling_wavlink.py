@@ -168,7 +168,7 @@ class WavLinkModel(WavLinkPreTrainedModel):
                 padded = not bool(frame_mask.bool().all())
             return self._encode_windows_inference(features, frame_mask, padded, pooled_only)
         x, token_mask = self._stem(features, frame_mask)
-        return self._run_layers(x, token_mask, start=0)
+        return self._run_layers(x, token_mask, start=0, pooled_only=pooled_only)
 
     def _stem(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training path: conv front-end (padded frames zeroed before each convolution) + Whisper positions;

@@ -32,6 +32,7 @@ audio-caption retrieval on ``eval_data``.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import math
@@ -114,11 +115,15 @@ class DualEncoderModule(nn.Module):
         super().__init__()
         self.model = model
         self.loss_type = loss_type
+        # only the pooled embedding is read: models that can skip the rest (WavLink's last layer for the global
+        # token alone: same values and gradients) are told so
+        signature = inspect.signature(model.get_audio_features).parameters
+        self._pooled_only = {"pooled_only": True} if "pooled_only" in signature else {}
 
     def forward(
         self, audio_inputs: dict[str, torch.Tensor], text_inputs: dict[str, torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        audio = self.model.get_audio_features(**audio_inputs).pooler_output
+        audio = self.model.get_audio_features(**audio_inputs, **self._pooled_only).pooler_output
         text = self.model.get_text_features(**text_inputs).pooler_output
         return audio, text, loss_scale_kwargs(self.model, self.loss_type)
 
