@@ -65,6 +65,7 @@ SR = 16000
 TEACHER_MIN_SCORE = 0.2  # a class at least this confident (mean over windows) names a pseudo-caption
 TEACHER_SKIP = {"Silence"}
 HUMAN_LABELLED = {"esc50", "fluidr3", "timgm6mb"}  # clean labels: no pseudo-caption (soft labels still used)
+SPEECH_AND_RENDERS = ("asterisk", "espeak-ng", "fsdd", "esc50", "fluidr3", "timgm6mb", "ktuberling")  # counted here
 TOOLS = {"fluidsynth": ["fluidsynth", "fluid-soundfont-gm", "timgm6mb-soundfont"], "espeak-ng": ["espeak-ng"]}
 
 
@@ -125,7 +126,9 @@ def process(job: dict) -> dict:
     if peak > 1.0:
         wave = wave / peak
     n = int(job["max_seconds"] * SR)
-    starts = [0] if len(wave) <= n else [0] + ([(len(wave) - n) // 2] if len(wave) >= 2 * n else [])
+    count = 1 if len(wave) <= n else max(1, min(job["max_windows"], len(wave) // n))
+    # a long file gives `count` windows spread evenly over it (its start, ..., its end): distinct audio
+    starts = [round(k * (len(wave) - n) / (count - 1)) for k in range(count)] if count > 1 else [0]
     windows = []
     for k, start in enumerate(starts):
         piece = wave[start:start + n]
@@ -177,7 +180,7 @@ def ensure_tools(install: bool, report: Report) -> set[str]:
 def library_jobs(args, report: Report, terms: dict[str, str], cache: Path, clips_dir: Path):
     """Jobs for every sound-effect library source that passes the download and licence checks."""
     for source in SOURCES:
-        if args.sources and source.name not in args.sources:
+        if (args.sources and source.name not in args.sources) or source.name in args.skip_sources:
             continue
         tree = fetch_package(source.package, cache, report.log)
         if tree is None:
@@ -193,7 +196,7 @@ def library_jobs(args, report: Report, terms: dict[str, str], cache: Path, clips
         music = re.compile(source.music) if source.music else None
         for i, (rel, data) in enumerate(audio_members(source, tree)):
             entry["files"] += 1
-            hit = heldout_hit([rel], terms)
+            hit = heldout_hit([rel], terms) if terms else None
             if hit:
                 entry["dropped"][f"names held-out class {hit}"] += 1
                 continue
@@ -215,8 +218,13 @@ def library_jobs(args, report: Report, terms: dict[str, str], cache: Path, clips
 def speech_jobs(args, report: Report, tools: set[str], cache: Path, clips_dir: Path, rng: random.Random):
     from speech import asterisk_prompts, espeak_sentences, export_fsdd, spoken_digits
 
-    wav, text = (fetch_package(p, cache, report.log) for p in ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en"))
-    if wav is not None and text is not None:
+    skip = args.skip_sources
+    wav = text = None
+    if "asterisk" not in skip:
+        wav, text = (fetch_package(p, cache, report.log) for p in ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en"))
+    if "asterisk" in skip:
+        pass
+    elif wav is not None and text is not None:
         problem = licence_problem(_licence_stub("asterisk-core-sounds-en-wav", ("CC-BY-SA-3.0",)), wav)
         if problem:
             report.log(f"asterisk: skipped: licence unclear: {problem}")
@@ -224,12 +232,16 @@ def speech_jobs(args, report: Report, tools: set[str], cache: Path, clips_dir: P
             report.source("asterisk", package="asterisk-core-sounds-en-wav", version=package_version(wav),
                           licence="CC-BY-SA-3.0 (Allison Smith's recordings, Digium)",
                           description="Asterisk telephony prompts with transcripts (a woman)")
+            rng = random.Random(f"{args.seed}-asterisk")
             for i, (key, path, caps) in enumerate(asterisk_prompts(wav, text, rng, args.captions_per_clip)):
                 yield {"id": key, "source": "asterisk", "kind": "speech", "captions": caps, "rel": key,
                        "data": path, "out": str(clips_dir / "asterisk" / f"{i:05d}.flac")}
     else:
         report.source("asterisk", skipped="package unavailable")
-    if "espeak-ng" in tools:
+    if "espeak-ng" in skip:
+        pass
+    elif "espeak-ng" in tools:
+        rng = random.Random(f"{args.seed}-espeak-ng")
         report.source("espeak-ng", package="espeak-ng", licence="GPL-3+ (the synthesiser; sentences written here)",
                       description="synthetic speech: English sentences in random voices, 8 other languages")
         for i, (key, data, caps) in enumerate(espeak_sentences(rng, args.captions_per_clip)):
@@ -237,6 +249,29 @@ def speech_jobs(args, report: Report, tools: set[str], cache: Path, clips_dir: P
                    "out": str(clips_dir / "espeak" / f"{i:05d}.flac")}
     else:
         report.source("espeak-ng", skipped="espeak-ng not installed")
+    from speech import ASTERISK_LANGUAGES, asterisk_language_prompts, ktuberling_words
+
+    more = [(f"asterisk-{lang.lower()}", package, ("CC-BY-SA-3.0",), "CC-BY-SA-3.0 (Digium)",
+             f"Asterisk telephony prompts in {lang} ({who})", lambda tree, p=package: asterisk_language_prompts(tree, p))
+            for package, (_, lang, who) in ASTERISK_LANGUAGES.items()]
+    more.append(("ktuberling", "ktuberling-data", ("CC0",), "CC0 / GPL-2+ (per file)",
+                 "KTuberling's spoken object names in 23 languages", ktuberling_words))
+    for name, package, markers, licence, description, generate in more:
+        if name in skip:
+            continue
+        tree = fetch_package(package, cache, report.log)
+        problem = licence_problem(_licence_stub(package, markers), tree) if tree is not None else "package unavailable"
+        if problem:
+            report.log(f"{name}: skipped: {problem}")
+            report.source(name, package=package, skipped=problem)
+            continue
+        report.source(name, package=package, version=package_version(tree), licence=licence, description=description)
+        for i, (key, path, caps) in enumerate(generate(tree)):
+            yield {"id": key, "source": name, "kind": "speech", "captions": caps, "rel": key, "data": path,
+                   "out": str(clips_dir / name / f"{i:05d}.flac")}
+    if "fsdd" in skip:
+        return
+    rng = random.Random(f"{args.seed}-fsdd")
     folder = export_fsdd(Path(args.fsdd), cache / "fsdd") if args.fsdd else None
     if folder is None:
         report.log("fsdd: skipped: no --fsdd checkout or bare clone of Jakobovski/free-spoken-digit-dataset given")
@@ -261,6 +296,8 @@ def gm_jobs(args, report: Report, tools: set[str], cache: Path, terms: dict[str,
     fonts = {"fluidr3": ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "MIT", "train"),
              "timgm6mb": ("/usr/share/sounds/sf2/TimGM6mb.sf2", "GPL-2", "test")}
     for name, (sf2, licence, split) in fonts.items():
+        if name in args.skip_sources:
+            continue
         if "fluidsynth" not in tools or not os.path.isfile(sf2):
             report.log(f"{name}: skipped: fluidsynth or {sf2} missing")
             report.source(name, skipped="fluidsynth or soundfont missing")
@@ -270,7 +307,7 @@ def gm_jobs(args, report: Report, tools: set[str], cache: Path, terms: dict[str,
         rows = render_soundfont(sf2, cache / "gm" / name, random.Random(0 if split == "train" else 1),
                                 args.gm_variants if split == "train" else 1)
         for i, row in enumerate(rows):
-            hit = heldout_hit([row["label"]], terms)
+            hit = heldout_hit([row["label"]], terms) if terms else None
             if hit and split == "train":
                 report.source(name)["dropped"][f"names held-out class {hit}"] += 1
                 continue
@@ -279,6 +316,8 @@ def gm_jobs(args, report: Report, tools: set[str], cache: Path, terms: dict[str,
 
 
 def esc50_jobs(args, report: Report, heldout: list[str]):
+    if "esc50" in args.skip_sources:
+        return
     esc = Path(args.esc50)
     if not (esc / "manifest.csv").is_file():
         report.log(f"esc50: skipped: {esc}/manifest.csv not found")
@@ -295,55 +334,91 @@ def esc50_jobs(args, report: Report, heldout: list[str]):
                    "data": str(esc / row["audio"]), "out": None, "split": split}
 
 
+def _save_source(folder: Path, name: str, clips: list[dict], entry: dict) -> None:
+    """One source's processed clips, written atomically (the .json, written last, marks it complete)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = name.replace("/", "_")
+    arrays = {"fp": np.stack([c["fp"] for c in clips]) if clips else np.zeros((0, 512), np.float32),
+              "scores": (np.stack([c["scores"] for c in clips]) if clips else np.zeros((0, 521))).astype(np.float16)}
+    tmp = folder / f".{key}.npz"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, folder / f"{key}.npz")
+    meta = {"clips": [{k: v for k, v in c.items() if k not in ("fp", "scores")} for c in clips],
+            "entry": {**entry, "dropped": dict(entry["dropped"])}}
+    tmp = folder / f".{key}.json"
+    tmp.write_text(json.dumps(meta) + "\n")
+    os.replace(tmp, folder / f"{key}.json")
+
+
+def _load_sources(folder: Path, report: Report) -> dict[str, list[dict]]:
+    done = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        meta = json.loads(path.read_text())
+        clips = meta["clips"]
+        with np.load(path.with_suffix(".npz")) as z:
+            for c, fp, sc in zip(clips, z["fp"], z["scores"]):
+                c["fp"], c["scores"] = fp, sc.astype(np.float32)
+        entry = dict(meta["entry"])
+        name = entry.pop("name", None) or path.stem
+        report.source(name, **{**entry, "dropped": Counter(entry["dropped"])})
+        report.log(f"{name}: reusing {len(clips)} processed clips")
+        done[name] = clips
+    return done
+
+
 def gather(args, report: Report, out: Path) -> list[dict]:
-    """Every clip, processed (cached in clips.jsonl + clips.npz)."""
-    table, arrays = out / "clips.jsonl", out / "clips.npz"
-    if table.is_file() and arrays.is_file():
-        clips = [json.loads(line) for line in table.read_text().splitlines()]
-        z = np.load(arrays)
-        for c, fp, sc in zip(clips, z["fp"], z["scores"]):
-            c["fp"], c["scores"] = fp, sc
-        saved = json.loads((out / "clips_report.json").read_text())
-        report.lines[:] = saved["lines"]
-        for name, entry in saved["sources"].items():
-            report.source(name, **{**entry, "dropped": Counter(entry["dropped"])})
-        report.log(f"reusing {len(clips)} processed clips from {table}")
-        return clips
+    """Every clip, processed; each source is cached in out/gather/ once complete, so a killed build resumes
+    at the source it was in (delete out/gather/<source>.json to redo one)."""
+    folder = out / "gather"
+    done = _load_sources(folder, report)
     heldout = json.loads((HERE / "heldout_esc50.json").read_text())
-    terms = {t: cls for cls, ts in heldout["terms"].items() for t in ts}
+    # the field's protocol (CLAP papers' zero-shot ESC-50): only the held-out classes' ESC-50 clips stay out of
+    # training; --class-disjoint also drops every clip of another source whose name names one of those classes
+    terms = {t: cls for cls, ts in heldout["terms"].items() for t in ts} if args.class_disjoint else {}
     cache, clips_dir = Path(args.cache), out / "clips"
     rng = random.Random(args.seed)
     tools = ensure_tools(not args.no_install, report)
+    args.skip_sources = set(done)
 
     def jobs():
         for gen in (library_jobs(args, report, terms, cache, clips_dir),
                     speech_jobs(args, report, tools, cache, clips_dir, rng),
                     gm_jobs(args, report, tools, cache, terms, rng), esc50_jobs(args, report, heldout["classes"])):
             for job in gen:
-                job.update(min_seconds=args.min_seconds, max_seconds=args.max_seconds,
+                if job["source"] in done:
+                    continue
+                job.update(min_seconds=args.min_seconds, max_seconds=args.max_seconds, max_windows=args.max_windows,
                            fallback_out=str(clips_dir / job["id"]) + ".flac")
                 yield job
 
-    clips: list[dict] = []
     from tqdm.auto import tqdm
 
+    current, buffer = None, []
+
+    def flush() -> None:
+        if current is not None:
+            entry = report.source(current)
+            entry["name"] = current
+            _save_source(folder, current, buffer, entry)
+            done[current] = list(buffer)
+
     with Pool(args.workers, initializer=_init_worker, initargs=(args.yamnet,)) as pool:
-        for result in tqdm(pool.imap(process, jobs(), chunksize=4), desc="clips", unit="file", mininterval=5):
+        for result in tqdm(pool.imap(process, jobs(), chunksize=4), desc="clips", unit="file", mininterval=10):
+            if result["source"] != current:
+                flush()
+                current, buffer = result["source"], []
             entry = report.source(result["source"])
-            if result["source"] in ("asterisk", "espeak-ng", "fsdd", "esc50", "fluidr3", "timgm6mb"):
+            if result["source"] in SPEECH_AND_RENDERS or result["source"].startswith("asterisk-"):
                 entry["files"] += 1
             if "problem" in result:
                 entry["dropped"][result["problem"]] += 1
                 continue
             for k, w in enumerate(result.pop("windows")):
-                clips.append({**result, "id": result["id"] + (f"_w{k}" if k else ""), "path": w["path"],
-                              "seconds": w["seconds"], "fp": w["fp"], "scores": w["scores"]})
-    meta = [{k: v for k, v in c.items() if k not in ("fp", "scores")} for c in clips]
-    table.write_text("".join(json.dumps(m) + "\n" for m in meta))
-    (out / "clips_report.json").write_text(json.dumps({"lines": report.lines, "sources": report.sources}) + "\n")
-    np.savez_compressed(arrays, fp=np.stack([c["fp"] for c in clips]),
-                        scores=np.stack([c["scores"] for c in clips]).astype(np.float16))
-    return clips
+                buffer.append({**result, "id": result["id"] + (f"_w{k}" if k else ""), "path": w["path"],
+                               "seconds": w["seconds"], "fp": w["fp"], "scores": w["scores"]})
+        flush()
+    return [c for clips in done.values() for c in clips]
 
 
 def deduplicate(clips: list[dict], report: Report, threshold: float = 0.995) -> list[dict]:
@@ -368,20 +443,34 @@ def deduplicate(clips: list[dict], report: Report, threshold: float = 0.995) -> 
     return [c for i, c in enumerate(clips) if i not in drop]
 
 
-def cap_sources(clips: list[dict], report: Report, seed: int) -> list[dict]:
-    caps = {s.name: s.cap for s in SOURCES} | {"asterisk": 300, "espeak-ng": 400, "fsdd": 300}
-    by_source = defaultdict(list)
-    for c in clips:
-        by_source[c["source"]].append(c)
-    kept = []
+def cap_sources(clips: list[dict], report: Report, seed: int, max_share: float) -> list[dict]:
+    """Per-source clip caps (sources.py), then no training source above `max_share` of the training hours:
+    a source over it keeps a seeded random subset of its clips (iterated, since the total shrinks too)."""
+    caps = {s.name: s.cap for s in SOURCES} | {"asterisk": 600, "espeak-ng": 1500, "fsdd": 600}
+    by_source, held = defaultdict(list), []
+    for c in clips:  # evaluation clips (ESC-50 fold 5 and held-out classes, TimGM6mb) are never capped
+        (by_source[c["source"]] if c.get("split", "train") == "train" else held).append(c)
     for name, items in by_source.items():
+        random.Random(f"{seed}-{name}").shuffle(items)
         cap = caps.get(name)
         if cap is not None and len(items) > cap:
-            random.Random(f"{seed}-{name}").shuffle(items)
             report.source(name)["dropped"][f"over the source cap of {cap}"] += len(items) - cap
-            items = sorted(items[:cap], key=lambda c: c["id"])
-        kept.extend(items)
-    return kept
+            del items[cap:]
+    for _ in range(20):
+        hours = {n: sum(c["seconds"] for c in items) for n, items in by_source.items()}
+        total = sum(hours.values())
+        over = {n: h for n, h in hours.items() if h > max_share * total * 1.001}
+        if not over:
+            break
+        for name in over:
+            items, budget, kept = by_source[name], max_share * total, 0.0
+            keep = 0
+            while keep < len(items) and kept + items[keep]["seconds"] <= budget:
+                kept += items[keep]["seconds"]
+                keep += 1
+            report.source(name)["dropped"][f"over {max_share:.0%} of the hours"] += len(items) - keep
+            del items[keep:]
+    return sorted([c for items in by_source.values() for c in items] + held, key=lambda c: c["id"])
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -504,9 +593,15 @@ def main() -> None:
     ap.add_argument("--fsdd", default=None, help="checkout or bare git clone of free-spoken-digit-dataset")
     ap.add_argument("--sources", nargs="*", default=None, help="only these library sources (default: all)")
     ap.add_argument("--captions-per-clip", type=int, default=3)
-    ap.add_argument("--gm-variants", type=int, default=3)
+    ap.add_argument("--gm-variants", type=int, default=5)
     ap.add_argument("--min-seconds", type=float, default=0.3)
     ap.add_argument("--max-seconds", type=float, default=10.0)
+    ap.add_argument("--max-windows", type=int, default=15,
+                    help="windows of --max-seconds taken from a long file, spread evenly over it")
+    ap.add_argument("--max-share", type=float, default=0.15, help="no source above this share of the hours")
+    ap.add_argument("--class-disjoint", action="store_true",
+                    help="also drop clips of other sources whose names name a held-out ESC-50 class (stricter "
+                         "than the field's protocol)")
     ap.add_argument("--val-fraction", type=float, default=0.04)
     ap.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     ap.add_argument("--seed", type=int, default=0)
@@ -517,7 +612,7 @@ def main() -> None:
     report = Report()
     clips = gather(args, report, out)
     clips = deduplicate(clips, report)
-    clips = cap_sources(clips, report, args.seed)
+    clips = cap_sources(clips, report, args.seed, args.max_share)
     with open(Path(args.yamnet) / "yamnet_class_map.csv", newline="") as f:
         labels = [row["display_name"] for row in csv.DictReader(f)]
     write_outputs(clips, args, report, out, labels)

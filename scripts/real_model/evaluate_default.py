@@ -9,7 +9,7 @@ Held-out sets only (written by build_data.py to runs/data/eval/):
 * the bundled CC0 animal clips (wavlink/assets/sounds).
 Writes runs/eval/*.json and prints a markdown table (also saved to runs/eval/table.md).
 
-    python scripts/real_model/evaluate_default.py [--trained runs/real/stage2/final] [--untrained runs/real/base]
+    python scripts/real_model/evaluate_default.py [--trained runs/real/lora/final] [--untrained runs/real/base]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def dim_results(result: dict) -> dict[int, dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trained", default="runs/real/stage2/final")
+    ap.add_argument("--trained", default="runs/real/lora/final")
     ap.add_argument("--untrained", default="runs/real/base")
     ap.add_argument("--data", default="runs/data")
     ap.add_argument("--out", default="runs/eval")

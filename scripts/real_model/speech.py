@@ -48,6 +48,47 @@ MALE, FEMALE = ("m1", "m2", "m3", "m4", "m5", "m6", "m7"), ("f1", "f2", "f3", "f
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
+ASTERISK_LANGUAGES = {  # package -> (voice folder, language, speaker)
+    "asterisk-core-sounds-fr-wav": ("usr/share/asterisk/sounds/fr_CA_f_June", "French", "a woman"),
+    "asterisk-core-sounds-es-wav": ("usr/share/asterisk/sounds/es_MX_f_Allison", "Spanish", "a woman"),
+    "asterisk-core-sounds-it-wav": ("usr/share/asterisk/sounds/it_IT_m_Carlo", "Italian", "a man"),
+    "asterisk-core-sounds-ru-wav": ("usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU", "Russian", "a woman"),
+}
+KTUBERLING_LANGUAGES = {
+    "ca": "Catalan", "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "fi": "Finnish", "fr": "French", "ga": "Irish", "gl": "Galician", "it": "Italian", "lt": "Lithuanian",
+    "nds": "Low German", "nl": "Dutch", "nn": "Norwegian", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian",
+    "sl": "Slovenian", "sr": "Serbian", "sv": "Swedish", "uk": "Ukrainian", "wa": "Walloon",
+}
+
+
+def asterisk_language_prompts(tree: Path, package: str) -> Iterator[tuple[str, str, list[str]]]:
+    """Telephony prompts of another language's Asterisk voice (no transcripts used: captions name the language)."""
+    folder, language, who = ASTERISK_LANGUAGES[package]
+    root = tree / folder
+    for path in sorted(root.rglob("*.wav")):
+        key = path.relative_to(root).with_suffix("").as_posix()
+        yield (f"asterisk-{language.lower()}/{key}", str(path),
+               [f"{who} speaking {language}", f"{who} says something in {language}",
+                f"a telephone announcement in {language}"])
+
+
+def ktuberling_words(tree: Path) -> Iterator[tuple[str, str, list[str]]]:
+    """KTuberling's spoken object names: each language folder says the object its (English) file name names."""
+    root = tree / "usr/share/ktuberling/sounds"
+    for path in sorted(root.glob("*/*.ogg")):
+        code = path.parent.name.split("@")[0]
+        language = KTUBERLING_LANGUAGES.get(code)
+        if language is None:
+            continue
+        word = " ".join(w for w in path.stem.replace("-", "_").split("_") if w.isalpha())
+        if not word:
+            continue
+        said = f'"{word}"' if language == "English" else f'the {language} word for "{word}"'
+        yield (f"ktuberling/{path.parent.name}/{path.stem}", str(path),
+               [f"a voice saying {said}", f"someone says a word in {language}", f"a spoken word: {word}"])
+
+
 def asterisk_prompts(tree_wav: Path, tree_text: Path, rng: random.Random, n: int) -> Iterator[tuple[str, str, list[str]]]:
     """Allison Smith's prompts whose transcript is plain words (no '[tone]' descriptions)."""
     texts = {}
@@ -65,7 +106,7 @@ def asterisk_prompts(tree_wav: Path, tree_text: Path, rng: random.Random, n: int
         yield f"asterisk/{key}", str(path), speech_captions(text.rstrip("."), "a woman", rng, n)
 
 
-def espeak_sentences(rng: random.Random, n: int, per_sentence: int = 3) -> Iterator[tuple[str, np.ndarray, list[str]]]:
+def espeak_sentences(rng: random.Random, n: int, per_sentence: int = 6) -> Iterator[tuple[str, np.ndarray, list[str]]]:
     """Each English sentence in `per_sentence` random voices; the other languages in two voices each."""
     if shutil.which("espeak-ng") is None:
         return
