@@ -223,7 +223,8 @@ def head_stage(args, base: Path, data: Path, out: Path, shared: Path) -> Path:
 
     # the teacher-composed baseline on the same cache rows and prompts (what the student has to beat)
     config = HeadConfig(epochs=args.head_epochs, batch_size=args.head_batch, lr=args.head_lr,
-                        composed_weight=args.composed_weight, label_weight=args.label_weight,
+                        contrastive_weight=args.contrastive_weight, composed_weight=args.composed_weight,
+                        label_weight=args.label_weight,
                         autocast_bf16=args.bf16, device=args.device, output_dir=str(out))
     trainer = HeadTrainer(model, cache, head_data, config)
     log(f"head stage: {len(rows)} training clips, {trainer.steps_per_epoch} steps/epoch of {config.batch_size}, "
@@ -269,6 +270,7 @@ def main() -> None:
     ap.add_argument("--head-epochs", type=int, default=12)
     ap.add_argument("--head-batch", type=int, default=256)
     ap.add_argument("--head-lr", type=float, default=3e-4)
+    ap.add_argument("--contrastive-weight", type=float, default=1.0, help="head stage: CLIP loss on captions")
     ap.add_argument("--composed-weight", type=float, default=1.0)
     ap.add_argument("--label-weight", type=float, default=0.5)
     ap.add_argument("--lora-steps", type=int, default=150)
