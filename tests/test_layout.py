@@ -14,6 +14,7 @@ RANKS = {
     "builders": 1, "data": 1,
     "optimize": 1,  # opt-in int8 dynamic quantisation (torch only), applied by `Embedder.load(int8=True)`
     "__init__": 2,  # the public API (registers the families)
+    "trust": 2.5,  # which model code may run: needs the registered families, used by every loader
     "inference": 3,
     "training": 4, "evaluation": 4,
     "onnx_export": 4,  # `wavlink export-onnx` and the onnxruntime embedder

@@ -42,15 +42,20 @@ def check_dim(config: Any, dim: int | None) -> None:
 
 
 def load_model_and_processor(source: str | os.PathLike, revision: str | None = None,
-                             **model_kwargs: Any) -> tuple[Any, Any]:
-    """AutoModel + AutoProcessor (remote code) from a folder or Hub id, with errors that name the problem.
+                             trust_remote_code: bool = False, **model_kwargs: Any) -> tuple[Any, Any]:
+    """AutoModel + AutoProcessor from a folder or Hub id, with errors that name the problem.
 
-    `revision` (branch, tag or commit of a Hub repo) is used for the model, its remote code and the processor
+    WavLink and OmniAudioEmbedder folders load with the package's own classes: the ``.py`` files the folder
+    carries are never executed. Another model type that ships code of its own is refused unless
+    `trust_remote_code` (`trust.resolve_trust`, decided from config.json before anything is imported).
+    `revision` (branch, tag or commit of a Hub repo) is used for the model, its code and the processor
     alike; a local folder has no revisions, so giving one there is an error rather than silently ignored.
     transformers reports a mistyped folder as an invalid repo id and an unreachable Hub id as a network
     error deep in huggingface_hub; both become one ValueError here.
     """
     from transformers import AutoModel, AutoProcessor
+
+    from .trust import read_config_dict, resolve_trust
 
     source = os.path.expanduser(os.fspath(source))
     # a Hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path
@@ -65,9 +70,10 @@ def load_model_and_processor(source: str | os.PathLike, revision: str | None = N
     if revision is not None and os.path.isdir(source):
         raise ValueError(f"a revision ({revision!r}) selects a version of a Hub repo, but {source} is a local folder")
     hub_kwargs = {"revision": revision} if revision is not None else {}
+    trust = resolve_trust(source, read_config_dict(source, revision), trust_remote_code)
     try:
-        model = AutoModel.from_pretrained(source, trust_remote_code=True, **hub_kwargs, **model_kwargs)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=True, **hub_kwargs)
+        model = AutoModel.from_pretrained(source, trust_remote_code=trust, **hub_kwargs, **model_kwargs)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=trust, **hub_kwargs)
     except OSError as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ValueError(f"cannot load model {source!r}: {first}") from err
@@ -135,8 +141,12 @@ class Embedder:
 
     @classmethod
     def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
-             dtype: torch.dtype | str | None = None, revision: str | None = None, int8: bool = False) -> Embedder:
-        """Load a model folder or Hub id (remote code); `None` means the package's default model.
+             dtype: torch.dtype | str | None = None, revision: str | None = None, int8: bool = False,
+             trust_remote_code: bool = False) -> Embedder:
+        """Load a model folder or Hub id; `None` means the package's default model.
+
+        WavLink / Omni folders load with the package's classes (their ``.py`` files are not run); another
+        model type with code of its own needs `trust_remote_code` (see `load_model_and_processor`).
 
         `dtype` (a torch dtype or one of `DTYPES`) loads the weights in that precision (default: as saved;
         `bfloat16` is the fast CPU option on CPUs with AVX-512 BF16 / AMX); `revision` is a branch, tag or
@@ -158,7 +168,8 @@ class Embedder:
                 raise ValueError(f"int8 dynamic quantisation runs on the CPU only, not on {device}")
             device = "cpu"
         kwargs = {"dtype": dtype} if dtype is not None else {}
-        model, processor = load_model_and_processor(source, revision=revision, **kwargs)
+        model, processor = load_model_and_processor(source, revision=revision, trust_remote_code=trust_remote_code,
+                                                    **kwargs)
         if int8:
             from .optimize import quantize_int8
 
@@ -236,14 +247,20 @@ class Embedder:
         return self.encode_audio(list(inputs), truncate_dim=truncate_dim, progress=progress)
 
 
-def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | None = None, **kwargs: Any):
-    """`SentenceTransformer(source, trust_remote_code=True)` whose `truncate_dim` (here and in every `encode`
-    call) must be a trained Matryoshka dim: plain sentence-transformers slices any width without complaint."""
+def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | None = None,
+                              trust_remote_code: bool = False, **kwargs: Any):
+    """`SentenceTransformer(source)` whose `truncate_dim` (here and in every `encode` call) must be a trained
+    Matryoshka dim: plain sentence-transformers slices any width without complaint. WavLink / Omni folders
+    load with the package's classes; another model type with code of its own needs `trust_remote_code`."""
     import functools
 
     from sentence_transformers import SentenceTransformer
 
-    st = SentenceTransformer(os.fspath(source), trust_remote_code=True, **kwargs)
+    from .trust import read_config_dict, resolve_trust
+
+    source = os.fspath(source)
+    trust = resolve_trust(source, read_config_dict(source, kwargs.get("revision")), trust_remote_code)
+    st = SentenceTransformer(source, trust_remote_code=trust, **kwargs)
     config = st[0].model.config
     check_dim(config, truncate_dim)
     st.truncate_dim = truncate_dim

@@ -315,9 +315,19 @@ def test_revision_and_dtype_reach_from_pretrained_for_hub_ids(model_dir: Path, s
     for name in ("AutoModel", "AutoProcessor"):
         cls = getattr(transformers, name)
         monkeypatch.setattr(cls, "from_pretrained", fake(name, cls.from_pretrained))
+    import wavlink.trust
+
+    real_config = wavlink.trust.read_config_dict
+
+    def config_dict(source, revision=None):  # the trust decision reads config.json at the same revision
+        calls.append(("config.json", source, {"revision": revision}))
+        return real_config(model_dir)
+
+    monkeypatch.setattr(wavlink.trust, "read_config_dict", config_dict)
     assert main(["search", str(sounds), "a tone", "--model", "some-org/tiny", "--revision", "v1.0",
                  "--dtype", "float16", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["results"]) == 3
+    assert calls.pop(0) == ("config.json", "some-org/tiny", {"revision": "v1.0"})
     assert [(n, s) for n, s, _ in calls] == [("AutoModel", "some-org/tiny"), ("AutoProcessor", "some-org/tiny")]
     assert calls[0][2]["revision"] == calls[1][2]["revision"] == "v1.0"
     assert calls[0][2]["dtype"] == torch.float16 and "dtype" not in calls[1][2]

@@ -188,8 +188,8 @@ def all_sizes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("dry")
     family = "all"
 
-    def recording_verify(jobs: Any, timeout: float) -> Any:  # the real verification, its report kept
-        report = hub_verify.verify(jobs, timeout=timeout)
+    def recording_verify(jobs: Any, timeout: float, **kwargs: Any) -> Any:  # the real verification, its report kept
+        report = hub_verify.verify(jobs, timeout=timeout, **kwargs)
         ALL_SIZES_VERIFIED.update(report)
         return report
 

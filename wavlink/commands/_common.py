@@ -26,6 +26,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="int8 dynamic quantisation of every Linear layer after loading (CPU only; faster, "
                              "embeddings shift slightly: see docs/bench_embed.md)")
     parser.add_argument("--dim", type=int, default=None, help="Matryoshka width (one of the trained dims)")
+    add_trust_argument(parser)
+
+
+def add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow a --model that is not a wavlink/omni model to run the Python code in its folder "
+                             "(off by default; wavlink and omni folders never need it: the package's own classes "
+                             "load them and their .py files are not run)")
 
 
 def model_load_options(args: argparse.Namespace) -> dict[str, str]:
@@ -39,7 +47,8 @@ def model_load_options(args: argparse.Namespace) -> dict[str, str]:
 def load_embedder(args: argparse.Namespace):
     from ..inference import Embedder
 
-    return Embedder.load(args.model, device=args.device, batch_size=args.batch_size, **model_load_options(args))
+    return Embedder.load(args.model, device=args.device, batch_size=args.batch_size,
+                         trust_remote_code=bool(getattr(args, "trust_remote_code", False)), **model_load_options(args))
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         plot=args.plot,
         progress=not args.quiet,
+        trust_remote_code=args.trust_remote_code,
         **model_load_options(args),
     )
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..training.finetune import BATCH_SIZE, EPOCHS, LORA_LR, MIN_STEPS
+from ._common import add_trust_argument
 
 COMMAND = "finetune"
 HELP = "LoRA-finetune a model on your own (audio, caption) pairs (CSV/JSONL manifest or audio folder)"
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep <out>/checkpoints after the run")
     parser.add_argument("--overwrite", action="store_true", help="start afresh even if --out has checkpoints")
+    add_trust_argument(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any other training option (see `wavlink train`), e.g. --set eval_every=50")
 
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         grad_accum_steps=args.grad_accum, max_train_seconds=args.max_train_seconds,
         mixed_precision="bf16" if args.bf16 else "no", gradient_checkpointing=args.gradient_checkpointing,
         num_workers=args.num_workers, seed=args.seed, on_bad_audio=args.on_bad_audio,
-        overwrite_output_dir=args.overwrite, **options,
+        overwrite_output_dir=args.overwrite, trust_remote_code=args.trust_remote_code, **options,
     )
     if int(os.environ.get("RANK", "0")) != 0:  # one summary, not one per process
         return 0

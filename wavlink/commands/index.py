@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..index import build_index, require_faiss
+    from ..trust import model_files_fingerprint
 
     require_faiss()
     state = None
@@ -44,10 +45,20 @@ def run(args: argparse.Namespace) -> int:
     embedder = load_embedder(args)
     model_source = os.path.abspath(os.path.expanduser(args.model)) if args.model and os.path.isdir(
         os.path.expanduser(args.model)) else args.model
+    model_files = model_files_fingerprint(_model_folder(args.model), args.revision)
     meta = build_index(args.source, args.out, embedder, model_source=model_source, truncate_dim=args.dim,
                        int8=args.vectors == "int8", index_type=args.index_type, chunk_size=args.chunk_size,
-                       state=state, load_options=model_load_options(args))
+                       state=state, load_options=model_load_options(args), model_files=model_files)
     if meta is not None:
         print(f"indexed {meta['count']} clips into {args.out} ({meta['index_type']}"
               f"{', int8' if meta['int8'] else ''}, {meta['dim']}-d)")
     return 0
+
+
+def _model_folder(model: str | None) -> str:
+    """The --model given (folder or Hub id), or the default model's folder when none was."""
+    if model is not None:
+        return model
+    from ..builders.default_model import default_model_dir
+
+    return str(default_model_dir())

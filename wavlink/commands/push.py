@@ -81,6 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hub.add_argument("--verify-remote", action="store_true",
                      help="after each commit, download it from the Hub and run the reload check on that copy too")
     hub.add_argument("--overwrite", action="store_true", help="replace existing dry-run output folders")
+    hub.add_argument("--trust-remote-code", action="store_true",
+                     help="let the reload check run a folder's .py files that differ from this package's own")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         license=args.license, datasets=args.dataset, retry=RetryPolicy(args.retries, args.retry_delay),
         template_dir=Path(args.card_templates) if args.card_templates else None,
         keep_remote_files=args.keep_remote_files, verify_remote=args.verify_remote,
+        trust_remote_code=args.trust_remote_code,
     )
     try:
         if args.model:

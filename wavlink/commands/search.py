@@ -58,23 +58,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_index(args: argparse.Namespace) -> int:
-    from ..index import SearchIndex
+    from ..index import LOAD_OPTIONS, SearchIndex
+    from ..trust import model_files_fingerprint
+    from .index import _model_folder
 
     queries = [args.folder, *args.queries]
     with stdout_reserved_for_json(args.json):
         index = SearchIndex(args.index)
         meta = index.meta
-        if args.model is not None and meta["model"] is not None and args.model != meta["model"]:
-            import os
-
-            if os.path.abspath(os.path.expanduser(args.model)) != os.path.abspath(os.path.expanduser(meta["model"])):
-                raise ValueError(f"this index was built by {meta['model']}; --model {args.model} gives embeddings "
-                                 "that are not comparable (omit --model to use the index's)")
         if args.model is None:
             args.model = meta["model"]
-        for key, value in meta.get("load_options", {}).items():  # the index's revision / dtype
-            if not getattr(args, key, None):
-                setattr(args, key, value)
+        options = meta.get("load_options") or {}
+        for key in LOAD_OPTIONS:  # the index's revision / dtype / int8, nothing else (meta.json is just a file)
+            if key in options and not getattr(args, key, None):
+                setattr(args, key, options[key])
+        # the query model's files against the index's, before any of that model is imported or loaded
+        index.check_model_files(model_files_fingerprint(_model_folder(args.model), args.revision), args.model)
         embedder = load_embedder(args)
         index.check(embedder.model, args.dim)
         dim = meta["truncate_dim"] if args.dim is None else args.dim

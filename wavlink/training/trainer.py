@@ -132,7 +132,7 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
         from ..inference import load_model_and_processor as load_source
 
         source = os.path.expanduser(config.model)
-        model, processor = load_source(source)
+        model, processor = load_source(source, trust_remote_code=config.trust_remote_code)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
     from ..builders.families import get_family
