@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         import gradio  # noqa: F401
     except ImportError as err:
         raise ValueError('the web app needs gradio: pip install "wavlink[app]"') from err
-    from ..app import AppEngine, build_app
+    from ..app import AppEngine, launch_app
 
     name = args.model
     if args.model is None:  # assembled once from the pip parts, then cached (works offline)
@@ -38,6 +38,5 @@ def run(args: argparse.Namespace) -> int:
     engine = AppEngine(embedder, folder=args.folder, dim=args.dim, model_name=name)
     print(f"model: {name}\nfolder: {engine.folder} ({len(engine.files)} audio files)", flush=True)
     engine.folder_embeddings()  # once, before serving: the first search is then as fast as the others
-    demo = build_app(engine)
-    demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[engine.folder], show_error=True)
+    launch_app(engine, host=args.host, port=args.port)
     return 0
