@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ._common import add_model_arguments, load_embedder
+from ._common import PORT, add_model_arguments, load_embedder
 
 COMMAND = "app"
 HELP = "a web app (Gradio) to search, classify and compare audio with text in a browser"
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", default=None,
                         help="folder of audio to search (recursively; default: the bundled CC0 recordings)")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: reachable from others)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=PORT, default=7860)
     add_model_arguments(parser)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..training.finetune import BATCH_SIZE, EPOCHS, LORA_LR, MIN_STEPS
-from ._common import add_trust_argument
+from ._common import COUNT, FRACTION, POSITIVE, POSITIVE_INT, SEED, add_trust_argument
 
 COMMAND = "finetune"
 HELP = "LoRA-finetune a model on your own (audio, caption) pairs (CSV/JSONL manifest or audio folder)"
@@ -23,25 +23,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="adapter folder (peft + sentence-transformers)")
     parser.add_argument("--val-data", nargs="+", default=None,
                         help="validation manifest(s) (default: the data's validation split, else --val-fraction)")
-    parser.add_argument("--val-fraction", type=float, default=0.1,
+    parser.add_argument("--val-fraction", type=FRACTION, default=0.1,
                         help="clips held out for validation when there is no validation split (0: none)")
-    parser.add_argument("--lora-r", type=int, default=8)
-    parser.add_argument("--lora-alpha", type=float, default=None, help="default 2 x r")
+    parser.add_argument("--lora-r", type=POSITIVE_INT, default=8)
+    parser.add_argument("--lora-alpha", type=POSITIVE, default=None, help="default 2 x r")
     parser.add_argument("--targets", default="audio,text",
                         help="towers that get LoRA: audio, text or audio,text (audio only also freezes the text "
                              "projection, so text embeddings stay unchanged)")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="passes over the data (extended to --min-steps)")
-    parser.add_argument("--min-steps", type=int, default=MIN_STEPS,
+    parser.add_argument("--epochs", type=POSITIVE_INT, default=EPOCHS, help="passes over the data (extended to --min-steps)")
+    parser.add_argument("--min-steps", type=COUNT, default=MIN_STEPS,
                         help="at least this many optimiser steps, so a small set still trains (0: epochs only)")
-    parser.add_argument("--max-steps", type=int, default=None, help="exactly this many optimiser steps")
-    parser.add_argument("--lr", type=float, default=LORA_LR, help="peak learning rate (LoRA)")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="per process")
-    parser.add_argument("--grad-accum", type=int, default=1)
-    parser.add_argument("--max-train-seconds", type=float, default=10.0, help="random crop window")
+    parser.add_argument("--max-steps", type=POSITIVE_INT, default=None, help="exactly this many optimiser steps")
+    parser.add_argument("--lr", type=POSITIVE, default=LORA_LR, help="peak learning rate (LoRA)")
+    parser.add_argument("--batch-size", type=POSITIVE_INT, default=BATCH_SIZE, help="per process")
+    parser.add_argument("--grad-accum", type=POSITIVE_INT, default=1)
+    parser.add_argument("--max-train-seconds", type=POSITIVE, default=10.0, help="random crop window")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
     parser.add_argument("--gradient-checkpointing", action="store_true")
-    parser.add_argument("--num-workers", type=int, default=2, help="audio decoding workers")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-workers", type=COUNT, default=2, help="audio decoding workers")
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--on-bad-audio", choices=["fail", "skip"], default="fail",
                         help="missing/unreadable audio: fail with a list (default) or skip and report a count")
     parser.add_argument("--merge", nargs="?", const=True, default=False, metavar="DIR",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_model_arguments, load_embedder, model_load_options
+from ._common import POSITIVE_INT, add_model_arguments, load_embedder, model_load_options
 
 COMMAND = "index"
 HELP = "embed a folder or manifest of audio into a FAISS index (resumable, multi-process) for search --index"
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="int8: 8-bit scalar-quantised vectors in the index (4x smaller; FAISS SQ8)")
     parser.add_argument("--index-type", choices=["auto", "flat", "hnsw"], default="auto",
                         help="auto: exact (flat) up to 50,000 clips, HNSW beyond")
-    parser.add_argument("--chunk-size", type=int, default=256, help="clips per saved chunk (resume granularity)")
+    parser.add_argument("--chunk-size", type=POSITIVE_INT, default=256, help="clips per saved chunk (resume granularity)")
     add_model_arguments(parser)
 
 

@@ -7,6 +7,7 @@ import argparse
 import os
 
 from ._common import (
+    POSITIVE_INT,
     add_json_argument,
     add_model_arguments,
     cosine,
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queries", nargs="*", help="text queries")
     parser.add_argument("--index", default=None,
                         help="answer from this index folder (wavlink index); its model and dim are used")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=POSITIVE_INT, default=5)
     add_json_argument(parser)
     add_model_arguments(parser)
 
