@@ -132,7 +132,8 @@ class Client:
         return json.loads(payload)
 
 
-def http_phase(model: str, folder: str, calls: int, concurrency: int, log: Path) -> dict[str, object]:
+def http_phase(model: str, folder: str, calls: int, concurrency: int, log: Path,
+               warmup: int = WARMUP) -> dict[str, object]:
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     with open(log, "w") as out:
@@ -164,8 +165,8 @@ def http_phase(model: str, folder: str, calls: int, concurrency: int, log: Path)
                 client.call(classify, [client.upload(clip), f"dog, rain, label {i % 13}"])
             return time.perf_counter() - start
 
-        for i in range(WARMUP):
-            one(i)
+        with cf.ThreadPoolExecutor(concurrency) as pool:  # warm up at the same concurrency as the run
+            list(pool.map(one, range(warmup)))
         time.sleep(1.0)
         before = _rss_mb(server.pid)
         samples: list[float] = [before]
@@ -197,14 +198,18 @@ def http_phase(model: str, folder: str, calls: int, concurrency: int, log: Path)
         sampler.join()
         time.sleep(1.0)
         after = _rss_mb(server.pid)
-        return {"calls": calls, "concurrency": concurrency, "failed": len(failures),
+        return {"warmup_calls": warmup, "calls": calls, "concurrency": concurrency, "failed": len(failures),
                 "failures": sorted(set(failures))[:5], "seconds": round(elapsed, 1),
                 "calls_per_s": round(calls / elapsed, 1),
                 "latency_p50_s": round(float(np.percentile(latencies, 50)), 3) if latencies else None,
                 "latency_max_s": round(max(latencies), 3) if latencies else None,
                 "server_rss_before_mb": round(before, 1), "server_rss_after_mb": round(after, 1),
                 "server_rss_max_mb": round(max(samples), 1), "server_rss_curve": curve,
-                "growth_kb_per_call": round((after - before) * 1024 / calls, 3)}
+                "growth_kb_per_call": round((after - before) * 1024 / calls, 3),
+                # the second half of the run alone: what a long-running server keeps adding per call
+                "second_half_growth_kb_per_call": (round((curve[-1][1] - curve[len(curve) // 2][1]) * 1024
+                                                         / max(1, curve[-1][0] - curve[len(curve) // 2][0]), 3)
+                                                   if len(curve) >= 4 else None)}
     finally:
         server.terminate()
         try:
@@ -220,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-calls", type=int, default=2000, help="0: skip the in-process phase")
     parser.add_argument("--http-calls", type=int, default=2000, help="0: skip the HTTP phase")
     parser.add_argument("--concurrency", type=int, default=50, help="HTTP clients at once")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="HTTP calls before the RSS baseline")
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -230,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             result["engine"] = engine_phase(model, folder, args.engine_calls)
             print("engine:", json.dumps(result["engine"]), flush=True)
         if args.http_calls:
-            result["http"] = http_phase(model, folder, args.http_calls, args.concurrency, Path(tmp) / "server.log")
+            result["http"] = http_phase(model, folder, args.http_calls, args.concurrency, Path(tmp) / "server.log",
+                                        warmup=args.warmup)
             print("http:", json.dumps(result["http"]), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -30,6 +30,7 @@ STATE_SESSIONS = 100
 # Model calls running at once per kind of request (search, classify, similarity); the rest wait in Gradio's
 # queue, which has no size limit, so a burst of requests is served late rather than refused.
 CONCURRENCY = 1
+ANALYTICS_EVENTS = 1000  # request records Gradio's queue keeps (GRADIO_ANALYTICS_MAX_EVENTS; its default is 10,000)
 DEFAULT_LABELS = "dog, cat, cow, rooster, frog, horse, rain, car horn, church bells, footsteps"
 DEFAULT_CAPTIONS = "a dog barking\na cat meowing\na cow mooing\na rooster crowing"
 GRADIO_MISSING = 'the web app needs gradio: pip install "wavlink[app]"'
@@ -245,6 +246,8 @@ def launch_app(engine: AppEngine, host: str = "127.0.0.1", port: int | None = 78
     Gradio always does. Load: `concurrency` model calls per request kind at once, an unbounded queue for the
     rest, and the state of at most `state_sessions` sessions kept (see `STATE_SESSIONS`).
     """
+    # Gradio keeps a record of the last 10,000 requests for its analytics page by default; 1,000 is plenty here
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS))
     demo = build_app(engine)
     demo.queue(default_concurrency_limit=concurrency, max_size=None)
     demo.launch(server_name=host, server_port=port, allowed_paths=list(engine.files), show_error=True,
