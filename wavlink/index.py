@@ -1,7 +1,8 @@
 """FAISS indexes of large audio collections: `build_index` (``wavlink index``) and `SearchIndex`
 (``wavlink search --index``).
 
-An index folder holds ``index.faiss``, ``paths.txt`` (row i of the index is line i), ``meta.json`` (model source,
+An index folder holds ``index.faiss``, ``paths.jsonl`` (row i of the index is line i: the clip's absolute path as a
+JSON string, so that any file name, newlines and U+2028 included, round-trips), ``meta.json`` (model source,
 fingerprints, dim, truncate_dim, dtype, int8, index type) and, while building, ``chunks/``: embeddings saved in
 chunks of ``chunk_size`` clips, each written to a temporary file and renamed, so a killed run continues with the
 first missing chunk. Under ``accelerate launch`` every process embeds the chunks ``c % world == rank`` and
@@ -36,8 +37,10 @@ import numpy as np
 EXACT_MAX = 50_000
 INDEX_TYPES = ("auto", "flat", "hnsw")
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
-INDEX_FILE, PATHS_FILE, META_FILE, CHUNKS_DIR = "index.faiss", "paths.txt", "meta.json", "chunks"
-FORMAT = 2  # 2: meta.json carries model_files (the model folder's file fingerprint)
+INDEX_FILE, PATHS_FILE, META_FILE, CHUNKS_DIR = "index.faiss", "paths.jsonl", "meta.json", "chunks"
+LEGACY_PATHS_FILE = "paths.txt"  # formats 1-2: one path per line, as given when building (relative to that cwd)
+# 2: meta.json carries model_files (the model folder's file fingerprint); 3: paths.jsonl, absolute paths
+FORMAT = 3
 LOAD_OPTIONS = ("revision", "dtype", "int8")  # what meta["load_options"] may set for the query model
 
 
@@ -65,19 +68,20 @@ def weights_fingerprint(model: Any) -> dict[str, Any]:
 
 
 def collection_paths(source: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[str]:
-    """Audio files of a folder (recursively, `inference.list_audio_files`) or of a manifest (column ``audio``,
-    ``path`` or ``file_name``, relative to the manifest's folder; duplicates once), in a fixed order."""
+    """Absolute paths of the audio files of a folder (recursively, `inference.list_audio_files`) or of a manifest
+    (column ``audio``, ``path`` or ``file_name``, relative to the manifest's folder; duplicates once), in a fixed
+    order."""
     from .data import read_table
     from .inference import list_audio_files
 
     source = os.fspath(source)
     if os.path.isdir(source):
-        return list_audio_files(source, log=log)
+        return list_audio_files(os.path.abspath(source), log=log)
     table = read_table(source)
     column = next((c for c in ("audio", "path", "file_name") if c in table.columns), None)
     if column is None:
         raise ValueError(f"{source}: no 'audio', 'path' or 'file_name' column (found: {', '.join(table.columns)})")
-    base = Path(source).parent
+    base = Path(source).resolve().parent
     paths: dict[str, None] = {}
     for origin, row in table.items():
         value = str(row.get(column) or "").strip()
@@ -139,7 +143,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     paths = collection_paths(source)
     fingerprint = weights_fingerprint(embedder.model)
     dim = truncate_dim or embedder.dims[0]
-    plan = {"paths_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(), "count": len(paths),
+    plan = {"paths_sha256": hashlib.sha256(json.dumps(paths).encode()).hexdigest(), "count": len(paths),
             "fingerprint": fingerprint, "truncate_dim": truncate_dim, "chunk_size": chunk_size}
     chunks = out / CHUNKS_DIR
     chunks.mkdir(parents=True, exist_ok=True)
@@ -179,7 +183,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     index, kind = make_index(vectors, int8=int8, index_type=index_type)
     faiss = require_faiss()
     _atomic_write(out / INDEX_FILE, lambda p: faiss.write_index(index, str(p)))
-    _atomic_write(out / PATHS_FILE, lambda p: p.write_text("".join(x + "\n" for x in paths), encoding="utf-8"))
+    _atomic_write(out / PATHS_FILE, lambda p: p.write_text(paths_jsonl(paths), encoding="ascii"))
     model = embedder.model
     meta = {"format": FORMAT, "model": model_source, "fingerprint": fingerprint,
             "model_type": getattr(model.config, "model_type", None), "dim": int(vectors.shape[1]),
@@ -198,6 +202,24 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     return meta
 
 
+def paths_jsonl(paths: list[str]) -> str:
+    """One JSON string per line, ASCII only (U+2028, newlines and the like escaped), for any file name."""
+    return "".join(json.dumps(p) + "\n" for p in paths)
+
+
+def read_paths(folder: Path) -> list[str]:
+    """The paths of an index's rows: ``paths.jsonl``, or an older index's ``paths.txt``."""
+    if (folder / PATHS_FILE).is_file():
+        lines = (folder / PATHS_FILE).read_text(encoding="ascii").split("\n")
+        try:
+            return [json.loads(line) for line in lines if line]
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{folder / PATHS_FILE} is damaged ({err}); rebuild the index") from err
+    if (folder / LEGACY_PATHS_FILE).is_file():
+        return (folder / LEGACY_PATHS_FILE).read_text(encoding="utf-8").split("\n")[:-1]
+    raise ValueError(f"{folder} has no {PATHS_FILE}; rebuild the index")
+
+
 class SearchIndex:
     """A built index folder: `check` refuses a query model or dim other than the one that built it."""
 
@@ -208,7 +230,7 @@ class SearchIndex:
             raise ValueError(f"{folder} is not a wavlink index (no {META_FILE}){hint}")
         self.folder = folder
         self.meta = json.loads((folder / META_FILE).read_text())
-        self.paths = (folder / PATHS_FILE).read_text(encoding="utf-8").splitlines()
+        self.paths = read_paths(folder)
         self.index = require_faiss().read_index(str(folder / INDEX_FILE))
         if self.index.ntotal != len(self.paths):
             raise ValueError(f"{folder}: {self.index.ntotal} vectors but {len(self.paths)} paths")

@@ -127,6 +127,19 @@ def print_table(rows: list[list[str]], header: list[str]) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)))
 
 
+def display_path(path: str) -> str:
+    """A path as printed in a table: one that opens from the current directory (relative when the file is under
+    it, absolute otherwise), with control and line-separator characters (newline, U+2028, ...) escaped so that a
+    row stays one line. The --json output carries paths unescaped."""
+    import os
+    import unicodedata
+
+    relative = os.path.relpath(path)
+    shown = os.path.abspath(path) if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c)[0] in "CZ" and c != " "
+                   else c for c in shown)
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b / np.linalg.norm(b, axis=-1, keepdims=True)

@@ -4,13 +4,13 @@ built by `wavlink index` (``--index IDX``: every positional argument is a query)
 from __future__ import annotations
 
 import argparse
-import os
 
 from ._common import (
     POSITIVE_INT,
     add_json_argument,
     add_model_arguments,
     cosine,
+    display_path,
     load_embedder,
     print_json,
     print_table,
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for query, best in ranked:
         print(f"\nquery: {query!r}")
-        print_table([[str(r + 1), f"{score:.3f}", os.path.relpath(files[i], args.folder)]
+        print_table([[str(r + 1), f"{score:.3f}", display_path(files[i])]
                      for r, (i, score) in enumerate(best)], ["rank", "score", "file"])
     return 0
 
@@ -86,5 +86,6 @@ def _run_index(args: argparse.Namespace) -> int:
         return 0
     for q, best in zip(queries, ranked):
         print(f"\nquery: {q!r}")
-        print_table([[str(r + 1), f"{s:.3f}", p] for r, (p, s) in enumerate(best)], ["rank", "score", "file"])
+        print_table([[str(r + 1), f"{s:.3f}", display_path(p)] for r, (p, s) in enumerate(best)],
+                    ["rank", "score", "file"])
     return 0
