@@ -13,6 +13,7 @@ RANKS = {
     "remote_code": 0, "metrics": 0,  # self-contained: the model folders' code, the evaluate metric modules
     "builders": 1, "data": 1,
     "optimize": 1,  # opt-in int8 dynamic quantisation (torch only), applied by `Embedder.load(int8=True)`
+    "long_audio": 1,  # long files embedded window by window, used by `Embedder.encode_audio`
     "__init__": 2,  # the public API (registers the families)
     "trust": 2.5,  # which model code may run: needs the registered families, used by every loader
     "inference": 3,

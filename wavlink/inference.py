@@ -138,6 +138,8 @@ class Embedder:
         accepts = inspect.signature(model.get_audio_features).parameters if hasattr(model, "get_audio_features") \
             else {}
         self._audio_kwargs = {"pooled_only": True} if "pooled_only" in accepts else {}
+        # files over one window: window by window (long_audio.py); False (or WAVLINK_STREAM_LONG_AUDIO=0): whole
+        self.stream_long_audio = os.environ.get("WAVLINK_STREAM_LONG_AUDIO", "1") != "0"
 
     @classmethod
     def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
@@ -218,7 +220,36 @@ class Embedder:
                                                   **self._audio_kwargs).pooler_output
             return feats.float().cpu().numpy()
 
-        return self._batched(list(audio), (_duration(a) for a in audio), run, progress, "audio")
+        audio = list(audio)
+        durations = [_duration(a) for a in audio]
+        # files longer than one window: decoded and embedded window by window (bounded memory, long_audio.py)
+        long = [i for i, (a, d) in enumerate(zip(audio, durations)) if self._streams(a, d)]
+        if not long:
+            return self._batched(audio, durations, run, progress, "audio")
+        from .long_audio import embed_long_file
+
+        out: list[np.ndarray | None] = [None] * len(audio)
+        for i in long:
+            out[i] = embed_long_file(self.model, self.processor, audio[i], truncate_dim, self.device,
+                                     self._audio_kwargs)
+        rest = [i for i in range(len(audio)) if out[i] is None]
+        if rest:
+            for i, emb in zip(rest, self._batched([audio[i] for i in rest], [durations[i] for i in rest], run,
+                                                  progress, "audio")):
+                out[i] = emb
+        return np.stack(out).astype(np.float32)
+
+    def _streams(self, item: Any, duration: float) -> bool:
+        """Whether a clip goes through `long_audio.embed_long_file`: a file path longer than the extractor's
+        window, for a model + processor whose long-audio embedding that path reproduces."""
+        if not isinstance(item, (str, os.PathLike)) or not self.stream_long_audio:
+            return False
+        fe = getattr(self.processor, "feature_extractor", None)
+        if fe is None or duration <= float(getattr(fe, "max_audio_seconds", float("inf"))):
+            return False
+        from .long_audio import supports_streaming
+
+        return supports_streaming(self.model, self.processor)
 
     @torch.inference_mode()
     def encode_text(self, texts: Sequence[str], truncate_dim: int | None = None,
