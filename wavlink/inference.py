@@ -55,6 +55,23 @@ def load_model_and_processor(source: str | os.PathLike, revision: str | None = N
     """
     from transformers import AutoModel, AutoProcessor
 
+    source = os.path.expanduser(os.fspath(source))
+    trust = check_model_source(source, revision, trust_remote_code)
+    hub_kwargs = {"revision": revision} if revision is not None else {}
+    try:
+        model = AutoModel.from_pretrained(source, trust_remote_code=trust, **hub_kwargs, **model_kwargs)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=trust, **hub_kwargs)
+    except OSError as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"cannot load model {source!r}: {first}") from err
+    return model, processor
+
+
+def check_model_source(source: str | os.PathLike, revision: str | None = None,
+                       trust_remote_code: bool = False) -> bool:
+    """The checks of `load_model_and_processor` that load nothing (folder there, a model and not an adapter,
+    revision only for Hub ids, whose code may run); returns the ``trust_remote_code`` to load it with.
+    Cheap, so callers run it before slower work (reading data) to report a mistyped model first."""
     from .trust import read_config_dict, resolve_trust
 
     source = os.path.expanduser(os.fspath(source))
@@ -69,15 +86,7 @@ def load_model_and_processor(source: str | os.PathLike, revision: str | None = N
         raise ValueError(f"{source} is not a model folder (no config.json)")
     if revision is not None and os.path.isdir(source):
         raise ValueError(f"a revision ({revision!r}) selects a version of a Hub repo, but {source} is a local folder")
-    hub_kwargs = {"revision": revision} if revision is not None else {}
-    trust = resolve_trust(source, read_config_dict(source, revision), trust_remote_code)
-    try:
-        model = AutoModel.from_pretrained(source, trust_remote_code=trust, **hub_kwargs, **model_kwargs)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=trust, **hub_kwargs)
-    except OSError as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"cannot load model {source!r}: {first}") from err
-    return model, processor
+    return resolve_trust(source, read_config_dict(source, revision), trust_remote_code)
 
 
 def check_labels(labels: Sequence[str]) -> list[str]:
