@@ -136,3 +136,34 @@ def test_manifest_errors_name_file_and_line_before_the_model_loads(base, toy, tm
     jsonl.write_text('{"audio": "a.wav", "caption": "x"}\n{"audio": "b.wav", "caption": \n')
     assert _finetune(base, jsonl, tmp_path / "o4") == 2
     assert "bad.jsonl line 2: invalid JSON" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- item 13: a full disk at a checkpoint
+
+
+def test_a_full_disk_at_a_checkpoint_keeps_the_previous_one(base, toy, tmp_path, capsys, monkeypatch) -> None:
+    import torch
+
+    real_save = torch.save
+
+    def full_disk(obj, f, *args, **kwargs):  # what PyTorch's zip writer raises when the disk fills up
+        if "step-00000002" in str(f):
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing "
+                               "file data/0: file write failed")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    out = tmp_path / "run"
+    args = ["--max-steps", "3", "--set", "save_every=1"]
+    assert _finetune(base, toy, out, *args) == 1
+    err = capsys.readouterr().err
+    assert "checkpoint write failed at step 2 (no space left on device?" in err and "MB free there" in err
+    assert "checkpoints/step-00000001 is intact" in err and "--resume latest" in err and "Traceback" not in err
+    checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert checkpoints == ["step-00000001"]  # the partial one is gone, the previous one kept
+    monkeypatch.setattr(torch, "save", real_save)  # space freed: the run continues from step 1
+    capsys.readouterr()
+    assert _finetune(base, toy, out, *args, "--resume", "latest") == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()
+            if json.loads(x)["type"] == "train"] == [1, 2, 3]

@@ -542,7 +542,29 @@ class ContrastiveTrainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
-        """Write ``checkpoints/step-N`` atomically (temp folder + rename) and keep the last `keep_last`."""
+        """Write ``checkpoints/step-N`` atomically (temp folder + rename) and keep the last `keep_last`.
+
+        A failed write (full or read-only disk) removes the partial temp folder, keeps the previous checkpoints
+        and raises `EnvironmentProblem` saying so (no traceback on the command line)."""
+        try:
+            return self._save_checkpoint()
+        except (OSError, RuntimeError) as err:
+            from ..errors import EnvironmentProblem, first_line, free_space_note, write_failure_hint
+
+            if isinstance(err, EnvironmentProblem):
+                raise
+            root = self.output_dir / "checkpoints"
+            shutil.rmtree(root / f"{TMP_PREFIX}{CHECKPOINT_PREFIX}{self.step:08d}", ignore_errors=True)
+            kept = list_checkpoints(self.output_dir)
+            space = free_space_note(root if root.is_dir() else self.output_dir)
+            raise EnvironmentProblem(
+                f"checkpoint write failed at step {self.step} ({write_failure_hint(err)}"
+                f"{'; ' + space if space else ''}): {first_line(err)}. "
+                + (f"The previous checkpoint {kept[-1]} is intact: free some space and run again with "
+                   "--resume latest." if kept else "No earlier checkpoint exists: free some space and start again.")
+            ) from err
+
+    def _save_checkpoint(self) -> Path:
         acc = self.accelerator
         root = self.output_dir / "checkpoints"
         final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
@@ -823,7 +845,23 @@ class ContrastiveTrainer:
 
     # ------------------------------------------------------------------ final artefacts
     def save_final(self) -> tuple[Path | None, Path | None]:
-        """Full model folder (merged for LoRA when ``merge_lora``) and, for LoRA, the adapter folder."""
+        """Full model folder (merged for LoRA when ``merge_lora``) and, for LoRA, the adapter folder; a failed
+        write raises `EnvironmentProblem` naming the checkpoint kept to resume from."""
+        try:
+            return self._save_final()
+        except (OSError, RuntimeError) as err:
+            from ..errors import EnvironmentProblem, first_line, write_failure_hint
+
+            if isinstance(err, EnvironmentProblem):
+                raise
+            kept = list_checkpoints(self.output_dir)
+            raise EnvironmentProblem(
+                f"writing the trained model failed ({write_failure_hint(err)}): {first_line(err)}. "
+                + (f"The last checkpoint {kept[-1]} is intact: free some space and run again with --resume latest."
+                   if kept else "")
+            ) from err
+
+    def _save_final(self) -> tuple[Path | None, Path | None]:
         from ..builders.wavlink import save_model_folder
 
         cfg, acc = self.config, self.accelerator
