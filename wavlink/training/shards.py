@@ -66,6 +66,7 @@ from ..data.shards import (  # the reading side lives in the data layer (evaluat
     iter_raw,
     sample_captions,
 )
+from .workers import loader_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +331,8 @@ class StreamLoader:
         self.epoch, self.batches, self.readers = epoch, batches_done, readers
         self.positions = {w: stream.worker_progress(w)[1] for w in range(stream.plan.num_workers)}
         self.loader = DataLoader(stream, batch_size=stream.batch_size, collate_fn=StreamCollator(collator),
-                                 num_workers=stream.num_workers, pin_memory=pin_memory)
+                                 num_workers=stream.num_workers, pin_memory=pin_memory,
+                                 **loader_kwargs(stream.num_workers))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for batch in self.loader:

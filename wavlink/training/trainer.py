@@ -69,6 +69,7 @@ from .grad_cache import grad_cache_backward
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
 from .shards import ShardStream, StreamLoader
 from .validation import eval_set_labels, evaluate_retrieval, to_device
+from .workers import loader_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -781,6 +782,7 @@ class ContrastiveTrainer:
         batches = self.sampler.batches(epoch)[: self.steps_per_epoch * cfg.grad_accum_steps][skip_batches:]
         return DataLoader(
             self.train_set, batch_sampler=batches, collate_fn=self.collator, num_workers=cfg.num_workers,
+            **loader_kwargs(cfg.num_workers),  # workers die with this process, even under SIGKILL
             pin_memory=self.accelerator.device.type == "cuda",
             generator=torch.Generator().manual_seed(cfg.seed + epoch),  # leaves the global RNG untouched
         )
