@@ -4,6 +4,7 @@ many clients at once against a real `wavlink app` server on 127.0.0.1 (docs/reli
     python scripts/bench_app_load.py                                  # tiny random model, 2,000 + 2,000 calls
     python scripts/bench_app_load.py --http-calls 10000 --concurrency 200 --json out.json
     python scripts/bench_app_load.py --model out/base --folder ~/sounds
+    PYTHONPATH=../old-checkout python scripts/bench_app_load.py --engine-calls 0 --api wrapper wrapper_2  # before
 
 Engine phase: `AppEngine.search` / `classify` alternately, RSS of this process before and after (after a warm-up).
 HTTP phase: the server runs `python -m wavlink app` in a child process; clients call the search and classify
@@ -28,6 +29,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+# scripts/evaluate.py would shadow the `evaluate` package that wavlink.metrics imports
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 WARMUP = 200
 
@@ -132,8 +136,8 @@ class Client:
         return json.loads(payload)
 
 
-def http_phase(model: str, folder: str, calls: int, concurrency: int, log: Path,
-               warmup: int = WARMUP) -> dict[str, object]:
+def http_phase(model: str, folder: str, calls: int, concurrency: int, log: Path, warmup: int = WARMUP,
+               api_names: tuple[str | None, str | None] = (None, None)) -> dict[str, object]:
     port = _free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     with open(log, "w") as out:
@@ -152,9 +156,9 @@ def http_phase(model: str, folder: str, calls: int, concurrency: int, log: Path,
                 if server.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"server did not start; see {log}") from None
                 time.sleep(0.5)
-        apis = sorted(info["named_endpoints"])
-        search = next(a.lstrip("/") for a in apis if "search" in a)
-        classify = next(a.lstrip("/") for a in apis if "classify" in a)
+        apis = sorted(a.lstrip("/") for a in info["named_endpoints"])
+        search = api_names[0] or next(a for a in apis if "search" in a)
+        classify = api_names[1] or next(a for a in apis if "classify" in a)
         clip = sorted(str(p) for p in Path(folder).rglob("*.wav"))[0]
 
         def one(i: int) -> float:
@@ -226,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-calls", type=int, default=2000, help="0: skip the HTTP phase")
     parser.add_argument("--concurrency", type=int, default=50, help="HTTP clients at once")
     parser.add_argument("--warmup", type=int, default=WARMUP, help="HTTP calls before the RSS baseline")
+    parser.add_argument("--api", nargs=2, default=(None, None), metavar=("SEARCH", "CLASSIFY"),
+                        help="endpoint names (default: the ones named search / classify; an app before those names "
+                             "had wrapper and wrapper_2)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -237,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             print("engine:", json.dumps(result["engine"]), flush=True)
         if args.http_calls:
             result["http"] = http_phase(model, folder, args.http_calls, args.concurrency, Path(tmp) / "server.log",
-                                        warmup=args.warmup)
+                                        warmup=args.warmup, api_names=tuple(args.api))
             print("http:", json.dumps(result["http"]), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
