@@ -6,6 +6,7 @@ The real-browser test (Playwright + Debian's chromium) is in tests/test_app_brow
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -155,7 +156,96 @@ def test_cli_launches_the_blocks_app_on_the_folder(model_dir: Path, folder: Path
     monkeypatch.setattr(gr.Blocks, "launch", fake_launch)
     assert main(["app", "--model", str(model_dir), "--folder", str(folder), "--port", "7999"]) == 0
     assert seen["server_port"] == 7999 and seen["server_name"] == "127.0.0.1"
-    assert seen["allowed_paths"] == [str(folder)]
+    assert seen["allowed_paths"] == [str(p) for p in sorted(folder.rglob("*.*")) if p.suffix in (".wav", ".flac")]
     assert isinstance(seen["blocks"], gr.Blocks)
     out = capsys.readouterr().out
     assert f"folder: {folder} (4 audio files)" in out
+
+
+# ------------------------------------------------------------------------------------------ served over HTTP
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(engine: AppEngine, folder: Path):
+    """`launch_app` as `wavlink app` runs it, on a free port, with a small session store so that the bound shows
+    within a few calls (the real one is STATE_SESSIONS)."""
+    pytest.importorskip("gradio")
+    import httpx
+
+    from wavlink.app import launch_app
+
+    (folder / "secret.txt").write_text("not for the web")
+    port = _free_port()
+    demo = launch_app(engine, port=port, block=False, quiet=True, state_sessions=8)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+    yield demo, client
+    client.close()
+    demo.close()
+
+
+def _call(client, api: str, data: list) -> list:
+    event = client.post(f"/gradio_api/call/{api}", json={"data": data}).raise_for_status().json()["event_id"]
+    kind = None
+    with client.stream("GET", f"/gradio_api/call/{api}/{event}") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in ("complete", "error"):
+                assert kind == "complete", line
+                return json.loads(line.split(":", 1)[1])
+    raise AssertionError(f"{api}: no complete event")
+
+
+def test_the_app_serves_the_listed_audio_and_nothing_else_of_the_folder(served, engine: AppEngine,
+                                                                        folder: Path) -> None:
+    _, client = served
+    for path in engine.files:  # every listed clip can be played
+        response = client.get(f"/gradio_api/file={path}")
+        assert response.status_code == 200 and response.content == Path(path).read_bytes()
+    refused = [folder / "secret.txt", folder / "notes.txt", folder, folder / "sub",
+               f"{folder}/sub/../secret.txt", f"{folder}/./notes.txt", f"{folder}//secret.txt"]
+    for path in refused:
+        assert client.get(f"/gradio_api/file={path}").status_code == 403, path
+    # a search result is played from Gradio's cache copy, which is served too
+    hits = _call(client, "search", ["a whistle", 2])
+    player = hits[1]["value"]
+    original = next(p for p in engine.files if Path(p).name == player["orig_name"])
+    assert client.get(f"/gradio_api/file={player['path']}").content == Path(original).read_bytes()
+
+
+def test_the_app_keeps_a_bounded_session_store_and_queues_concurrent_calls(served, engine: AppEngine,
+                                                                          monkeypatch) -> None:
+    """Every API call is a new Gradio session; its UI state copy used to be kept for 10,000 sessions (memory
+    grew ~0.15 MB per call). Now at most `state_sessions` are kept, and a burst of concurrent requests waits in
+    the queue (one model call at a time) and every one of them completes."""
+    import concurrent.futures as cf
+    import threading
+
+    demo, client = served
+    active, most, lock = [0], [0], threading.Lock()
+    search = engine.search
+
+    def counted(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return search(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(engine, "search", counted)
+    with cf.ThreadPoolExecutor(24) as pool:
+        results = list(pool.map(lambda i: _call(client, "search", [f"query {i}", 3]), range(48)))
+    assert all(len(r[0]["data"]) == 3 for r in results)  # every request answered, none refused
+    assert most[0] == 1  # queued, not run 24 at once
+    assert len(demo.state_holder.session_data) <= 8

@@ -15,7 +15,7 @@ pytest.importorskip("faiss")
 from helpers import SR, make_clip  # noqa: E402
 
 from wavlink.cli import main  # noqa: E402
-from wavlink.index import SearchIndex, build_index, make_index  # noqa: E402
+from wavlink.index import SearchIndex, build_index, make_index, read_paths  # noqa: E402
 from wavlink.inference import Embedder  # noqa: E402
 
 QUERIES = ["a high beep", "low noise", "clicks"]
@@ -47,7 +47,7 @@ def test_flat_index_search_equals_brute_force(setup, capsys):
     assert not Path(idx, "chunks").exists()
     results = _search_json(capsys, "--index", idx, *QUERIES, "--top-k", "5")  # the index's model is used
     embedder = Embedder.load(model)
-    paths = Path(idx, "paths.txt").read_text().splitlines()
+    paths = read_paths(Path(idx))
     audio = embedder.encode_audio(paths)
     scores = embedder.encode_text(QUERIES) @ audio.T
     for query, row, result in zip(QUERIES, scores, results):
@@ -69,7 +69,7 @@ def test_matryoshka_int8_index_and_refusals(setup, capsys):
     assert "ScalarQuantizer" in type(SearchIndex(idx).index).__name__
     results = _search_json(capsys, "--index", idx, QUERIES[0], "--top-k", "14")
     embedder = Embedder.load(model)
-    paths = Path(idx, "paths.txt").read_text().splitlines()
+    paths = read_paths(Path(idx))
     exact = embedder.encode_text(QUERIES[:1], truncate_dim=16) @ embedder.encode_audio(paths, truncate_dim=16).T
     got = [r["path"] for r in results[0]["results"]]
     assert sorted(got) == sorted(paths)  # every clip, int8 scores close to the exact ones
@@ -157,3 +157,31 @@ def test_manifest_source_and_unfinished_index_message(setup, tmp_path):
     (tmp_path / "half.idx" / "chunks").mkdir(parents=True)
     with pytest.raises(ValueError, match="unfinished build"):
         SearchIndex(tmp_path / "half.idx")
+
+
+def test_any_file_name_round_trips_and_printed_paths_open_from_any_cwd(setup, tmp_path, capsys, monkeypatch):
+    """Issue 25, items 8 and 9: names with a newline or U+2028 used to give "2 vectors but 3 paths", and paths
+    were stored relative to the build's cwd, so `cd / && wavlink search --index` printed paths that do not exist."""
+    clips = tmp_path / "odd"
+    clips.mkdir()
+    names = ["line\nbreak.wav", "sep\u2028arator.wav", "plain.wav", "tab\tand space.wav"]
+    for i, name in enumerate(names):
+        sf.write(clips / name, make_clip(0.3 + 0.05 * i, seed=20 + i), SR)
+    monkeypatch.chdir(tmp_path)  # build from a relative folder ...
+    assert main(["index", "odd", "--out", "odd.idx", "--model", str(setup / "m0")]) == 0
+    index = SearchIndex(tmp_path / "odd.idx")
+    assert sorted(index.paths) == sorted(str(clips / n) for n in names)
+    monkeypatch.chdir("/")  # ... search from elsewhere
+    results = _search_json(capsys, "--index", str(tmp_path / "odd.idx"), "a tone", "--top-k", "4")
+    assert sorted(r["path"] for r in results[0]["results"]) == sorted(str(clips / n) for n in names)
+    capsys.readouterr()
+    assert main(["search", "--index", str(tmp_path / "odd.idx"), "a tone", "--top-k", "4"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line[:1].isdigit()]
+    assert len(rows) == 4  # one line per hit: the newline and U+2028 are escaped in the table
+    shown = [line.split(None, 2)[2].strip() for line in rows]
+    unescaped = [p.encode("latin-1", "backslashreplace").decode("unicode_escape") for p in shown]
+    assert all(Path(p).is_file() for p in unescaped), shown
+    monkeypatch.chdir(tmp_path)  # under the cwd, the table shows paths relative to it, which open too
+    assert main(["search", "--index", str(tmp_path / "odd.idx"), "a tone", "--top-k", "1"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line[:1].isdigit())
+    assert row.split(None, 2)[2].startswith("odd/")

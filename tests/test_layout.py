@@ -11,9 +11,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wavlink"
 # Rank of each top-level part of the package: a module may import its own part or a part of lower rank.
 RANKS = {
     "remote_code": 0, "metrics": 0,  # self-contained: the model folders' code, the evaluate metric modules
+    "errors": 0,  # the environment failures the CLI reports in one line (full disk, ...)
     "builders": 1, "data": 1,
     "optimize": 1,  # opt-in int8 dynamic quantisation (torch only), applied by `Embedder.load(int8=True)`
+    "long_audio": 1,  # long files embedded window by window, used by `Embedder.encode_audio`
     "__init__": 2,  # the public API (registers the families)
+    "trust": 2.5,  # which model code may run: needs the registered families, used by every loader
     "inference": 3,
     "training": 4, "evaluation": 4,
     "onnx_export": 4,  # `wavlink export-onnx` and the onnxruntime embedder

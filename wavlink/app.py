@@ -8,6 +8,7 @@ clips with captions in a heat map.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from importlib import resources
@@ -21,6 +22,15 @@ from .metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettif
 from .remote_code.losses import similarity_logits
 
 MAX_RESULTS = 10  # audio players in the search tab
+# Serving limits (`launch_app`). Gradio keeps a copy of the UI's component state for every session it has seen
+# (every page load and every API call without a session is one), 10,000 by default: with this UI that is ~0.15 MB
+# a session, so memory grew by that much per call for 10,000 calls. STATE_SESSIONS bounds it; the oldest
+# sessions' state is dropped, which costs this app nothing (it keeps no per-user gr.State).
+STATE_SESSIONS = 100
+# Model calls running at once per kind of request (search, classify, similarity); the rest wait in Gradio's
+# queue, which has no size limit, so a burst of requests is served late rather than refused.
+CONCURRENCY = 1
+ANALYTICS_EVENTS = 1000  # request records Gradio's queue keeps (GRADIO_ANALYTICS_MAX_EVENTS; its default is 10,000)
 DEFAULT_LABELS = "dog, cat, cow, rooster, frog, horse, rain, car horn, church bells, footsteps"
 DEFAULT_CAPTIONS = "a dog barking\na cat meowing\na cow mooing\na rooster crowing"
 GRADIO_MISSING = 'the web app needs gradio: pip install "wavlink[app]"'
@@ -142,8 +152,8 @@ def heatmap_figure(scores: np.ndarray, clip_names: Sequence[str], captions: Sequ
 
 
 def build_app(engine: AppEngine):
-    """The Gradio ``Blocks`` app (three tabs) around ``engine``; launch it with ``allowed_paths=[engine.folder]``
-    so that the search results can be played."""
+    """The Gradio ``Blocks`` app (three tabs) around ``engine``; serve it with `launch_app`, which lets the
+    browser fetch the listed audio files and nothing else of the folder."""
     try:
         import gradio as gr
     except ImportError as err:
@@ -151,6 +161,7 @@ def build_app(engine: AppEngine):
     import pandas as pd
 
     def guarded(fn):
+        @functools.wraps(fn)
         def wrapper(*args):
             try:
                 return fn(*args)
@@ -199,8 +210,8 @@ def build_app(engine: AppEngine):
             results = gr.Dataframe(label="ranked clips", interactive=False, elem_id="search-results")
             players = [gr.Audio(visible=False, interactive=False, elem_id=f"search-player-{i}")
                        for i in range(MAX_RESULTS)]
-            search_btn.click(do_search, [query, top_k], [results, *players])
-            query.submit(do_search, [query, top_k], [results, *players])
+            search_btn.click(do_search, [query, top_k], [results, *players], api_name="search")
+            query.submit(do_search, [query, top_k], [results, *players], api_name=False)
         with gr.Tab("Classify", id="classify"):
             with gr.Row():
                 clip = gr.Audio(sources=["upload", "microphone"], type="filepath", label="clip",
@@ -210,7 +221,7 @@ def build_app(engine: AppEngine):
                                         elem_id="classify-labels")
                     classify_btn = gr.Button("Classify", variant="primary", elem_id="classify-button")
             scores = gr.Label(label="zero-shot scores", num_top_classes=10, elem_id="classify-scores")
-            classify_btn.click(do_classify, [clip, labels], scores)
+            classify_btn.click(do_classify, [clip, labels], scores, api_name="classify")
             gr.Examples([[p] for p in engine.files[:6]], inputs=[clip], label="clips from the folder")
         with gr.Tab("Similarity", id="similarity"):
             gr.Markdown("Upload clips (or leave empty to use the folder's clips) and write one caption per line.")
@@ -222,8 +233,27 @@ def build_app(engine: AppEngine):
             sim_btn = gr.Button("Compare", variant="primary", elem_id="similarity-button")
             heat = gr.Plot(label="similarity heat map", elem_id="similarity-plot")
             sim_table = gr.Dataframe(label="cosine similarities", interactive=False, elem_id="similarity-table")
-            sim_btn.click(do_similarity, [sim_files, captions], [heat, sim_table])
+            sim_btn.click(do_similarity, [sim_files, captions], [heat, sim_table], api_name="similarity")
     return demo
 
 
-__all__ = ["AppEngine", "build_app", "bundled_sounds_folder", "heatmap_figure", "parse_captions", "parse_labels"]
+def launch_app(engine: AppEngine, host: str = "127.0.0.1", port: int | None = 7860, block: bool = True,
+               state_sessions: int = STATE_SESSIONS, concurrency: int = CONCURRENCY, **launch_kwargs: Any):
+    """Serve `build_app(engine)`; returns the Blocks (with ``block=False`` it is running; ``.close()`` stops it).
+
+    Files: only ``engine.files`` (the audio the app lists) are in ``allowed_paths``, each by its exact path, so
+    ``/gradio_api/file=<folder>/anything-else`` is refused (403); uploads and Gradio's own cache are served as
+    Gradio always does. Load: `concurrency` model calls per request kind at once, an unbounded queue for the
+    rest, and the state of at most `state_sessions` sessions kept (see `STATE_SESSIONS`).
+    """
+    # Gradio keeps a record of the last 10,000 requests for its analytics page by default; 1,000 is plenty here
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", str(ANALYTICS_EVENTS))
+    demo = build_app(engine)
+    demo.queue(default_concurrency_limit=concurrency, max_size=None)
+    demo.launch(server_name=host, server_port=port, allowed_paths=list(engine.files), show_error=True,
+                state_session_capacity=state_sessions, prevent_thread_lock=not block, **launch_kwargs)
+    return demo
+
+
+__all__ = ["CONCURRENCY", "STATE_SESSIONS", "AppEngine", "build_app", "bundled_sounds_folder", "heatmap_figure",
+           "launch_app", "parse_captions", "parse_labels"]

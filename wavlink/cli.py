@@ -39,11 +39,16 @@ def _quiet_libraries() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
+    from .errors import EnvironmentProblem
+
     try:
         return int(args._run(args) or 0)
     except (ValueError, FileNotFoundError) as err:
         print(f"wavlink {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except EnvironmentProblem as err:
+        print(f"wavlink {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

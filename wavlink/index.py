@@ -1,8 +1,9 @@
 """FAISS indexes of large audio collections: `build_index` (``wavlink index``) and `SearchIndex`
 (``wavlink search --index``).
 
-An index folder holds ``index.faiss``, ``paths.txt`` (row i of the index is line i), ``meta.json`` (model source,
-fingerprint, dim, truncate_dim, dtype, int8, index type) and, while building, ``chunks/``: embeddings saved in
+An index folder holds ``index.faiss``, ``paths.jsonl`` (row i of the index is line i: the clip's absolute path as a
+JSON string, so that any file name, newlines and U+2028 included, round-trips), ``meta.json`` (model source,
+fingerprints, dim, truncate_dim, dtype, int8, index type) and, while building, ``chunks/``: embeddings saved in
 chunks of ``chunk_size`` clips, each written to a temporary file and renamed, so a killed run continues with the
 first missing chunk. Under ``accelerate launch`` every process embeds the chunks ``c % world == rank`` and
 process 0 merges them once all are there.
@@ -15,6 +16,11 @@ still affordable for exact answers. Beyond, HNSW answers in ~0.8 ms at recall@10
 100k vectors; 0.95 with int8), needs no training pass (IVF needs k-means on a sample and nprobe tuning,
 and its recall depends on both) and its build needs no second pass over the data.
 Embeddings are L2-normalised, so inner product is cosine similarity.
+
+Two fingerprints guard a search against another model's query embeddings: ``model_files`` (SHA-256 of the model
+folder's config, weights, processor and tokenizer files: `trust.model_files_fingerprint`), checked BEFORE the
+query model is loaded, so an index whose ``meta.json`` names some other folder never gets that folder's code
+imported; and ``fingerprint`` (architecture + a hash of the weights as loaded, dtype included), checked after.
 """
 
 from __future__ import annotations
@@ -31,8 +37,11 @@ import numpy as np
 EXACT_MAX = 50_000
 INDEX_TYPES = ("auto", "flat", "hnsw")
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
-INDEX_FILE, PATHS_FILE, META_FILE, CHUNKS_DIR = "index.faiss", "paths.txt", "meta.json", "chunks"
-FORMAT = 1
+INDEX_FILE, PATHS_FILE, META_FILE, CHUNKS_DIR = "index.faiss", "paths.jsonl", "meta.json", "chunks"
+LEGACY_PATHS_FILE = "paths.txt"  # formats 1-2: one path per line, as given when building (relative to that cwd)
+# 2: meta.json carries model_files (the model folder's file fingerprint); 3: paths.jsonl, absolute paths
+FORMAT = 3
+LOAD_OPTIONS = ("revision", "dtype", "int8")  # what meta["load_options"] may set for the query model
 
 
 def require_faiss():
@@ -59,19 +68,20 @@ def weights_fingerprint(model: Any) -> dict[str, Any]:
 
 
 def collection_paths(source: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[str]:
-    """Audio files of a folder (recursively, `inference.list_audio_files`) or of a manifest (column ``audio``,
-    ``path`` or ``file_name``, relative to the manifest's folder; duplicates once), in a fixed order."""
+    """Absolute paths of the audio files of a folder (recursively, `inference.list_audio_files`) or of a manifest
+    (column ``audio``, ``path`` or ``file_name``, relative to the manifest's folder; duplicates once), in a fixed
+    order."""
     from .data import read_table
     from .inference import list_audio_files
 
     source = os.fspath(source)
     if os.path.isdir(source):
-        return list_audio_files(source, log=log)
+        return list_audio_files(os.path.abspath(source), log=log)
     table = read_table(source)
     column = next((c for c in ("audio", "path", "file_name") if c in table.columns), None)
     if column is None:
         raise ValueError(f"{source}: no 'audio', 'path' or 'file_name' column (found: {', '.join(table.columns)})")
-    base = Path(source).parent
+    base = Path(source).resolve().parent
     paths: dict[str, None] = {}
     for origin, row in table.items():
         value = str(row.get(column) or "").strip()
@@ -119,10 +129,13 @@ def make_index(vectors: np.ndarray, int8: bool = False, index_type: str = "auto"
 def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any, *, model_source: str | None,
                 truncate_dim: int | None = None, int8: bool = False, index_type: str = "auto",
                 chunk_size: int = 256, progress: bool = True, state: Any = None,
-                load_options: dict[str, str] | None = None) -> dict[str, Any] | None:
+                load_options: dict[str, str] | None = None,
+                model_files: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Embed a folder or manifest into an index folder (resumable, multi-process); returns meta (rank 0).
 
-    `state` is an `accelerate.PartialState` (None: one process). A run with the same paths, model and dim
+    `model_files` is `trust.model_files_fingerprint` of the model's folder (recorded so that a search can
+    refuse another model before loading it). `state` is an `accelerate.PartialState` (None: one process).
+    A run with the same paths, model and dim
     continues from the chunks already saved; anything else in ``chunks/`` is an error (choose another --out).
     """
     out = Path(out)
@@ -130,7 +143,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     paths = collection_paths(source)
     fingerprint = weights_fingerprint(embedder.model)
     dim = truncate_dim or embedder.dims[0]
-    plan = {"paths_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(), "count": len(paths),
+    plan = {"paths_sha256": hashlib.sha256(json.dumps(paths).encode()).hexdigest(), "count": len(paths),
             "fingerprint": fingerprint, "truncate_dim": truncate_dim, "chunk_size": chunk_size}
     chunks = out / CHUNKS_DIR
     chunks.mkdir(parents=True, exist_ok=True)
@@ -170,7 +183,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     index, kind = make_index(vectors, int8=int8, index_type=index_type)
     faiss = require_faiss()
     _atomic_write(out / INDEX_FILE, lambda p: faiss.write_index(index, str(p)))
-    _atomic_write(out / PATHS_FILE, lambda p: p.write_text("".join(x + "\n" for x in paths), encoding="utf-8"))
+    _atomic_write(out / PATHS_FILE, lambda p: p.write_text(paths_jsonl(paths), encoding="ascii"))
     model = embedder.model
     meta = {"format": FORMAT, "model": model_source, "fingerprint": fingerprint,
             "model_type": getattr(model.config, "model_type", None), "dim": int(vectors.shape[1]),
@@ -178,7 +191,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
             "dtype": str(next(model.parameters()).dtype).removeprefix("torch."), "int8": bool(int8),
             "index_type": kind, "metric": "inner_product (cosine: embeddings are L2-normalised)",
             "count": len(paths), "source": os.path.abspath(os.fspath(source)),
-            "load_options": dict(load_options or {})}
+            "load_options": dict(load_options or {}), "model_files": model_files}
     if kind == "hnsw":
         meta["hnsw"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
     _atomic_write(out / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
@@ -187,6 +200,24 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     shutil.rmtree(chunks, ignore_errors=True)
     assert dim == meta["dim"]
     return meta
+
+
+def paths_jsonl(paths: list[str]) -> str:
+    """One JSON string per line, ASCII only (U+2028, newlines and the like escaped), for any file name."""
+    return "".join(json.dumps(p) + "\n" for p in paths)
+
+
+def read_paths(folder: Path) -> list[str]:
+    """The paths of an index's rows: ``paths.jsonl``, or an older index's ``paths.txt``."""
+    if (folder / PATHS_FILE).is_file():
+        lines = (folder / PATHS_FILE).read_text(encoding="ascii").split("\n")
+        try:
+            return [json.loads(line) for line in lines if line]
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{folder / PATHS_FILE} is damaged ({err}); rebuild the index") from err
+    if (folder / LEGACY_PATHS_FILE).is_file():
+        return (folder / LEGACY_PATHS_FILE).read_text(encoding="utf-8").split("\n")[:-1]
+    raise ValueError(f"{folder} has no {PATHS_FILE}; rebuild the index")
 
 
 class SearchIndex:
@@ -199,10 +230,25 @@ class SearchIndex:
             raise ValueError(f"{folder} is not a wavlink index (no {META_FILE}){hint}")
         self.folder = folder
         self.meta = json.loads((folder / META_FILE).read_text())
-        self.paths = (folder / PATHS_FILE).read_text(encoding="utf-8").splitlines()
+        self.paths = read_paths(folder)
         self.index = require_faiss().read_index(str(folder / INDEX_FILE))
         if self.index.ntotal != len(self.paths):
             raise ValueError(f"{folder}: {self.index.ntotal} vectors but {len(self.paths)} paths")
+
+    def check_model_files(self, files: dict[str, Any], source: str | None) -> None:
+        """Refuse a query model whose files are not the index's model's, before anything of it is loaded."""
+        built = self.meta.get("model_files")
+        if not built:
+            return  # an index of format 1: only the check after loading (`check`) applies
+        if files.get("sha256") == built.get("sha256"):
+            return
+        ours, theirs = built.get("files", {}), files.get("files", {})
+        differing = sorted((n for n in set(ours) | set(theirs) if ours.get(n) != theirs.get(n)),
+                           key=lambda n: (n.endswith(".py"), n))
+        raise ValueError(f"{source or 'the default model'} is not the model this index was built with: its files "
+                         f"differ from the recorded ones ({', '.join(differing[:5])}"
+                         f"{', ...' if len(differing) > 5 else ''}); embeddings of different models are not "
+                         "comparable, so it was not loaded (pass --model with the index's model, or rebuild the index)")
 
     def check(self, model: Any, truncate_dim: int | None) -> None:
         """Refuse a query embedder that is not the index's model, dim or dtype, naming both sides."""
@@ -231,5 +277,5 @@ class SearchIndex:
                 for row_ids, row_scores in zip(ids, scores)]
 
 
-__all__ = ["EXACT_MAX", "INDEX_TYPES", "SearchIndex", "build_index", "collection_paths", "make_index",
+__all__ = ["EXACT_MAX", "INDEX_TYPES", "LOAD_OPTIONS", "SearchIndex", "build_index", "collection_paths", "make_index",
            "weights_fingerprint"]

@@ -42,15 +42,37 @@ def check_dim(config: Any, dim: int | None) -> None:
 
 
 def load_model_and_processor(source: str | os.PathLike, revision: str | None = None,
-                             **model_kwargs: Any) -> tuple[Any, Any]:
-    """AutoModel + AutoProcessor (remote code) from a folder or Hub id, with errors that name the problem.
+                             trust_remote_code: bool = False, **model_kwargs: Any) -> tuple[Any, Any]:
+    """AutoModel + AutoProcessor from a folder or Hub id, with errors that name the problem.
 
-    `revision` (branch, tag or commit of a Hub repo) is used for the model, its remote code and the processor
+    WavLink and OmniAudioEmbedder folders load with the package's own classes: the ``.py`` files the folder
+    carries are never executed. Another model type that ships code of its own is refused unless
+    `trust_remote_code` (`trust.resolve_trust`, decided from config.json before anything is imported).
+    `revision` (branch, tag or commit of a Hub repo) is used for the model, its code and the processor
     alike; a local folder has no revisions, so giving one there is an error rather than silently ignored.
     transformers reports a mistyped folder as an invalid repo id and an unreachable Hub id as a network
     error deep in huggingface_hub; both become one ValueError here.
     """
     from transformers import AutoModel, AutoProcessor
+
+    source = os.path.expanduser(os.fspath(source))
+    trust = check_model_source(source, revision, trust_remote_code)
+    hub_kwargs = {"revision": revision} if revision is not None else {}
+    try:
+        model = AutoModel.from_pretrained(source, trust_remote_code=trust, **hub_kwargs, **model_kwargs)
+        processor = AutoProcessor.from_pretrained(source, trust_remote_code=trust, **hub_kwargs)
+    except OSError as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"cannot load model {source!r}: {first}") from err
+    return model, processor
+
+
+def check_model_source(source: str | os.PathLike, revision: str | None = None,
+                       trust_remote_code: bool = False) -> bool:
+    """The checks of `load_model_and_processor` that load nothing (folder there, a model and not an adapter,
+    revision only for Hub ids, whose code may run); returns the ``trust_remote_code`` to load it with.
+    Cheap, so callers run it before slower work (reading data) to report a mistyped model first."""
+    from .trust import read_config_dict, resolve_trust
 
     source = os.path.expanduser(os.fspath(source))
     # a Hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path
@@ -64,14 +86,7 @@ def load_model_and_processor(source: str | os.PathLike, revision: str | None = N
         raise ValueError(f"{source} is not a model folder (no config.json)")
     if revision is not None and os.path.isdir(source):
         raise ValueError(f"a revision ({revision!r}) selects a version of a Hub repo, but {source} is a local folder")
-    hub_kwargs = {"revision": revision} if revision is not None else {}
-    try:
-        model = AutoModel.from_pretrained(source, trust_remote_code=True, **hub_kwargs, **model_kwargs)
-        processor = AutoProcessor.from_pretrained(source, trust_remote_code=True, **hub_kwargs)
-    except OSError as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"cannot load model {source!r}: {first}") from err
-    return model, processor
+    return resolve_trust(source, read_config_dict(source, revision), trust_remote_code)
 
 
 def check_labels(labels: Sequence[str]) -> list[str]:
@@ -132,11 +147,17 @@ class Embedder:
         accepts = inspect.signature(model.get_audio_features).parameters if hasattr(model, "get_audio_features") \
             else {}
         self._audio_kwargs = {"pooled_only": True} if "pooled_only" in accepts else {}
+        # files over one window: window by window (long_audio.py); False (or WAVLINK_STREAM_LONG_AUDIO=0): whole
+        self.stream_long_audio = os.environ.get("WAVLINK_STREAM_LONG_AUDIO", "1") != "0"
 
     @classmethod
     def load(cls, source: str | os.PathLike | None = None, device: str | None = None, batch_size: int = 16,
-             dtype: torch.dtype | str | None = None, revision: str | None = None, int8: bool = False) -> Embedder:
-        """Load a model folder or Hub id (remote code); `None` means the package's default model.
+             dtype: torch.dtype | str | None = None, revision: str | None = None, int8: bool = False,
+             trust_remote_code: bool = False) -> Embedder:
+        """Load a model folder or Hub id; `None` means the package's default model.
+
+        WavLink / Omni folders load with the package's classes (their ``.py`` files are not run); another
+        model type with code of its own needs `trust_remote_code` (see `load_model_and_processor`).
 
         `dtype` (a torch dtype or one of `DTYPES`) loads the weights in that precision (default: as saved;
         `bfloat16` is the fast CPU option on CPUs with AVX-512 BF16 / AMX); `revision` is a branch, tag or
@@ -158,7 +179,8 @@ class Embedder:
                 raise ValueError(f"int8 dynamic quantisation runs on the CPU only, not on {device}")
             device = "cpu"
         kwargs = {"dtype": dtype} if dtype is not None else {}
-        model, processor = load_model_and_processor(source, revision=revision, **kwargs)
+        model, processor = load_model_and_processor(source, revision=revision, trust_remote_code=trust_remote_code,
+                                                    **kwargs)
         if int8:
             from .optimize import quantize_int8
 
@@ -207,7 +229,36 @@ class Embedder:
                                                   **self._audio_kwargs).pooler_output
             return feats.float().cpu().numpy()
 
-        return self._batched(list(audio), (_duration(a) for a in audio), run, progress, "audio")
+        audio = list(audio)
+        durations = [_duration(a) for a in audio]
+        # files longer than one window: decoded and embedded window by window (bounded memory, long_audio.py)
+        long = [i for i, (a, d) in enumerate(zip(audio, durations)) if self._streams(a, d)]
+        if not long:
+            return self._batched(audio, durations, run, progress, "audio")
+        from .long_audio import embed_long_file
+
+        out: list[np.ndarray | None] = [None] * len(audio)
+        for i in long:
+            out[i] = embed_long_file(self.model, self.processor, audio[i], truncate_dim, self.device,
+                                     self._audio_kwargs)
+        rest = [i for i in range(len(audio)) if out[i] is None]
+        if rest:
+            for i, emb in zip(rest, self._batched([audio[i] for i in rest], [durations[i] for i in rest], run,
+                                                  progress, "audio")):
+                out[i] = emb
+        return np.stack(out).astype(np.float32)
+
+    def _streams(self, item: Any, duration: float) -> bool:
+        """Whether a clip goes through `long_audio.embed_long_file`: a file path longer than the extractor's
+        window, for a model + processor whose long-audio embedding that path reproduces."""
+        if not isinstance(item, (str, os.PathLike)) or not self.stream_long_audio:
+            return False
+        fe = getattr(self.processor, "feature_extractor", None)
+        if fe is None or duration <= float(getattr(fe, "max_audio_seconds", float("inf"))):
+            return False
+        from .long_audio import supports_streaming
+
+        return supports_streaming(self.model, self.processor)
 
     @torch.inference_mode()
     def encode_text(self, texts: Sequence[str], truncate_dim: int | None = None,
@@ -236,14 +287,20 @@ class Embedder:
         return self.encode_audio(list(inputs), truncate_dim=truncate_dim, progress=progress)
 
 
-def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | None = None, **kwargs: Any):
-    """`SentenceTransformer(source, trust_remote_code=True)` whose `truncate_dim` (here and in every `encode`
-    call) must be a trained Matryoshka dim: plain sentence-transformers slices any width without complaint."""
+def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | None = None,
+                              trust_remote_code: bool = False, **kwargs: Any):
+    """`SentenceTransformer(source)` whose `truncate_dim` (here and in every `encode` call) must be a trained
+    Matryoshka dim: plain sentence-transformers slices any width without complaint. WavLink / Omni folders
+    load with the package's classes; another model type with code of its own needs `trust_remote_code`."""
     import functools
 
     from sentence_transformers import SentenceTransformer
 
-    st = SentenceTransformer(os.fspath(source), trust_remote_code=True, **kwargs)
+    from .trust import read_config_dict, resolve_trust
+
+    source = os.fspath(source)
+    trust = resolve_trust(source, read_config_dict(source, kwargs.get("revision")), trust_remote_code)
+    st = SentenceTransformer(source, trust_remote_code=trust, **kwargs)
     config = st[0].model.config
     check_dim(config, truncate_dim)
     st.truncate_dim = truncate_dim

@@ -174,7 +174,8 @@ class OnnxEmbedder:
         if not manifest_path.is_file():
             raise ValueError(f"{folder} is not an ONNX export (no {MANIFEST}); make one with `wavlink export-onnx`")
         self.manifest = json.loads(manifest_path.read_text())
-        self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+        # the package's registered processor classes: the folder's .py files are not run
+        self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
         self.audio_session = _session(folder / self.manifest["audio"], threads)
         self.text_session = _session(folder / self.manifest["text"], threads)
         self.batch_size = batch_size

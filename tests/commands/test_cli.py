@@ -45,7 +45,7 @@ def test_embed_audio_npy_matches_the_api(model_dir: Path, sounds: Path, tmp_path
     out = tmp_path / "audio.npy"
     assert main(["embed", str(sounds), "--model", str(model_dir), "--out", str(out), "--dim", "16"]) == 0
     vectors = np.load(out)
-    names = (tmp_path / "audio.txt").read_text().split()
+    names = [json.loads(line) for line in (tmp_path / "audio.npy.inputs.jsonl").read_text().splitlines()]
     assert vectors.shape == (3, 16) and len(names) == 3
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     expected = Embedder.load(model_dir).encode_audio(names, truncate_dim=16)
@@ -58,7 +58,7 @@ def test_embed_text_safetensors_keeps_inputs_and_modality(model_dir: Path, tmp_p
     assert main(["embed", "--text", *texts, "--model", str(model_dir), "--out", str(out)]) == 0
     with safe_open(str(out), "np") as f:
         vectors, meta = f.get_tensor("embeddings"), f.metadata()
-    assert meta["modality"] == "text" and meta["inputs"].split("\n") == texts
+    assert meta["modality"] == "text" and meta["inputs_format"] == "json" and json.loads(meta["inputs"]) == texts
     np.testing.assert_allclose(vectors, Embedder.load(model_dir).encode_text(texts), atol=1e-5)
 
 
@@ -79,6 +79,37 @@ def test_embed_errors_are_one_line(model_dir: Path, tmp_path: Path, capsys, args
 def test_embed_rejects_an_unknown_output_suffix(model_dir: Path, capsys) -> None:
     assert main(["embed", "--text", "a", "--model", str(model_dir), "--out", "x.csv"]) == 2
     assert "--out must end with .npy or .safetensors" in capsys.readouterr().err
+
+
+def test_embed_never_overwrites_a_file_it_did_not_create(model_dir: Path, tmp_path: Path, capsys,
+                                                         monkeypatch) -> None:
+    """Issue 25, item 4: `--out notes.npy` used to replace notes.txt (its sidecar) silently."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    out = tmp_path / "notes.npy"
+    texts = ["a dog\nbarking", "rain\u2028on a roof", "plain"]  # inputs with line breaks round-trip
+    assert main(["embed", "--text", *texts, "--model", str(model_dir), "--out", str(out)]) == 0
+    assert notes.read_text() == "my notes\n"
+    sidecar = tmp_path / "notes.npy.inputs.jsonl"
+    assert [json.loads(line) for line in sidecar.read_text(encoding="utf-8").splitlines()] == texts
+    first = out.read_bytes()
+    # a second run into the same file is refused before the model loads, and leaves both files alone
+    import wavlink.inference
+
+    monkeypatch.setattr(wavlink.inference.Embedder, "load", lambda *a, **k: pytest.fail("model loaded"))
+    for existing in (out, sidecar):
+        capsys.readouterr()
+        assert main(["embed", "--text", "x", "--model", str(model_dir), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "already exists" in err and "--overwrite" in err and "Traceback" not in err
+        out.unlink() if existing is out else None  # the sidecar alone is protected as well
+    sidecar.unlink()
+    out.write_bytes(first)
+    monkeypatch.undo()
+    assert main(["embed", "--text", "x", "--model", str(model_dir), "--out", str(out), "--overwrite"]) == 0
+    assert np.load(out).shape[0] == 1 and sidecar.read_text() == '"x"\n'
+    assert main(["embed", "--text", "x", "--model", str(model_dir), "--out", str(tmp_path / "no" / "x.npy")]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_missing_model_folder_and_unreachable_hub_id(tmp_path: Path, capsys) -> None:
@@ -115,9 +146,9 @@ def test_search_ranks_the_folder_recursively(model_dir: Path, sounds: Path, caps
     assert main(["search", str(sounds), "a high whistle", "--model", str(model_dir), "--top-k", "3"]) == 0
     out = capsys.readouterr().out
     files = [line.split()[-1] for line in out.splitlines() if line[:1].isdigit()]
-    assert sorted(files) == ["low.wav", "mid.flac", "sub/high.wav"]
+    assert sorted(Path(f).relative_to(sounds).as_posix() for f in files) == ["low.wav", "mid.flac", "sub/high.wav"]
     emb = Embedder.load(model_dir)
-    scores = (emb.encode_text(["a high whistle"]) @ emb.encode_audio([str(sounds / f) for f in files]).T)[0]
+    scores = (emb.encode_text(["a high whistle"]) @ emb.encode_audio(files).T)[0]  # printed paths open as they are
     assert list(scores) == sorted(scores, reverse=True)
 
 
@@ -189,13 +220,13 @@ def test_search_and_embed_skip_undecodable_files_with_one_note(model_dir: Path, 
     assert main(["search", str(mixed_folder), "a tone", "--model", str(model_dir)]) == 0
     captured = capsys.readouterr()
     files = [line.split()[-1] for line in captured.out.splitlines() if line[:1].isdigit()]
-    assert files == ["real.wav"]
+    assert files == [str(mixed_folder / "real.wav")]  # a path that opens from the current directory
     notes = [line for line in captured.err.splitlines() if "skipped" in line]
     assert len(notes) == 1 and "skipped 3 audio file(s)" in notes[0] and "1 .aac, 2 .m4a" in notes[0], captured.err
     out = tmp_path / "mixed.npy"
     assert main(["embed", str(mixed_folder), "--model", str(model_dir), "--out", str(out)]) == 0
     assert np.load(out).shape[0] == 1
-    assert (tmp_path / "mixed.txt").read_text().split() == [str(mixed_folder / "real.wav")]
+    assert (tmp_path / "mixed.npy.inputs.jsonl").read_text() == json.dumps(str(mixed_folder / "real.wav")) + "\n"
     assert "skipped 3 audio file(s)" in capsys.readouterr().err
 
 
@@ -315,9 +346,19 @@ def test_revision_and_dtype_reach_from_pretrained_for_hub_ids(model_dir: Path, s
     for name in ("AutoModel", "AutoProcessor"):
         cls = getattr(transformers, name)
         monkeypatch.setattr(cls, "from_pretrained", fake(name, cls.from_pretrained))
+    import wavlink.trust
+
+    real_config = wavlink.trust.read_config_dict
+
+    def config_dict(source, revision=None):  # the trust decision reads config.json at the same revision
+        calls.append(("config.json", source, {"revision": revision}))
+        return real_config(model_dir)
+
+    monkeypatch.setattr(wavlink.trust, "read_config_dict", config_dict)
     assert main(["search", str(sounds), "a tone", "--model", "some-org/tiny", "--revision", "v1.0",
                  "--dtype", "float16", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["results"]) == 3
+    assert calls.pop(0) == ("config.json", "some-org/tiny", {"revision": "v1.0"})
     assert [(n, s) for n, s, _ in calls] == [("AutoModel", "some-org/tiny"), ("AutoProcessor", "some-org/tiny")]
     assert calls[0][2]["revision"] == calls[1][2]["revision"] == "v1.0"
     assert calls[0][2]["dtype"] == torch.float16 and "dtype" not in calls[1][2]

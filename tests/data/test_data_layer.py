@@ -89,3 +89,20 @@ def test_decoder_refuses_nan_samples_and_empty_bytes(tmp_path: Path) -> None:
         decode_audio(tmp_path / "nan.wav", 16000)
     with pytest.raises(ValueError, match="empty audio bytes"):
         decode_audio(b"", 16000)
+
+
+def test_a_manifest_that_is_not_utf8_names_its_file_and_line(tmp_path) -> None:
+    """Issue 25, item 12: this used to be `'utf-8' codec can't decode byte 0xff in position 40`, no file, no line."""
+    for name, body in [("m.csv", b"audio,caption\na.wav,fine\nb.wav,caf\xe9 noir\n"),
+                       ("m.tsv", b"audio\tcaption\na.wav\tfine\nb.wav\tcaf\xe9 noir\n"),
+                       ("m.jsonl", b'{"audio": "a.wav", "caption": "fine"}\n\n{"audio": "b.wav", "caption": "\xff"}\n'),
+                       ("m.json", b'[{"audio": "a.wav",\n "caption": "\xff"}]')]:
+        (tmp_path / name).write_bytes(body)
+        line = 2 if name == "m.json" else 3
+        with pytest.raises(ValueError, match=rf"{name} line {line}: not UTF-8 text \(byte 0x(e9|ff) at column \d+\); "
+                                             "save the manifest as UTF-8"):
+            read_table(tmp_path / name)
+    (tmp_path / "bom.csv").write_bytes("\ufeffaudio,caption\na.wav,café\n".encode())
+    table = read_table(tmp_path / "bom.csv")
+    assert table.columns == ["audio", "caption"] and table.rows[0]["caption"] == "café"
+    assert table.origins == ["bom.csv line 2"]

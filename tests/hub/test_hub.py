@@ -188,8 +188,8 @@ def all_sizes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("dry")
     family = "all"
 
-    def recording_verify(jobs: Any, timeout: float) -> Any:  # the real verification, its report kept
-        report = hub_verify.verify(jobs, timeout=timeout)
+    def recording_verify(jobs: Any, timeout: float, **kwargs: Any) -> Any:  # the real verification, its report kept
+        report = hub_verify.verify(jobs, timeout=timeout, **kwargs)
         ALL_SIZES_VERIFIED.update(report)
         return report
 
@@ -728,13 +728,15 @@ def test_contradictory_or_incomplete_arguments_are_refused(tiny_folder: Path, tm
              ([], "either --model DIR"),
              (["--model", str(tiny_folder)], "--model needs --repo"),
              (["--all-sizes"], "--all-sizes needs --org"),
-             (["--model", str(tiny_folder), "--repo", f"{ORG}/x", "--retries", "0"], "--retries must be >= 1"),
              (["--all-sizes", "--org", ORG, "--presets", "base,huge"], "unknown preset(s) ['huge']"),
              (["--model", str(tiny_folder), "--repo", f"{ORG}/x", "--verify-remote"],
               "--verify-remote checks an uploaded commit")]
     for args, message in cases:
         assert push(*args, "--dry-run", dry) == 2, args
         assert message in capsys.readouterr().err, args
+    with pytest.raises(SystemExit) as exit_info:  # numbers are checked when the command line is parsed
+        push("--model", str(tiny_folder), "--repo", f"{ORG}/x", "--retries", "0", "--dry-run", dry)
+    assert exit_info.value.code == 2 and "argument --retries: must be an integer >= 1" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()  # refused before anything was written
 
 

@@ -190,11 +190,12 @@ def test_files_are_decoded_batch_by_batch(tiny_folder, tmp_path, monkeypatch):
         sf.write(paths[-1], make_clip(0.5 + 0.1 * i, seed=i), 16000)
     embedder = Embedder.load(tiny_folder, device="cpu", batch_size=3)
     seen = []
-    plain = embedder.processor.__call__
+    real = embedder.processor
+    plain = real.__call__
 
     class Spy:
         def __getattr__(self, name):
-            return getattr(embedder.processor, name)
+            return getattr(real, name)
 
         def __call__(self, audio=None, **kwargs):
             seen.append(list(audio))

@@ -148,6 +148,44 @@ def test_corrupt_member_fails_naming_shard_and_key_or_is_skipped(shards, tmp_pat
     assert head + tail == batches
 
 
+def _with_truncated_shard(shards: Path, tmp_path: Path, keep_index: bool) -> Path:
+    """A copy whose shard-000003.tar is cut in the middle of its third sample (an interrupted copy)."""
+    out = tmp_path / f"cut-{keep_index}"
+    shutil.copytree(shards, out)
+    tar = out / "shard-000003.tar"
+    data = tar.read_bytes()
+    tar.write_bytes(data[: int(len(data) * 0.55)])
+    if not keep_index:
+        (out / "shards.json").unlink()
+    return out
+
+
+@pytest.mark.parametrize("keep_index", [True, False])
+def test_a_truncated_shard_is_named_or_skipped_and_counted(shards, tmp_path, caplog, keep_index):
+    """Issue 25, item 11: a cut-short tar raised tarfile.ReadError (a traceback naming no file)."""
+    cut = _with_truncated_shard(shards, tmp_path, keep_index)
+    spec = str(cut) if keep_index else str(cut / "shard-{000000..000007}.tar")
+    with pytest.raises(ValueError, match=r"shard .*shard-000003\.tar is truncated or damaged: reading stopped "
+                                         r"after \d sample\(s\)"):
+        _batches(StreamLoader(ShardStream(spec, batch_size=5, num_workers=0, shuffle_buffer=4), Keys(), epoch=0))
+    stream = ShardStream(spec, batch_size=5, num_workers=0, shuffle_buffer=4, on_bad_audio="skip")
+    with caplog.at_level("WARNING"):
+        batches = _batches(StreamLoader(stream, Keys(), epoch=0))
+    flat = [c for b in batches for c in b]
+    shard3 = {f"sound number {i}" for i in range(15, 20)}
+    lost = shard3 - set(flat)
+    assert len(lost) >= 2 and "sound number 19" in lost  # the samples after the cut
+    assert len(flat) == stream.plan.examples_per_worker  # the epoch is still full (a second pass tops it up)
+    if keep_index:  # the index says 5: the missing ones are counted as bad samples, once per shard in the log
+        assert set(flat) | lost == {f"sound number {i}" for i in range(40)}
+        assert stream.bad_samples == len(lost)
+        assert sum("skipping the rest of a shard" in r.message for r in caplog.records) == 1
+        assert "(empty header)" in caplog.text or "unexpected end of data" in caplog.text
+    # reading the shards whole (evaluation) names the shard too
+    with pytest.raises(ValueError, match=r"shard-000003\.tar is truncated or damaged"):
+        read_shards(spec)
+
+
 def test_too_few_shards_for_the_readers_is_an_error(shards):
     with pytest.raises(ValueError, match="8 shard.*cannot feed 2 process.*x 8 worker"):
         ShardStream(str(shards), batch_size=2, world_size=2, num_workers=8)

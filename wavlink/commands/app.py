@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from ._common import add_model_arguments, load_embedder
+from ._common import PORT, add_model_arguments, load_embedder
 
 COMMAND = "app"
 HELP = "a web app (Gradio) to search, classify and compare audio with text in a browser"
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", default=None,
                         help="folder of audio to search (recursively; default: the bundled CC0 recordings)")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: reachable from others)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=PORT, default=7860)
     add_model_arguments(parser)
 
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         import gradio  # noqa: F401
     except ImportError as err:
         raise ValueError('the web app needs gradio: pip install "wavlink[app]"') from err
-    from ..app import AppEngine, build_app
+    from ..app import AppEngine, launch_app
 
     name = args.model
     if args.model is None:  # assembled once from the pip parts, then cached (works offline)
@@ -38,6 +38,5 @@ def run(args: argparse.Namespace) -> int:
     engine = AppEngine(embedder, folder=args.folder, dim=args.dim, model_name=name)
     print(f"model: {name}\nfolder: {engine.folder} ({len(engine.files)} audio files)", flush=True)
     engine.folder_embeddings()  # once, before serving: the first search is then as fast as the others
-    demo = build_app(engine)
-    demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[engine.folder], show_error=True)
+    launch_app(engine, host=args.host, port=args.port)
     return 0

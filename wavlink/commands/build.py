@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..builders.families import FAMILIES, get_family
+from ._common import POSITIVE_INT, SEED
 
 COMMAND = "build"
 HELP = "assemble a model folder from pretrained parts (Whisper + text encoder, or audio encoder + LLM)"
@@ -14,15 +15,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--family", choices=sorted(FAMILIES), default="wavlink")
     parser.add_argument("--whisper", help="wavlink: Whisper checkpoint folder or Hub id")
     parser.add_argument("--text", help="wavlink: text encoder folder or Hub id (CLIP, BERT/MiniLM, ...)")
-    parser.add_argument("--projection-dim", type=int, default=None)
+    parser.add_argument("--projection-dim", type=POSITIVE_INT, default=None)
     parser.add_argument("--audio-encoder", help="omni: Qwen2.5-Omni / Qwen3-Omni / Whisper checkpoint")
     parser.add_argument("--llm", help="omni: causal LM checkpoint (Qwen2/2.5/3)")
-    parser.add_argument("--num-layers", type=int, default=None, help="omni: keep the first N decoder layers")
+    parser.add_argument("--num-layers", type=POSITIVE_INT, default=None, help="omni: keep the first N decoder layers")
     parser.add_argument("--preset", default=None,
                         help="omni: take the sources and layer count of a preset (m1..m4, omni-7b, omni-7b-l10, ...); "
                              "--audio-encoder/--llm/--num-layers override it")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0)
 
 
 def run(args: argparse.Namespace) -> int:

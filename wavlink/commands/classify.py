@@ -6,6 +6,7 @@ import argparse
 import os
 
 from ._common import (
+    POSITIVE_INT,
     add_json_argument,
     add_model_arguments,
     cosine,
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="audio files or folders")
     parser.add_argument("--labels", required=True,
                         help="comma-separated labels, or a text file with one label per line")
-    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--top-k", type=POSITIVE_INT, default=3)
     parser.add_argument("--template", action="append", default=None,
                         help="prompt template with {} (repeatable; default: the package's template ensemble)")
     add_json_argument(parser)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..builders.families import FAMILIES, get_family
+from ._common import SEED
 
 COMMAND = "create"
 HELP = "write a randomly initialised model folder (model + processor) for a preset"
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--tokenizer", default=None,
                         help="tokenizer folder/Hub id, or 'byte-level' (offline; default: the preset's own)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0)
 
 
 def run(args: argparse.Namespace) -> int:

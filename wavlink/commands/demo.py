@@ -6,7 +6,7 @@ import argparse
 import os
 from importlib import resources
 
-from ._common import cosine, print_table
+from ._common import add_trust_argument, cosine, print_table
 
 COMMAND = "demo"
 HELP = "search and classify the bundled real CC0 recordings with text (the default model unless --model)"
@@ -21,13 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model folder or Hub id (default: the package's default model if it can be "
                              "assembled, otherwise a randomly initialised tiny model)")
     parser.add_argument("--device", default=None)
+    add_trust_argument(parser)
 
 
 def _embedder(args: argparse.Namespace):
     from ..inference import Embedder
 
     if args.model is not None:
-        return Embedder.load(args.model, device=args.device), args.model
+        return Embedder.load(args.model, device=args.device, trust_remote_code=args.trust_remote_code), args.model
     try:
         from ..builders.default_model import default_model_dir
 

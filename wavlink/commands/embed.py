@@ -1,9 +1,16 @@
-"""`wavlink embed`: audio files or texts to a .npy or .safetensors file."""
+"""`wavlink embed`: audio files or texts to a .npy or .safetensors file.
+
+A ``.npy`` output gets a sidecar ``<out>.inputs.jsonl`` (``vectors.npy.inputs.jsonl``: one JSON string per row,
+the input of that row, so any file name or text round-trips); a ``.safetensors`` output keeps the inputs in its
+metadata. Neither file is overwritten unless --overwrite is given, and both are checked before the model loads.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -11,40 +18,85 @@ from ._common import add_model_arguments, load_embedder
 
 COMMAND = "embed"
 HELP = "embed audio files (or texts with --text) and save the vectors to .npy or .safetensors"
+SIDECAR_SUFFIX = ".inputs.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="audio files, folders of audio, or texts with --text")
     parser.add_argument("--text", action="store_true", help="treat inputs as texts")
-    parser.add_argument("--out", required=True, help="output file: .npy or .safetensors")
+    parser.add_argument("--out", required=True,
+                        help=f"output file: .npy (with a {SIDECAR_SUFFIX} sidecar listing the inputs) or .safetensors")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out (and its sidecar) if they exist")
     add_model_arguments(parser)
+
+
+def sidecar_path(out: str | os.PathLike) -> Path:
+    """Where the inputs of a .npy output are listed: ``<out>.inputs.jsonl`` (never another file's name)."""
+    return Path(f"{os.fspath(out)}{SIDECAR_SUFFIX}")
+
+
+def output_files(out: str) -> list[Path]:
+    return [Path(out), sidecar_path(out)] if out.endswith(".npy") else [Path(out)]
+
+
+def check_outputs(out: str, overwrite: bool) -> None:
+    """Refuse, before any work, an output that would replace an existing file or land in a missing folder."""
+    if not out.endswith((".npy", ".safetensors")):
+        raise ValueError(f"--out must end with .npy or .safetensors, got {out}")
+    for path in output_files(out):
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; --out names the file to write")
+        if path.exists() and not overwrite:
+            raise ValueError(f"{path} already exists; pass --overwrite to replace it, or choose another --out")
+    parent = Path(out).parent
+    if not parent.is_dir():
+        raise ValueError(f"the folder of --out does not exist: {parent}")
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..inference import list_audio_files
 
-    if not args.out.endswith((".npy", ".safetensors")):
-        raise ValueError(f"--out must end with .npy or .safetensors, got {args.out}")
-    embedder = load_embedder(args)
+    check_outputs(args.out, args.overwrite)
     if args.text:
         items = list(args.inputs)
-        vectors = embedder.encode_text(items, truncate_dim=args.dim, progress=True)
     else:
         items = []
         for x in args.inputs:
             items.extend(list_audio_files(x) if os.path.isdir(x) else [x])
+    embedder = load_embedder(args)
+    if args.text:
+        vectors = embedder.encode_text(items, truncate_dim=args.dim, progress=True)
+    else:
         vectors = embedder.encode_audio(items, truncate_dim=args.dim, progress=True)
     vectors = vectors.astype(np.float32)
+    check_outputs(args.out, args.overwrite)  # nothing appeared there while we worked
+    out = Path(args.out)
     if args.out.endswith(".npy"):
-        np.save(args.out, vectors)
-        with open(args.out[:-4] + ".txt", "w") as f:
-            f.write("\n".join(str(x).replace("\n", " ") for x in items) + "\n")
+        def save_npy(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, vectors)
+
+        _write_atomic(out, save_npy)
+        lines = "".join(json.dumps(str(x)) + "\n" for x in items)  # ASCII: U+2028 & co. escaped, one line each
+        _write_atomic(sidecar_path(out), lambda tmp: tmp.write_text(lines, encoding="utf-8"))
+        where = f"{out} (inputs: {sidecar_path(out)})"
     else:
         import torch
         from safetensors.torch import save_file
 
-        save_file({"embeddings": torch.from_numpy(vectors)}, args.out,
-                  metadata={"inputs": "\n".join(str(x).replace("\n", " ") for x in items),
-                            "modality": "text" if args.text else "audio"})
-    print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} embeddings to {args.out}")
+        _write_atomic(out, lambda tmp: save_file(
+            {"embeddings": torch.from_numpy(vectors)}, str(tmp),
+            metadata={"inputs": json.dumps([str(x) for x in items], ensure_ascii=False), "inputs_format": "json",
+                      "modality": "text" if args.text else "audio"}))
+        where = str(out)
+    print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} embeddings to {where}")
     return 0

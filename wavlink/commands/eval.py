@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_model_arguments, model_load_options
+from ._common import COUNT, add_model_arguments, model_load_options
 
 COMMAND = "eval"
 HELP = "evaluate a model on retrieval or zero-shot classification data (AudioCaps, Clotho, ESC-50, ...)"
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--matryoshka", action="store_true",
                         help="evaluate every trained dim (d, d/2, d/4, d/8) and draw the quality-vs-dim PNG")
     parser.add_argument("--quantize", action="store_true", help="also evaluate int8 and binary audio embeddings")
-    parser.add_argument("--fold", type=int, default=None, help="zero-shot: only the clips of this fold")
+    parser.add_argument("--fold", type=COUNT, default=None, help="zero-shot: only the clips of this fold")
     parser.add_argument("--per-fold", action="store_true", help="zero-shot: also report each fold's accuracy")
     parser.add_argument("--templates", nargs="+", default=None,
                         help="prompt templates with {} (or one file, a template per line); default: the "
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         plot=args.plot,
         progress=not args.quiet,
+        trust_remote_code=args.trust_remote_code,
         **model_load_options(args),
     )
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from ..training.finetune import BATCH_SIZE, EPOCHS, LORA_LR, MIN_STEPS
+from ._common import COUNT, FRACTION, POSITIVE, POSITIVE_INT, SEED, add_trust_argument
 
 COMMAND = "finetune"
 HELP = "LoRA-finetune a model on your own (audio, caption) pairs (CSV/JSONL manifest or audio folder)"
@@ -22,25 +23,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="adapter folder (peft + sentence-transformers)")
     parser.add_argument("--val-data", nargs="+", default=None,
                         help="validation manifest(s) (default: the data's validation split, else --val-fraction)")
-    parser.add_argument("--val-fraction", type=float, default=0.1,
+    parser.add_argument("--val-fraction", type=FRACTION, default=0.1,
                         help="clips held out for validation when there is no validation split (0: none)")
-    parser.add_argument("--lora-r", type=int, default=8)
-    parser.add_argument("--lora-alpha", type=float, default=None, help="default 2 x r")
+    parser.add_argument("--lora-r", type=POSITIVE_INT, default=8)
+    parser.add_argument("--lora-alpha", type=POSITIVE, default=None, help="default 2 x r")
     parser.add_argument("--targets", default="audio,text",
                         help="towers that get LoRA: audio, text or audio,text (audio only also freezes the text "
                              "projection, so text embeddings stay unchanged)")
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="passes over the data (extended to --min-steps)")
-    parser.add_argument("--min-steps", type=int, default=MIN_STEPS,
+    parser.add_argument("--epochs", type=POSITIVE_INT, default=EPOCHS, help="passes over the data (extended to --min-steps)")
+    parser.add_argument("--min-steps", type=COUNT, default=MIN_STEPS,
                         help="at least this many optimiser steps, so a small set still trains (0: epochs only)")
-    parser.add_argument("--max-steps", type=int, default=None, help="exactly this many optimiser steps")
-    parser.add_argument("--lr", type=float, default=LORA_LR, help="peak learning rate (LoRA)")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="per process")
-    parser.add_argument("--grad-accum", type=int, default=1)
-    parser.add_argument("--max-train-seconds", type=float, default=10.0, help="random crop window")
+    parser.add_argument("--max-steps", type=POSITIVE_INT, default=None, help="exactly this many optimiser steps")
+    parser.add_argument("--lr", type=POSITIVE, default=LORA_LR, help="peak learning rate (LoRA)")
+    parser.add_argument("--batch-size", type=POSITIVE_INT, default=BATCH_SIZE, help="per process")
+    parser.add_argument("--grad-accum", type=POSITIVE_INT, default=1)
+    parser.add_argument("--max-train-seconds", type=POSITIVE, default=10.0, help="random crop window")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
     parser.add_argument("--gradient-checkpointing", action="store_true")
-    parser.add_argument("--num-workers", type=int, default=2, help="audio decoding workers")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-workers", type=COUNT, default=2, help="audio decoding workers")
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--on-bad-audio", choices=["fail", "skip"], default="fail",
                         help="missing/unreadable audio: fail with a list (default) or skip and report a count")
     parser.add_argument("--merge", nargs="?", const=True, default=False, metavar="DIR",
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep <out>/checkpoints after the run")
     parser.add_argument("--overwrite", action="store_true", help="start afresh even if --out has checkpoints")
+    add_trust_argument(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any other training option (see `wavlink train`), e.g. --set eval_every=50")
 
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         grad_accum_steps=args.grad_accum, max_train_seconds=args.max_train_seconds,
         mixed_precision="bf16" if args.bf16 else "no", gradient_checkpointing=args.gradient_checkpointing,
         num_workers=args.num_workers, seed=args.seed, on_bad_audio=args.on_bad_audio,
-        overwrite_output_dir=args.overwrite, **options,
+        overwrite_output_dir=args.overwrite, trust_remote_code=args.trust_remote_code, **options,
     )
     if int(os.environ.get("RANK", "0")) != 0:  # one summary, not one per process
         return 0

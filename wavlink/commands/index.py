@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_model_arguments, load_embedder, model_load_options
+from ._common import POSITIVE_INT, add_model_arguments, load_embedder, model_load_options
 
 COMMAND = "index"
 HELP = "embed a folder or manifest of audio into a FAISS index (resumable, multi-process) for search --index"
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="int8: 8-bit scalar-quantised vectors in the index (4x smaller; FAISS SQ8)")
     parser.add_argument("--index-type", choices=["auto", "flat", "hnsw"], default="auto",
                         help="auto: exact (flat) up to 50,000 clips, HNSW beyond")
-    parser.add_argument("--chunk-size", type=int, default=256, help="clips per saved chunk (resume granularity)")
+    parser.add_argument("--chunk-size", type=POSITIVE_INT, default=256, help="clips per saved chunk (resume granularity)")
     add_model_arguments(parser)
 
 
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..index import build_index, require_faiss
+    from ..trust import model_files_fingerprint
 
     require_faiss()
     state = None
@@ -44,10 +45,20 @@ def run(args: argparse.Namespace) -> int:
     embedder = load_embedder(args)
     model_source = os.path.abspath(os.path.expanduser(args.model)) if args.model and os.path.isdir(
         os.path.expanduser(args.model)) else args.model
+    model_files = model_files_fingerprint(_model_folder(args.model), args.revision)
     meta = build_index(args.source, args.out, embedder, model_source=model_source, truncate_dim=args.dim,
                        int8=args.vectors == "int8", index_type=args.index_type, chunk_size=args.chunk_size,
-                       state=state, load_options=model_load_options(args))
+                       state=state, load_options=model_load_options(args), model_files=model_files)
     if meta is not None:
         print(f"indexed {meta['count']} clips into {args.out} ({meta['index_type']}"
               f"{', int8' if meta['int8'] else ''}, {meta['dim']}-d)")
     return 0
+
+
+def _model_folder(model: str | None) -> str:
+    """The --model given (folder or Hub id), or the default model's folder when none was."""
+    if model is not None:
+        return model
+    from ..builders.default_model import default_model_dir
+
+    return str(default_model_dir())

@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._common import NON_NEGATIVE, POSITIVE_INT, SEED
+
 COMMAND = "push"
 HELP = "publish model/adapter folders (or every preset: --all-sizes) to the Hugging Face Hub, verified"
 WEIGHTS = ("random", "pretrained-components", "trained", "unspecified")
@@ -44,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="build every preset with the tiny-random architecture under its real name (tests)")
     sizes.add_argument("--tokenizer", default=None,
                        help="tokenizer for random builds: folder/Hub id or 'byte-level' (offline)")
-    sizes.add_argument("--seed", type=int, default=0)
+    sizes.add_argument("--seed", type=SEED, default=0)
     sizes.add_argument("--results-dir", metavar="DIR",
                        help="`wavlink eval` JSON files per repo: DIR/<repo name>/*.json")
 
@@ -72,8 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hub.add_argument("--private", action="store_true", help="create new repos as private")
     hub.add_argument("--revision", help="branch to commit to (created if missing)")
     hub.add_argument("--commit-message", default=None)
-    hub.add_argument("--retries", type=int, default=3, help="attempts per Hub call on network errors")
-    hub.add_argument("--retry-delay", type=float, default=2.0, help="first backoff delay in seconds (doubles)")
+    hub.add_argument("--retries", type=POSITIVE_INT, default=3, help="attempts per Hub call on network errors")
+    hub.add_argument("--retry-delay", type=NON_NEGATIVE, default=2.0, help="first backoff delay in seconds (doubles)")
     hub.add_argument("--keep-remote-files", action="store_true",
                      help="keep files already in the repo that this upload lacks (default: the same commit "
                           "deletes them, so the repo holds exactly the verified files)")
@@ -81,6 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hub.add_argument("--verify-remote", action="store_true",
                      help="after each commit, download it from the Hub and run the reload check on that copy too")
     hub.add_argument("--overwrite", action="store_true", help="replace existing dry-run output folders")
+    hub.add_argument("--trust-remote-code", action="store_true",
+                     help="let the reload check run a folder's .py files that differ from this package's own")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,14 +96,13 @@ def run(args: argparse.Namespace) -> int:
     if args.verify_remote and (args.no_verify or args.dry_run):
         raise ValueError("--verify-remote checks an uploaded commit: it needs a real push with verification "
                          "(not --dry-run, not --no-verify)")
-    if args.retries < 1 or args.retry_delay < 0:
-        raise ValueError("--retries must be >= 1 and --retry-delay >= 0")
     options = PublishOptions(
         dry_run=Path(args.dry_run) if args.dry_run else None, private=args.private, revision=args.revision,
         commit_message=args.commit_message, verify=not args.no_verify, overwrite=args.overwrite,
         license=args.license, datasets=args.dataset, retry=RetryPolicy(args.retries, args.retry_delay),
         template_dir=Path(args.card_templates) if args.card_templates else None,
         keep_remote_files=args.keep_remote_files, verify_remote=args.verify_remote,
+        trust_remote_code=args.trust_remote_code,
     )
     try:
         if args.model:

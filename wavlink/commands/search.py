@@ -4,12 +4,13 @@ built by `wavlink index` (``--index IDX``: every positional argument is a query)
 from __future__ import annotations
 
 import argparse
-import os
 
 from ._common import (
+    POSITIVE_INT,
     add_json_argument,
     add_model_arguments,
     cosine,
+    display_path,
     load_embedder,
     print_json,
     print_table,
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("queries", nargs="*", help="text queries")
     parser.add_argument("--index", default=None,
                         help="answer from this index folder (wavlink index); its model and dim are used")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=POSITIVE_INT, default=5)
     add_json_argument(parser)
     add_model_arguments(parser)
 
@@ -52,29 +53,28 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for query, best in ranked:
         print(f"\nquery: {query!r}")
-        print_table([[str(r + 1), f"{score:.3f}", os.path.relpath(files[i], args.folder)]
+        print_table([[str(r + 1), f"{score:.3f}", display_path(files[i])]
                      for r, (i, score) in enumerate(best)], ["rank", "score", "file"])
     return 0
 
 
 def _run_index(args: argparse.Namespace) -> int:
-    from ..index import SearchIndex
+    from ..index import LOAD_OPTIONS, SearchIndex
+    from ..trust import model_files_fingerprint
+    from .index import _model_folder
 
     queries = [args.folder, *args.queries]
     with stdout_reserved_for_json(args.json):
         index = SearchIndex(args.index)
         meta = index.meta
-        if args.model is not None and meta["model"] is not None and args.model != meta["model"]:
-            import os
-
-            if os.path.abspath(os.path.expanduser(args.model)) != os.path.abspath(os.path.expanduser(meta["model"])):
-                raise ValueError(f"this index was built by {meta['model']}; --model {args.model} gives embeddings "
-                                 "that are not comparable (omit --model to use the index's)")
         if args.model is None:
             args.model = meta["model"]
-        for key, value in meta.get("load_options", {}).items():  # the index's revision / dtype
-            if not getattr(args, key, None):
-                setattr(args, key, value)
+        options = meta.get("load_options") or {}
+        for key in LOAD_OPTIONS:  # the index's revision / dtype / int8, nothing else (meta.json is just a file)
+            if key in options and not getattr(args, key, None):
+                setattr(args, key, options[key])
+        # the query model's files against the index's, before any of that model is imported or loaded
+        index.check_model_files(model_files_fingerprint(_model_folder(args.model), args.revision), args.model)
         embedder = load_embedder(args)
         index.check(embedder.model, args.dim)
         dim = meta["truncate_dim"] if args.dim is None else args.dim
@@ -86,5 +86,6 @@ def _run_index(args: argparse.Namespace) -> int:
         return 0
     for q, best in zip(queries, ranked):
         print(f"\nquery: {q!r}")
-        print_table([[str(r + 1), f"{s:.3f}", p] for r, (p, s) in enumerate(best)], ["rank", "score", "file"])
+        print_table([[str(r + 1), f"{s:.3f}", display_path(p)] for r, (p, s) in enumerate(best)],
+                    ["rank", "score", "file"])
     return 0

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import POSITIVE_INT
+
 COMMAND = "shard"
 HELP = "write a manifest's clips as WebDataset shards (tar) plus shards.json, for streamed training"
 
@@ -15,7 +17,7 @@ HELP = "write a manifest's clips as WebDataset shards (tar) plus shards.json, fo
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", help="CSV/TSV/JSONL/JSON manifest (audio + caption columns) or audio folder")
     parser.add_argument("--out", required=True, help="output folder for the shards")
-    parser.add_argument("--shard-size", type=int, default=1000, help="samples (clips) per shard")
+    parser.add_argument("--shard-size", type=POSITIVE_INT, default=1000, help="samples (clips) per shard")
     parser.add_argument("--prefix", default="shard", help="shard file prefix: PREFIX-000000.tar, ...")
     parser.add_argument("--split", default=None, help="only rows of this split (train/validation/test)")
     parser.add_argument("--on-bad-audio", choices=["fail", "skip"], default="fail",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import NON_NEGATIVE, POSITIVE_INT, add_trust_argument
+
 COMMAND = "train"
 HELP = "train with a config file: two-stage recipe, projector/LoRA/full modes, one CPU to many GPUs"
 
@@ -29,10 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluation data (replaces eval_data; repeatable); shards are read into memory")
     parser.add_argument("--on-bad-audio", choices=["fail", "skip"], default=None,
                         help="a corrupt clip / shard member: fail naming it (default) or skip and count it")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
+    parser.add_argument("--max-steps", type=POSITIVE_INT, default=None, help="stop after this many optimizer steps")
     parser.add_argument("--overwrite", action="store_true", help="start afresh even if the folder has checkpoints")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--debug-step-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    add_trust_argument(parser)
+    parser.add_argument("--debug-step-delay", type=NON_NEGATIVE, default=0.0, help=argparse.SUPPRESS)
 
 
 def build_config(args: argparse.Namespace):
@@ -51,6 +54,8 @@ def build_config(args: argparse.Namespace):
         overrides["max_steps"] = args.max_steps
     if args.overwrite:
         overrides["overwrite_output_dir"] = True
+    if args.trust_remote_code:
+        overrides["trust_remote_code"] = True
     return load_config(args.config, stage=args.stage, overrides=overrides)
 
 

@@ -83,9 +83,21 @@ def _key_of(name: str) -> str | None:
     return base_plus_ext(name)[0]
 
 
-def count_samples(url: str) -> int:
+TAR_ERRORS = (tarfile.TarError, EOFError, OSError)  # what a cut-short or corrupt tar raises while being read
+
+
+def damaged_shard_message(url: str, samples: int, err: BaseException) -> str:
+    # webdataset appends its stream and url to the exception's args: keep tarfile's own sentence
+    text = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
+    first = (text.strip().splitlines() or [type(err).__name__])[0]
+    return (f"shard {url} is truncated or damaged: reading stopped after {samples} sample(s) ({first}); "
+            "re-create it (wavlink shard) or copy it again")
+
+
+def count_samples(url: str, on_damaged: str = "fail") -> int:
     """Samples in one shard: from a ``shards.json`` beside it, else from the tar headers (local files only
-    read headers; a URL is streamed once)."""
+    read headers; a URL is streamed once). A truncated tar is an error naming it, or with
+    ``on_damaged="skip"`` the samples before the damage are counted."""
     if _is_local(url):
         path = Path(_local_path(url))
         index = path.parent / INDEX_FILE
@@ -95,13 +107,24 @@ def count_samples(url: str) -> int:
                 return int(counts[path.name])
         if not path.is_file():
             raise ValueError(f"shard not found: {url}")
-        with tarfile.open(path, mode="r:") as tar:
-            keys = [_key_of(m.name) for m in tar if m.isreg()]
+        opener = lambda: tarfile.open(path, mode="r:")  # noqa: E731
     else:
         from webdataset import gopen
 
-        with gopen.gopen(url) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
-            keys = [_key_of(m.name) for m in tar if m.isreg()]
+        def opener():
+            return tarfile.open(fileobj=gopen.gopen(url), mode="r|*")
+    keys: list[str | None] = []
+    try:
+        with opener() as tar:
+            for member in tar:
+                if member.isreg():
+                    keys.append(_key_of(member.name))
+    except TAR_ERRORS as err:
+        complete = len({k for k in keys if k is not None and not k.startswith("__")})
+        if on_damaged != "skip":
+            raise ValueError(damaged_shard_message(url, complete, err)) from None
+        cut = keys[-1] if keys else None  # the last sample may be cut short: not counted
+        keys = [k for k in keys if k != cut]
     n, last = 0, object()
     for key in keys:
         if key is not None and not key.startswith("__") and key != last:
@@ -120,6 +143,8 @@ def _where(sample: dict[str, Any]) -> str:
 
 def sample_captions(sample: dict[str, Any]) -> list[str]:
     """The captions of a raw sample (``.txt``, or ``.json`` with ``caption`` / ``captions``)."""
+    if sample.get("__damaged__"):
+        raise BadSample(sample["__damaged__"])
     captions: list[Any] = []
     if sample.get("json") is not None:
         try:
@@ -138,6 +163,8 @@ def sample_captions(sample: dict[str, Any]) -> list[str]:
 
 
 def sample_audio(sample: dict[str, Any]) -> bytes:
+    if sample.get("__damaged__"):
+        raise BadSample(sample["__damaged__"])
     for ext in AUDIO_MEMBERS:
         if sample.get(ext):
             return sample[ext]
@@ -157,11 +184,32 @@ def decode_sample(sample: dict[str, Any], sampling_rate: int, max_seconds: float
         raise BadSample(str(err) if _where(sample) in str(err) else f"{_where(sample)}: {err}") from None
 
 
-def iter_raw(urls: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """Raw samples (member bytes by extension, ``__key__``, ``__url__``) of shards in order (webdataset)."""
+def iter_raw(urls: Sequence[str], counts: Sequence[int] | None = None,
+             on_damaged: str = "fail") -> Iterator[dict[str, Any]]:
+    """Raw samples (member bytes by extension, ``__key__``, ``__url__``) of shards in order (webdataset).
+
+    A truncated or corrupt shard raises a ValueError naming it (tarfile's own error names no file); with
+    ``on_damaged="skip"`` the rest of that shard is skipped: when its `counts` entry is known, one placeholder
+    sample per missing sample (``__damaged__``: the message; `sample_captions` / `sample_audio` raise
+    `BadSample` on it) keeps the stream positions of a resumable reader where they belong."""
     wds = _require_webdataset()
-    return iter(wds.tariterators.tarfile_samples(iter([{"url": u} for u in urls])))
+    for i, url in enumerate(urls):
+        read = 0
+        try:
+            for sample in wds.tariterators.tarfile_samples(iter([{"url": url}])):
+                if on_damaged == "skip" and counts is not None and read >= int(counts[i]):
+                    break  # a damaged shard counted short (`count_samples`): positions follow the count
+                read += 1
+                yield sample
+        except TAR_ERRORS as err:
+            message = damaged_shard_message(url, read, err)
+            if on_damaged != "skip":
+                raise ValueError(message) from None
+            missing = (int(counts[i]) - read) if counts is not None else 0
+            for _ in range(max(missing, 0)):
+                yield {"__url__": url, "__key__": None, "__damaged__": message}
 
 
-__all__ = ["AUDIO_MEMBERS", "INDEX_FILE", "BadSample", "count_samples", "decode_sample", "expand_shards",
+__all__ = ["AUDIO_MEMBERS", "INDEX_FILE", "TAR_ERRORS", "BadSample", "count_samples", "damaged_shard_message",
+           "decode_sample", "expand_shards",
            "is_shard_spec", "iter_raw", "sample_audio", "sample_captions"]

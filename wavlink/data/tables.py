@@ -6,6 +6,7 @@ origin ("data.csv line 12") for error messages.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -39,11 +40,12 @@ def read_table(path: str | os.PathLike, header: bool = True) -> Table:
         raise ValueError(f"{path}: unsupported manifest type {suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}")
     if not path.is_file():
         raise TableNotFoundError(f"manifest not found: {path}\ngive a .csv, .tsv, .jsonl or .json file")
+    text = _read_text(path)
     if suffix in (".csv", ".tsv"):
-        return _read_delimited(path, "\t" if suffix == ".tsv" else ",", header)
+        return _read_delimited(path, text, "\t" if suffix == ".tsv" else ",", header)
     if suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: invalid JSON ({err})") from err
         if isinstance(data, dict):  # {"data": [...]}
@@ -57,14 +59,13 @@ def read_table(path: str | os.PathLike, header: bool = True) -> Table:
         items = [(f"{path.name} item {i}", r) for i, r in enumerate(data)]
     else:
         items = []
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    items.append((f"{path.name} line {n}", json.loads(line)))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path.name} line {n}: invalid JSON ({err})") from err
+        for n, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append((f"{path.name} line {n}", json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path.name} line {n}: invalid JSON ({err})") from err
     table = Table(path, [], [], [])
     for origin, row in items:
         if not isinstance(row, dict):
@@ -75,14 +76,28 @@ def read_table(path: str | os.PathLike, header: bool = True) -> Table:
     return table
 
 
-def _read_delimited(path: Path, delimiter: str, header: bool) -> Table:
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (a BOM is dropped); any other encoding is an error naming the line and byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ValueError(f"{path} line {line}: not UTF-8 text (byte 0x{data[err.start]:02x} at column {column}); "
+                         "save the manifest as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`)") from None
+
+
+def _read_delimited(path: Path, text: str, delimiter: str, header: bool) -> Table:
     table = Table(path, [], [], [])
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    f = io.StringIO(text, newline="")
+    try:
         if not header:
-            for n, cells in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+            reader = csv.reader(f, delimiter=delimiter)
+            for cells in reader:
                 if cells:
                     table.rows.append({str(i): v for i, v in enumerate(cells)})
-                    table.origins.append(f"{path.name} line {n}")
+                    table.origins.append(f"{path.name} line {reader.line_num}")
             table.columns = [str(i) for i in range(max((len(r) for r in table.rows), default=0))]
             return table
         reader = csv.DictReader(f, delimiter=delimiter)
@@ -90,6 +105,8 @@ def _read_delimited(path: Path, delimiter: str, header: bool) -> Table:
         for row in reader:
             table.rows.append({(k or "").strip(): v for k, v in row.items()})
             table.origins.append(f"{path.name} line {reader.line_num}")
+    except csv.Error as err:
+        raise ValueError(f"{path} line {reader.line_num}: {err}") from None
     return table
 
 

@@ -52,14 +52,13 @@ class WavLinkMTEBEncoder:
     """
 
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None,
-                 batch_size: int = 16, truncate_dim: int | None = None, meta: Any = None, **kwargs: Any) -> None:
-        from transformers import AutoModel, AutoProcessor
+                 batch_size: int = 16, truncate_dim: int | None = None, meta: Any = None,
+                 trust_remote_code: bool = False, **kwargs: Any) -> None:
+        from ..inference import Embedder, load_model_and_processor
 
-        from ..inference import Embedder
-
-        hub = {"revision": revision} if revision else {}
-        model = AutoModel.from_pretrained(model_name, trust_remote_code=True, **hub)
-        processor = AutoProcessor.from_pretrained(model_name, trust_remote_code=True, **hub)
+        # wavlink / omni folders load with the package's classes; other model code runs only when trusted
+        model, processor = load_model_and_processor(model_name, revision=revision or None,
+                                                    trust_remote_code=trust_remote_code)
         self.embedder = Embedder(model, processor, device=device, batch_size=batch_size)
         self.model_name = model_name
         self.revision = revision
@@ -143,7 +142,10 @@ def wavlink_model_meta(name: str, revision: str | None = None, release_date: str
         from ..inference import trained_dims
 
         if model is None:
-            model = AutoModel.from_pretrained(model_dir or name, trust_remote_code=True)
+            from ..trust import read_config_dict, resolve_trust
+
+            source = model_dir or name
+            model = AutoModel.from_pretrained(source, trust_remote_code=resolve_trust(source, read_config_dict(source)))
         n_params = int(sum(p.numel() for p in model.parameters()))
         dims = trained_dims(model.config)
         embed_dim = dims if len(dims) > 1 else dims[0]

@@ -162,6 +162,7 @@ def evaluate(
     revision: str | None = None,
     dtype: str | None = None,
     int8: bool = False,
+    trust_remote_code: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``model`` (folder, Hub id, or a loaded :class:`wavlink.inference.Embedder`) on ``task``.
 
@@ -180,7 +181,7 @@ def evaluate(
         plot: PNG path of the plots (default: next to ``output``): the quality-vs-dimension curve with
             ``matryoshka`` (int8 / binary too with ``quantize_embeddings``), and for zero-shot tasks the confusion
             matrix at the full width (``<stem>_confusion.png``; its counts are in the JSON as ``confusion``).
-        revision / dtype / int8: how to load ``model`` when it is a folder or Hub id (see
+        revision / dtype / int8 / trust_remote_code: how to load ``model`` when it is a folder or Hub id (see
             :meth:`Embedder.load`).
 
     Returns:
@@ -209,7 +210,7 @@ def evaluate(
         embedder = model
     else:
         embedder = Embedder.load(model, device=device, batch_size=batch_size, dtype=dtype, revision=revision,
-                                 int8=int8)
+                                 int8=int8, trust_remote_code=trust_remote_code)
     trained = sorted(embedder.dims, reverse=True)
     if matryoshka:
         dims = trained

@@ -73,6 +73,7 @@ class PublishOptions:
     verify_timeout: float = 3600.0
     keep_remote_files: bool = False  # keep files already in the repo that the upload does not contain
     verify_remote: bool = False  # after each commit, download it and reload it without wavlink again
+    trust_remote_code: bool = False  # let the reload check run .py files that are not this package's
 
 
 @dataclass
@@ -102,10 +103,8 @@ def _load_config(folder: Path) -> Any:
     from transformers import AutoConfig
 
     import wavlink  # noqa: F401  (registers both families with the Auto classes)
-    try:
-        return AutoConfig.from_pretrained(folder)
-    except (ValueError, KeyError, OSError):
-        return AutoConfig.from_pretrained(folder, trust_remote_code=True)
+
+    return AutoConfig.from_pretrained(folder, trust_remote_code=False)  # never the folder's own code
 
 
 def _write_card(folder: Path, config: Any, info: CardInfo, options: PublishOptions, model: Any = None) -> None:
@@ -218,7 +217,7 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
     jobs = [s.job for s in staged if s.job is not None]
     if jobs:
         log(f"verifying {len(jobs)} repo folder(s) in a fresh process without wavlink ...")
-        report.diffs = verify(jobs, timeout=options.verify_timeout)
+        report.diffs = verify(jobs, timeout=options.verify_timeout, trust_remote_code=options.trust_remote_code)
         for name, diffs in report.diffs.items():
             log(f"  ok {name}: " + ", ".join(f"{k} max|diff| {v:.1e}" for k, v in diffs.items()))
     if options.dry_run is not None:
@@ -273,7 +272,8 @@ def _verify_remote(staged: Staged, oid: str, token: str, options: PublishOptions
         with_retries(lambda: api.snapshot_download(staged.repo_id, revision=oid, local_dir=local, token=token),
                      f"downloading {staged.repo_id}@{oid[:12]}", options.retry)
         log(f"reloading {staged.repo_id}@{oid[:12]} as downloaded from the Hub, in a fresh process ...")
-        return verify([replace(staged.job, folder=local)], timeout=options.verify_timeout)
+        return verify([replace(staged.job, folder=local)], timeout=options.verify_timeout,
+                      trust_remote_code=options.trust_remote_code)
 
 
 def _workdir(options: PublishOptions) -> tuple[Path, Any]:

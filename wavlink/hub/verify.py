@@ -81,16 +81,14 @@ def _weight_bytes(model: Any) -> int:
 
 
 def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
-    """Load a model folder with the package's own classes (registered locally), remote code as a fallback."""
+    """Load a model folder with the package's own classes (registered locally); its .py files are not run."""
     from transformers import AutoModel, AutoProcessor
 
     import wavlink  # noqa: F401  (registers both families with the Auto classes)
-    try:
-        model = AutoModel.from_pretrained(folder)
-        processor = AutoProcessor.from_pretrained(folder)
-    except (ValueError, OSError, KeyError):
-        model = AutoModel.from_pretrained(folder, trust_remote_code=True)
-        processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+
+    # the registered classes only: the folder's own .py files are never run in this process
+    model = AutoModel.from_pretrained(folder, trust_remote_code=False)
+    processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
     return model, processor
 
 
@@ -192,8 +190,21 @@ def run_child(jobs: Sequence[VerifyJob], timeout: float) -> list[dict[str, Any]]
         return results
 
 
-def verify(jobs: Sequence[VerifyJob], timeout: float = 3600.0) -> dict[str, dict[str, float]]:
-    """Check every staged folder; raise `VerificationError` listing every problem. Returns max diffs."""
+def foreign_code(folder: str | os.PathLike) -> list[str]:
+    """The .py files of a folder that are not byte-identical to this package's remote-code files (the reload
+    check runs a folder's code in a fresh process: that is what Hub users will run)."""
+    from ..remote_code import remote_code_files
+
+    own = {p.name: p.read_bytes() for p in remote_code_files()}
+    return sorted(p.name for p in Path(folder).glob("*.py") if own.get(p.name) != p.read_bytes())
+
+
+def verify(jobs: Sequence[VerifyJob], timeout: float = 3600.0,
+           trust_remote_code: bool = False) -> dict[str, dict[str, float]]:
+    """Check every staged folder; raise `VerificationError` listing every problem. Returns max diffs.
+
+    The fresh-process reload runs each folder's own .py files; a folder whose code is not this package's is
+    refused unless `trust_remote_code`."""
     if not jobs:
         return {}
     problems: list[str] = []
@@ -202,6 +213,12 @@ def verify(jobs: Sequence[VerifyJob], timeout: float = 3600.0) -> dict[str, dict
             check_static(job)
         except VerificationError as err:
             problems.append(str(err))
+        folders = [job.folder] + ([job.base] if job.base is not None else [])
+        foreign = [] if trust_remote_code else [name for folder in folders for name in foreign_code(folder)]
+        if foreign:
+            problems.append(f"{job.folder}: {', '.join(foreign)} differ from this package's remote code; the reload "
+                            "check would run them: pass --trust-remote-code if you have read them and trust them "
+                            "(or re-save the model with this wavlink version)")
     if problems:
         raise VerificationError("repo check failed:\n  " + "\n  ".join(problems))
     results = run_child(jobs, timeout)

@@ -13,6 +13,70 @@ from typing import Any
 import numpy as np
 
 MAX_CHANNELS = 16
+HEADER_BYTES = 1 << 16  # how much of a file the truncation check reads
+
+
+def _riff_data_sizes(head: bytes, size: int) -> tuple[int, int] | None:
+    """(declared, present) bytes of the ``data`` chunk of a RIFF/RF64 WAVE file, or None if unknown."""
+    import struct
+
+    if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in (b"RIFF", b"RF64"):
+        return None
+    pos, ds64 = 12, None
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if chunk == b"ds64" and pos + 32 <= len(head):
+            ds64 = struct.unpack("<Q", head[pos + 16:pos + 24])[0]  # riff size, data size, sample count
+        if chunk == b"data":
+            declared = ds64 if head[:4] == b"RF64" and length == 0xFFFFFFFF else length
+            if declared in (0, 0xFFFFFFFF, None):  # streamed files leave the size unset
+                return None
+            return declared, size - (pos + 8)
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def _aiff_frames(head: bytes, size: int) -> tuple[int, int] | None:
+    """(declared, present) sample frames of an AIFF/AIFC file, or None if unknown."""
+    import struct
+
+    if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
+        return None
+    pos, frames, frame_bytes = 12, None, None
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], struct.unpack(">I", head[pos + 4:pos + 8])[0]
+        if chunk == b"COMM" and pos + 16 <= len(head):
+            channels, frames, bits = struct.unpack(">hIh", head[pos + 8:pos + 16])
+            frame_bytes = channels * ((bits + 7) // 8)
+        if chunk == b"SSND" and frames is not None and frame_bytes and pos + 16 <= len(head):
+            offset = struct.unpack(">I", head[pos + 8:pos + 12])[0]
+            if head[8:12] == b"AIFC" and head.find(b"NONE", 12, pos) < 0 and head.find(b"sowt", 12, pos) < 0:
+                return None  # compressed AIFC: bytes do not map to frames
+            return frames, max(0, size - (pos + 16 + offset)) // frame_bytes
+        pos += 8 + length + (length & 1)
+    return None
+
+
+def truncation_problem(source: str | os.PathLike | bytes | bytearray) -> str | None:
+    """A sentence when a WAV or AIFF file holds fewer samples than its header declares (a cut-short download or
+    copy; libsndfile then quietly reports and decodes only what is there), else None."""
+    if isinstance(source, (bytes, bytearray)):
+        head, size = bytes(source[:HEADER_BYTES]), len(source)
+    else:
+        try:
+            with open(source, "rb") as f:
+                head = f.read(HEADER_BYTES)
+            size = os.path.getsize(source)
+        except OSError:
+            return None  # missing / unreadable files are reported by the decoder
+    wav = _riff_data_sizes(head, size)
+    if wav is not None and wav[1] < wav[0]:
+        return (f"truncated file: its header declares {wav[0]:,} bytes of audio but only {max(wav[1], 0):,} are "
+                "there (an interrupted copy or download?)")
+    aiff = _aiff_frames(head, size)
+    if aiff is not None and aiff[1] < aiff[0]:
+        return f"truncated file: its header declares {aiff[0]:,} sample frames but only {aiff[1]:,} are there"
+    return None
 
 
 def decode_audio(
@@ -48,9 +112,13 @@ def decode_audio(
         if os.path.getsize(path) == 0:
             raise ValueError(f"{where}audio file is empty (0 bytes): {path}")
         opened = path
+    problem = truncation_problem(source)
+    if problem:
+        raise ValueError(f"{name}: {problem}")
     try:
         with sf.SoundFile(opened) as f:
             total, rate = f.frames, f.samplerate
+            exact_count = f.format not in ("MPEG", "OGG")
             start, frames = 0, total
             if max_seconds is not None:
                 window = int(round(max_seconds * rate))
@@ -65,6 +133,9 @@ def decode_audio(
         raise ValueError(f"cannot decode audio {name}: {err}") from err
     if data.shape[0] == 0:
         raise ValueError(f"audio has no samples: {name}")
+    if data.shape[0] < frames and exact_count:  # compressed streams (MP3, Ogg) only estimate their length
+        raise ValueError(f"{name}: truncated file: {frames:,} frames were expected from its header but only "
+                         f"{data.shape[0]:,} could be decoded")
     return prepare_waveform(data.mean(axis=1), rate, sampling_rate, resample=True, name=name)
 
 
@@ -170,4 +241,4 @@ def is_batch(audio: Any) -> bool:
     return False
 
 
-__all__ = ["coerce_audio", "decode_audio", "is_batch", "load_audio_file", "prepare_waveform", "to_mono", "to_numpy"]
+__all__ = ["coerce_audio", "decode_audio", "truncation_problem", "is_batch", "load_audio_file", "prepare_waveform", "to_mono", "to_numpy"]

@@ -166,24 +166,30 @@ def check_adapter_base(adapter_dir: str | os.PathLike, base_model: nn.Module, ba
                                  f"{tuple(params[plain].shape)} in {label}")
 
 
-def load_adapter(adapter_dir: str | os.PathLike, base: str | os.PathLike | None = None, **model_kwargs: Any):
+def load_adapter(adapter_dir: str | os.PathLike, base: str | os.PathLike | None = None,
+                 trust_remote_code: bool = False, **model_kwargs: Any):
     """(PeftModel, processor): the base (default: the one recorded in the adapter) with the adapter applied.
 
-    Raises ValueError when the base does not match the adapter's architecture.
+    A wavlink / omni base loads with the package's classes (no folder code runs); another model type with
+    code of its own needs `trust_remote_code`. Raises ValueError when the base does not match the adapter's
+    architecture.
     """
     from peft import PeftModel
     from transformers import AutoModel, AutoProcessor
+
+    from ..trust import read_config_dict, resolve_trust
 
     meta = read_adapter_meta(adapter_dir)
     base = os.fspath(base) if base is not None else meta.get("base_model")
     if not base:
         raise ValueError(f"adapter {adapter_dir} does not record its base; pass base=")
+    trust = resolve_trust(base, read_config_dict(base), trust_remote_code)
     try:
-        model = AutoModel.from_pretrained(base, trust_remote_code=True, **model_kwargs)
+        model = AutoModel.from_pretrained(base, trust_remote_code=trust, **model_kwargs)
     except OSError as err:
         raise ValueError(f"cannot load the adapter's base {base!r}: {err}") from err
     check_adapter_base(adapter_dir, model, base)
-    processor = AutoProcessor.from_pretrained(os.fspath(adapter_dir), trust_remote_code=True)
+    processor = AutoProcessor.from_pretrained(os.fspath(adapter_dir), trust_remote_code=trust)
     return PeftModel.from_pretrained(model, os.fspath(adapter_dir)), processor
 
 

@@ -48,7 +48,8 @@ class TrainingConfig:
     """A training run. Exactly one model source: ``model``, ``preset`` or ``init_audio`` + ``init_text``."""
 
     # --- model source
-    model: str | None = None  # model folder or Hub id (AutoModel, trust_remote_code)
+    model: str | None = None  # model folder or Hub id (wavlink / omni: the package's classes, no folder code)
+    trust_remote_code: bool = False  # let a `model` of another type run the code of its folder (never needed here)
     preset: str | None = None  # random initialisation of a preset (tests, benchmarks)
     family: str = "wavlink"  # family of `preset` / `init_*`: wavlink | omni
     tokenizer: str | None = None  # tokenizer for `preset` (e.g. "byte-level")

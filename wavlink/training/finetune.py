@@ -82,7 +82,8 @@ def finetune(
         final_model_dir=merge_dir,
         merge_lora=bool(merge),
         keep_checkpoints=keep_checkpoints,
-        **{"eval_at_start": True, "eval_every": 0, **options},
+        # every clip decoded once up front (NaN / inf, truncated files), so --on-bad-audio skip covers them all
+        **{"eval_at_start": True, "eval_every": 0, "deep_audio_check": True, **options},
     )
     return train(config, resume=resume)
 

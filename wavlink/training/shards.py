@@ -66,6 +66,7 @@ from ..data.shards import (  # the reading side lives in the data layer (evaluat
     iter_raw,
     sample_captions,
 )
+from .workers import loader_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +112,8 @@ def _shuffle_sim(n_items: int, bufsize: int, initial: int, rng: random.Random, o
     return buf, nxt
 
 
-def _shuffled(urls: list[str], counts: list[int], bufsize: int, seed: Any, skip: int = 0
-              ) -> Iterator[dict[str, Any]]:
+def _shuffled(urls: list[str], counts: list[int], bufsize: int, seed: Any, skip: int = 0,
+              on_damaged: str = "fail") -> Iterator[dict[str, Any]]:
     """Raw samples of `urls` through webdataset's shuffle buffer (its `pick`), starting after `skip` draws.
 
     Resuming (skip > 0) recomputes the buffer from the counts and reads only from the shard holding its oldest
@@ -130,7 +131,7 @@ def _shuffled(urls: list[str], counts: list[int], bufsize: int, seed: Any, skip:
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
     first = min(pending) if pending else nxt
     shard = int(np.searchsorted(starts, first, side="right") - 1) if first < total else len(urls)
-    raw = iter_raw(urls[shard:])
+    raw = iter_raw(urls[shard:], counts[shard:], on_damaged=on_damaged)
     position = int(starts[shard]) if shard < len(urls) else total
     wanted = set(pending)
     slots: dict[int, dict[str, Any]] = {}
@@ -222,13 +223,14 @@ class ShardStream(IterableDataset):
         specs = spec if isinstance(spec, (list, tuple)) else [spec]
         self.urls = [u for s in specs for u in expand_shards(s)]
         self.name = name or " + ".join(os.fspath(s) if not isinstance(s, dict) else str(s["shards"]) for s in specs)
-        self.counts = [count_samples(u) for u in self.urls]
+        self.counts = [count_samples(u, on_damaged=on_bad_audio) for u in self.urls]
         self.plan = StreamPlan(self.urls, self.counts, world_size, max(1, num_workers), batch_size, seed)
         self.rank, self.world_size, self.num_workers = rank, world_size, num_workers
         self.batch_size, self.sampling_rate, self.max_seconds = batch_size, sampling_rate, max_seconds
         self.seed, self.shuffle_buffer, self.on_bad_audio, self.train = seed, shuffle_buffer, on_bad_audio, train
         self.epoch, self.batches_done, self.positions = 0, 0, None
         self.bad_samples = 0  # counted in this process (num_workers=0); workers log their own counts
+        self.damaged_shards: set[str] = set()
 
     def start(self, epoch: int, batches_done: int = 0, positions: dict[int, int] | None = None) -> None:
         """Where the next iteration starts: `batches_done` batches of `epoch` already taken (by this rank),
@@ -268,7 +270,8 @@ class ShardStream(IterableDataset):
             seed = [self.seed, self.epoch, self.rank, worker, pass_no]
             good_in_pass = 0
             for sample in _shuffled(urls, counts, self.shuffle_buffer, int(np.random.SeedSequence(seed)
-                                                                             .generate_state(1)[0]), offset):
+                                                                             .generate_state(1)[0]), offset,
+                                    on_damaged=self.on_bad_audio):
                 raw += 1
                 rng = np.random.default_rng(seed + [raw])
                 try:
@@ -279,7 +282,13 @@ class ShardStream(IterableDataset):
                     if self.on_bad_audio != "skip":
                         raise
                     self.bad_samples += 1
-                    logger.warning("skipping bad sample (%d so far in this reader): %s", self.bad_samples, err)
+                    damaged = sample.get("__damaged__")
+                    if damaged is None:
+                        logger.warning("skipping bad sample (%d so far in this reader): %s", self.bad_samples, err)
+                    elif sample["__url__"] not in self.damaged_shards:  # one line per shard, not per sample
+                        self.damaged_shards.add(sample["__url__"])
+                        logger.warning("skipping the rest of a shard (%d bad sample(s) so far in this reader): %s",
+                                       self.bad_samples, damaged)
                     continue
                 good_in_pass += 1
                 caption = captions[int(rng.integers(len(captions)))] if self.train else captions[0]
@@ -330,7 +339,8 @@ class StreamLoader:
         self.epoch, self.batches, self.readers = epoch, batches_done, readers
         self.positions = {w: stream.worker_progress(w)[1] for w in range(stream.plan.num_workers)}
         self.loader = DataLoader(stream, batch_size=stream.batch_size, collate_fn=StreamCollator(collator),
-                                 num_workers=stream.num_workers, pin_memory=pin_memory)
+                                 num_workers=stream.num_workers, pin_memory=pin_memory,
+                                 **loader_kwargs(stream.num_workers))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for batch in self.loader:

@@ -75,6 +75,7 @@ from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, 
 from .shards import ShardStream, StreamLoader
 from .text_pairs import TextPairCollator, TextPairDataset, TextPairModule
 from .validation import eval_set_labels, evaluate_retrieval, to_device
+from .workers import loader_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
         from ..inference import load_model_and_processor as load_source
 
         source = os.path.expanduser(config.model)
-        model, processor = load_source(source)
+        model, processor = load_source(source, trust_remote_code=config.trust_remote_code)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
     from ..builders.families import get_family
@@ -251,6 +252,16 @@ class ContrastiveTrainer:
         cfg = self.config
         self.accelerator, trackers = self._make_accelerator()
         acc = self.accelerator
+        checkpoint = resolve_resume(self.resume, self.output_dir)
+        self._check_output_dir(checkpoint)
+        if cfg.model:  # a mistyped or untrusted model is reported first (nothing is loaded here)
+            from ..inference import check_model_source
+
+            check_model_source(os.path.expanduser(cfg.model), trust_remote_code=cfg.trust_remote_code)
+        # every manifest read and every clip probed before the model is loaded: a bad manifest or clip is
+        # reported in seconds, not after minutes of loading
+        self._read_data()
+        acc.wait_for_everyone()  # no rank writes before every rank has checked the output folder
         self.output_dir.mkdir(parents=True, exist_ok=True)
         set_seed(cfg.seed)
 
@@ -286,7 +297,7 @@ class ContrastiveTrainer:
         self.loss_fn = build_loss(self.loss_type, matryoshka_dims=self.matryoshka_dims,
                                   **({"matryoshka_weights": cfg.matryoshka_weights} if cfg.matryoshka_weights else {}),
                                   **cfg.loss_kwargs)
-        self._setup_data()
+        self._setup_data(int(getattr(unwrap(self.model).config, "sampling_rate", 16000)))
 
         self.text_pairs = cfg.objective == "text_pairs"
         module_cls = TextPairModule if self.text_pairs else DualEncoderModule
@@ -300,7 +311,6 @@ class ContrastiveTrainer:
         self.scheduler = get_cosine_schedule_with_warmup(self.optimizer.optimizer, warmup, self.total_steps)
         self.trainable = [p for p in self.module.parameters() if p.requires_grad]
 
-        checkpoint = resolve_resume(self.resume, self.output_dir)
         if checkpoint is not None:
             self._load_checkpoint(checkpoint)
         else:
@@ -323,15 +333,40 @@ class ContrastiveTrainer:
                     for k, v in cfg.to_dict().items()}
             acc.init_trackers(cfg.project_name, config=flat)
 
-    def _setup_data(self) -> None:
+    def _check_output_dir(self, checkpoint: Path | None) -> None:
+        """Refuse to start a run in a folder that holds files of another run (its log, config, adapter or model
+        would be replaced) unless it resumes that run or `overwrite_output_dir` says so; checked before anything
+        is read, loaded or written."""
+        cfg, out = self.config, self.output_dir
+        if cfg.overwrite_output_dir or checkpoint is not None or not out.is_dir():
+            return
+        entries = sorted(p.name for p in out.iterdir())
+        if not entries:
+            return
+        shown = ", ".join(entries[:6]) + (f" (+{len(entries) - 6} more)" if len(entries) > 6 else "")
+        if self.resume is None and list_checkpoints(out):
+            raise ValueError(f"{out} already holds checkpoints of a run: resume it (--resume latest), choose "
+                             "another output folder, or set overwrite_output_dir (--overwrite)")
+        if self.resume is None:
+            raise ValueError(f"the output folder {out} is not empty ({shown}); resume its run (--resume latest), "
+                             "choose another output folder, or pass --overwrite to replace its files")
+        finished = [p for p in (cfg.resolved_path(cfg.final_adapter_dir, "adapter"),
+                                cfg.resolved_path(cfg.final_model_dir, "final"))
+                    if p is not None and ((p / "adapter_config.json").is_file() or (p / "config.json").is_file())]
+        if finished:
+            raise ValueError(f"{out} holds a finished run ({', '.join(str(p) for p in finished)}) and no checkpoint "
+                             "to resume; choose another output folder, or pass --overwrite to replace it")
+
+    def _read_data(self) -> None:
+        """Read every manifest and probe every clip (`AudioCaptionDataset.validate`; deep when
+        ``deep_audio_check``) before the model is loaded; the model's sampling rate is set in `_setup_data`."""
         cfg, acc = self.config, self.accelerator
-        sr = int(getattr(unwrap(self.model).config, "sampling_rate", 16000))
-        common = dict(sampling_rate=sr, seed=cfg.seed)
         self.stream = None
         if cfg.objective == "text_pairs":
             return self._setup_text_pair_data(sr)
         if any(is_shard_spec(s) for s in cfg.train_data):
-            return self._setup_stream_data(sr)
+            return  # streamed shards are opened with the model's sampling rate (`_setup_stream_data`)
+        common = dict(sampling_rate=16000, seed=cfg.seed)
         train = AudioCaptionDataset.from_sources(cfg.train_data, split="train", train=True,
                                                  max_seconds=cfg.max_train_seconds,
                                                  caption_sampling=cfg.caption_sampling,
@@ -363,6 +398,14 @@ class ContrastiveTrainer:
                 dataset.validate(cfg.on_bad_audio, deep=cfg.deep_audio_check)
         self.train_set, self.val_set = train, val
         self.val_sets = [] if val is None else [val] + [d for _, d in extra_sets]
+
+    def _setup_data(self, sr: int) -> None:
+        cfg, acc = self.config, self.accelerator
+        if any(is_shard_spec(s) for s in cfg.train_data):
+            return self._setup_stream_data(sr)
+        train = self.train_set
+        for dataset in [train, *self.val_sets]:
+            dataset.sampling_rate = sr
         self._setup_teacher()
         all_reports = [train.report] + [d.report for d in self.val_sets]
         for report in all_reports:
@@ -565,7 +608,29 @@ class ContrastiveTrainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
-        """Write ``checkpoints/step-N`` atomically (temp folder + rename) and keep the last `keep_last`."""
+        """Write ``checkpoints/step-N`` atomically (temp folder + rename) and keep the last `keep_last`.
+
+        A failed write (full or read-only disk) removes the partial temp folder, keeps the previous checkpoints
+        and raises `EnvironmentProblem` saying so (no traceback on the command line)."""
+        try:
+            return self._save_checkpoint()
+        except (OSError, RuntimeError) as err:
+            from ..errors import EnvironmentProblem, first_line, free_space_note, write_failure_hint
+
+            if isinstance(err, EnvironmentProblem):
+                raise
+            root = self.output_dir / "checkpoints"
+            shutil.rmtree(root / f"{TMP_PREFIX}{CHECKPOINT_PREFIX}{self.step:08d}", ignore_errors=True)
+            kept = list_checkpoints(self.output_dir)
+            space = free_space_note(root if root.is_dir() else self.output_dir)
+            raise EnvironmentProblem(
+                f"checkpoint write failed at step {self.step} ({write_failure_hint(err)}"
+                f"{'; ' + space if space else ''}): {first_line(err)}. "
+                + (f"The previous checkpoint {kept[-1]} is intact: free some space and run again with "
+                   "--resume latest." if kept else "No earlier checkpoint exists: free some space and start again.")
+            ) from err
+
+    def _save_checkpoint(self) -> Path:
         acc = self.accelerator
         root = self.output_dir / "checkpoints"
         final = root / f"{CHECKPOINT_PREFIX}{self.step:08d}"
@@ -787,6 +852,7 @@ class ContrastiveTrainer:
         batches = self.sampler.batches(epoch)[: self.steps_per_epoch * cfg.grad_accum_steps][skip_batches:]
         return DataLoader(
             self.train_set, batch_sampler=batches, collate_fn=self.collator, num_workers=cfg.num_workers,
+            **loader_kwargs(cfg.num_workers),  # workers die with this process, even under SIGKILL
             pin_memory=self.accelerator.device.type == "cuda",
             generator=torch.Generator().manual_seed(cfg.seed + epoch),  # leaves the global RNG untouched
         )
@@ -851,7 +917,23 @@ class ContrastiveTrainer:
 
     # ------------------------------------------------------------------ final artefacts
     def save_final(self) -> tuple[Path | None, Path | None]:
-        """Full model folder (merged for LoRA when ``merge_lora``) and, for LoRA, the adapter folder."""
+        """Full model folder (merged for LoRA when ``merge_lora``) and, for LoRA, the adapter folder; a failed
+        write raises `EnvironmentProblem` naming the checkpoint kept to resume from."""
+        try:
+            return self._save_final()
+        except (OSError, RuntimeError) as err:
+            from ..errors import EnvironmentProblem, first_line, write_failure_hint
+
+            if isinstance(err, EnvironmentProblem):
+                raise
+            kept = list_checkpoints(self.output_dir)
+            raise EnvironmentProblem(
+                f"writing the trained model failed ({write_failure_hint(err)}): {first_line(err)}. "
+                + (f"The last checkpoint {kept[-1]} is intact: free some space and run again with --resume latest."
+                   if kept else "")
+            ) from err
+
+    def _save_final(self) -> tuple[Path | None, Path | None]:
         from ..builders.wavlink import save_model_folder
 
         cfg, acc = self.config, self.accelerator

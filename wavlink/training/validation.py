@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .dataset import AudioCaptionDataset
+from .workers import loader_kwargs
 
 
 class _ClipWaves(Dataset):
@@ -58,7 +59,7 @@ def embed_dataset(
     audio = torch.empty(0)
     try:
         loader = DataLoader(_ClipWaves(dataset, [clips[i] for i in order]), batch_size=batch_size,
-                            num_workers=num_workers, collate_fn=list)
+                            num_workers=num_workers, collate_fn=list, **loader_kwargs(num_workers))
         parts = []
         for waves in loader:
             inputs = processor(audio=waves, sampling_rate=dataset.sampling_rate, return_tensors="pt")
