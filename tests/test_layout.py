@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wavlink"
 # Rank of each top-level part of the package: a module may import its own part or a part of lower rank.
 RANKS = {
     "remote_code": 0, "metrics": 0,  # self-contained: the model folders' code, the evaluate metric modules
+    "defaults": 0,  # plain constants the CLI shows without importing torch (FAMILY_NAMES, finetune defaults)
     "builders": 1, "data": 1,
     "optimize": 1,  # opt-in int8 dynamic quantisation (torch only), applied by `Embedder.load(int8=True)`
     "__init__": 2,  # the public API (registers the families)

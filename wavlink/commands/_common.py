@@ -7,9 +7,10 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +74,8 @@ def print_table(rows: list[list[str]], header: list[str]) -> None:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import numpy as np  # lazy: `wavlink --help` imports no numpy
+
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b / np.linalg.norm(b, axis=-1, keepdims=True)
     return a @ b.T

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
-
 from ._common import add_model_arguments, load_embedder
 
 COMMAND = "embed"
@@ -21,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np  # lazy, as torch: `wavlink --help` imports neither
+
     from ..inference import list_audio_files
 
     if not args.out.endswith((".npy", ".safetensors")):

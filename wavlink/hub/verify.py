@@ -84,7 +84,9 @@ def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
     """Load a model folder with the package's own classes (registered locally), remote code as a fallback."""
     from transformers import AutoModel, AutoProcessor
 
-    import wavlink  # noqa: F401  (registers both families with the Auto classes)
+    import wavlink
+
+    wavlink.register_families()  # both families with the Auto classes
     try:
         model = AutoModel.from_pretrained(folder)
         processor = AutoProcessor.from_pretrained(folder)
