@@ -80,7 +80,7 @@ def _fast_encoder_layer(
     k = attn.k_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
     v = attn.v_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
     if last_only:
-        x, h = x[:, -1:], h[:, -1:]
+        x, h = x[:, -1:].contiguous(), h[:, -1:].contiguous()
     queries = x.shape[1]
     q = attn.q_proj(h).view(batch, queries, heads, head_dim).transpose(1, 2)
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attn.scaling)
