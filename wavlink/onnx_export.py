@@ -167,7 +167,9 @@ class OnnxEmbedder:
         _require_onnx()
         from transformers import AutoProcessor
 
-        from . import remote_code  # noqa: F401  (registers the processor classes)
+        from .builders.families import register_families
+
+        register_families()  # the processor classes, with the Auto classes
 
         folder = Path(folder)
         manifest_path = folder / MANIFEST

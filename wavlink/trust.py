@@ -80,7 +80,9 @@ def resolve_trust(source: str | os.PathLike, config: dict[str, Any], trust_remot
     runs). Another model type with code of its own: True only when the caller said so. Another model type
     without code (a plain transformers architecture): False.
     """
-    import wavlink  # noqa: F401  (registers the families' classes with the Auto classes)
+    import wavlink
+
+    wavlink.register_families()  # the families' classes with the Auto classes
 
     model_type = config.get("model_type")
     if model_type in package_model_types():

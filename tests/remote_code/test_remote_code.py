@@ -56,6 +56,12 @@ result["st_text_8"] = st.encode(spec["texts"], truncate_dim=8, normalize_embeddi
 
 clf = pipeline("zero-shot-audio-classification", model=d, trust_remote_code=True)
 result["pipeline"] = clf(clips[0], candidate_labels=spec["labels"])
+result["pipeline_class"] = type(clf).__name__
+# the folder's own pipeline decodes with soundfile + soxr: paths and {"raw"/"array", "sampling_rate"} dicts
+# work without ffmpeg (which this machine does not have: the stock pipeline fails on both)
+result["pipeline_path"] = clf(spec["wav"], candidate_labels=spec["labels"])
+result["pipeline_raw48"] = clf({"raw": tone48, "sampling_rate": 48000}, candidate_labels=spec["labels"])
+result["pipeline_array48"] = clf({"array": tone48, "sampling_rate": 48000}, candidate_labels=spec["labels"])
 result["wavlink_loaded"] = any(m == "wavlink" or m.startswith("wavlink.") for m in sys.modules)
 print(json.dumps(result))
 """
@@ -149,6 +155,23 @@ def test_sentence_transformers(saved: dict[str, Any], child: dict[str, Any]) -> 
     # The 48 kHz dict was resampled: it matches the same tone generated at 16 kHz.
     cos = F.cosine_similarity(torch.tensor(child["st_dict"]), embed(saved, audio=[make_tone(1.5, SR)]))
     assert cos.item() > 0.999
+
+
+def test_the_folders_own_pipeline_decodes_paths_and_dicts(saved: dict[str, Any], child: dict[str, Any]) -> None:
+    assert child["pipeline_class"] == "WavLinkZeroShotAudioClassificationPipeline"
+    model, processor = saved["model"], saved["processor"]
+    prompts = [f"This is a sound of {label}." for label in LABELS]
+    expected = {}
+    for key, audio in (("pipeline_path", [sf.read(saved["spec"]["wav"], dtype="float32")[0]]),
+                       ("pipeline_raw48", [{"array": make_tone(1.5, 48000), "sampling_rate": 48000}])):
+        with torch.no_grad():
+            logits = model(**processor(text=prompts, audio=audio, return_tensors="pt")).logits_per_audio
+        expected[key] = dict(zip(LABELS, logits[0].softmax(-1).tolist()))
+    expected["pipeline_array48"] = expected["pipeline_raw48"]
+    for key, want in expected.items():
+        assert sorted(r["label"] for r in child[key]) == sorted(LABELS)
+        for r in child[key]:
+            assert abs(r["score"] - want[r["label"]]) <= 1e-5, (key, r)
 
 
 def test_zero_shot_pipeline(saved: dict[str, Any], child: dict[str, Any]) -> None:

@@ -223,7 +223,7 @@ def test_pooled_only_gives_the_same_embeddings(name):
     clips = _clips()
     inputs = audio_inputs(model.config, clips)
     with torch.inference_mode():
-        full = model.get_audio_features(**inputs)
+        full = model.get_audio_features(**inputs, pooled_only=False)
         short = model.get_audio_features(**inputs, pooled_only=True)
         alone = torch.cat([model.get_audio_features(**audio_inputs(model.config, [c]), pooled_only=True).pooler_output
                            for c in clips])
@@ -231,6 +231,41 @@ def test_pooled_only_gives_the_same_embeddings(name):
     assert torch.allclose(short.pooler_output, full.pooler_output, atol=1e-5)
     assert torch.allclose(short.pooler_output, _reference(model, clips), atol=1e-5)
     assert (alone - short.pooler_output).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["global_token", "mean", "learned_position"])
+def test_the_default_is_the_pooled_only_path_at_inference(name):
+    """A plain `get_audio_features(**inputs)` at inference takes the fast path: the same vectors (1e-5) as the
+    frame-states path, no encoder states; they stay available through output_hidden_states / pooled_only=False."""
+    model = tiny_model(seed=7, **CONFIGS[name])
+    inputs = audio_inputs(model.config, _clips())
+    seen = []
+    model.audio_model.layers[-1].fc1.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[1]))
+    with torch.inference_mode():
+        default = model.get_audio_features(**inputs)
+        fast_calls = list(seen)
+        states = model.get_audio_features(**inputs, output_hidden_states=True)
+        also = model.get_audio_features(**inputs, pooled_only=False)
+        through_forward = model(**inputs).audio_embeds
+    assert default.last_hidden_state is None
+    if name != "mean":  # global-token pooling: the last layer ran for one position per clip
+        assert fast_calls == [1]
+    assert states.last_hidden_state is not None and torch.equal(states.last_hidden_state, also.last_hidden_state)
+    assert states.last_hidden_state.shape[:2] == (len(LENGTHS), seen[1])  # every position (global token last)
+    assert torch.allclose(default.pooler_output, states.pooler_output, atol=1e-5)
+    assert torch.allclose(default.pooler_output, _reference(model, _clips()), atol=1e-5)
+    assert torch.allclose(through_forward, default.pooler_output, atol=1e-6)
+    with pytest.raises(ValueError, match="pooled_only"):
+        model.get_audio_features(**inputs, pooled_only=True, output_hidden_states=True)
+
+
+def test_the_default_keeps_the_states_in_training_and_under_autograd():
+    model = tiny_model(seed=8)
+    inputs = audio_inputs(model.config, _clips([1.0, 2.0]))
+    assert model.get_audio_features(**inputs).last_hidden_state is not None  # eval mode, grad enabled
+    model.train()
+    assert model.get_audio_features(**inputs).last_hidden_state is not None
+    assert model.get_audio_features(**inputs, pooled_only=True).last_hidden_state is None
 
 
 def test_pooled_only_skips_the_last_layer_work():

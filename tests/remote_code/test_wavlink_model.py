@@ -293,19 +293,19 @@ def test_variable_length_runs_on_real_frames_only(model: WavLinkModel) -> None:
     inputs = audio_inputs(model.config, [make_clip(10.0)])
     assert inputs["input_features"].shape[-1] == 1000
     with torch.no_grad():
-        out = model.get_audio_features(**inputs)
+        out = model.get_audio_features(**inputs, output_hidden_states=True)
     assert out.last_hidden_state.shape == (1, 501, 32)  # 500 frame positions + the global token
     # Paper-faithful mode pads with silence to 30 s and attends to it.
     inputs30 = audio_inputs(model.config, [make_clip(10.0)], padding="max_length")
     assert inputs30["input_features"].shape[-1] == 3000 and bool(inputs30["feature_attention_mask"].all())
     with torch.no_grad():
-        assert model.get_audio_features(**inputs30).last_hidden_state.shape == (1, 1501, 32)
+        assert model.get_audio_features(**inputs30, output_hidden_states=True).last_hidden_state.shape == (1, 1501, 32)
 
 
 def test_global_token_is_the_last_position(model: WavLinkModel) -> None:
     inputs = audio_inputs(model.config, [make_clip(4.0)])
     with torch.no_grad():
-        out = model.get_audio_features(**inputs)
+        out = model.get_audio_features(**inputs, pooled_only=False)
         expected = F.normalize(model.audio_projection(out.last_hidden_state[:, -1]), dim=-1)
     assert max_diff(out.pooler_output, expected) <= 1e-6
 

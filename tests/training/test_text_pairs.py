@@ -5,6 +5,7 @@ by the shared LLM, which is the transfer the blog relies on)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -148,7 +149,7 @@ def test_text_pair_training_leaves_the_audio_path_untouched(tmp_path: Path, toy:
                          eval_data=[str(toy)], output_dir=str(tmp_path / "run"), batch_size=4, lr=1e-2,
                          max_steps=3, num_workers=0, progress=False, seed=3, weight_decay=0.1)
     # 1. the trainer's own module and loss on one of its batches: gradients reach the text side only
-    trainer = ContrastiveTrainer(cfg)
+    trainer = ContrastiveTrainer(dataclasses.replace(cfg, output_dir=str(tmp_path / "probe")))
     trainer.setup()
     batch = next(iter(trainer._loader(0, 0)))
     assert set(batch) >= {"anchor_inputs", "positive_inputs", "group_ids"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoProcessor
 
+from ..defaults import FAMILY_NAMES
 from ..remote_code.configuration_omni import OmniAudioEmbedderConfig
 from ..remote_code.configuration_wavlink import WavLinkConfig
 from ..remote_code.modeling_omni import OmniAudioEmbedder
@@ -119,6 +120,10 @@ FAMILIES: dict[str, Family] = {
                    lambda name, preset: getattr(preset, "hub_name", None) or f"{OMNI_HUB_PREFIX}{name}",
                    _omni_components),
 }
+
+
+if tuple(sorted(FAMILIES)) != FAMILY_NAMES:  # the CLI's --family choices, read without importing this module
+    raise RuntimeError(f"wavlink.defaults.FAMILY_NAMES {FAMILY_NAMES} must list the families {sorted(FAMILIES)}")
 
 
 def get_family(name: str) -> Family:

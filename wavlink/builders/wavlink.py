@@ -19,6 +19,7 @@ from transformers import AutoTokenizer
 from ..remote_code import remote_code_files
 from ..remote_code.configuration_wavlink import WavLinkConfig
 from ..remote_code.modeling_wavlink import WavLinkModel
+from ..remote_code.pipeline_wavlink import CUSTOM_PIPELINES
 from ..remote_code.processing_wavlink import WavLinkFeatureExtractor, WavLinkProcessor
 from .components import build_from_components
 from .presets import PRESETS, preset_config
@@ -125,6 +126,16 @@ def write_sentence_transformers_files(out_dir: str | os.PathLike) -> None:
     (out / "1_Normalize").mkdir(exist_ok=True)
 
 
+def add_custom_pipeline(folder: str | os.PathLike) -> None:
+    """Name the folder's own zero-shot pipeline (remote_code/pipeline_wavlink.py: soundfile + soxr decoding, no
+    ffmpeg) in its config.json, so `pipeline("zero-shot-audio-classification", model=folder,
+    trust_remote_code=True)` builds it."""
+    path = Path(folder) / "config.json"
+    config = json.loads(path.read_text())
+    config["custom_pipelines"] = CUSTOM_PIPELINES
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def save_model_folder(model: Any, processor: WavLinkProcessor, out_dir: str | os.PathLike) -> Path:
     """Write model + processor + remote code + sentence-transformers files (safetensors only), for either
     family. The remote code is exactly `wavlink.remote_code`'s files, whatever the family: one folder layout
@@ -132,6 +143,7 @@ def save_model_folder(model: Any, processor: WavLinkProcessor, out_dir: str | os
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
+    add_custom_pipeline(out)
     processor.save_pretrained(out)
     for source in remote_code_files():
         shutil.copyfile(source, out / source.name)

@@ -8,9 +8,10 @@ import json
 import math
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Number:
@@ -141,6 +142,8 @@ def display_path(path: str) -> str:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import numpy as np  # lazy: `wavlink --help` imports no numpy
+
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b / np.linalg.norm(b, axis=-1, keepdims=True)
     return a @ b.T

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..builders.families import FAMILIES, get_family
+from ..defaults import FAMILY_NAMES
 from ._common import POSITIVE_INT, SEED
 
 COMMAND = "build"
@@ -12,7 +12,7 @@ HELP = "assemble a model folder from pretrained parts (Whisper + text encoder, o
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--family", choices=sorted(FAMILIES), default="wavlink")
+    parser.add_argument("--family", choices=sorted(FAMILY_NAMES), default="wavlink")
     parser.add_argument("--whisper", help="wavlink: Whisper checkpoint folder or Hub id")
     parser.add_argument("--text", help="wavlink: text encoder folder or Hub id (CLIP, BERT/MiniLM, ...)")
     parser.add_argument("--projection-dim", type=POSITIVE_INT, default=None)
@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..builders.families import FAMILIES, get_family  # lazy: torch loads only when a command runs
     from ..builders.wavlink import save_model_folder
 
     family = get_family(args.family)

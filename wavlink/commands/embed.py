@@ -12,8 +12,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from ._common import add_model_arguments, load_embedder
 
 COMMAND = "embed"
@@ -63,6 +61,8 @@ def _write_atomic(path: Path, write) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np  # lazy, as torch: `wavlink --help` imports neither
+
     from ..inference import list_audio_files
 
     check_outputs(args.out, args.overwrite)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..training.finetune import BATCH_SIZE, EPOCHS, LORA_LR, MIN_STEPS
+from ..defaults import FINETUNE_BATCH_SIZE as BATCH_SIZE
+from ..defaults import FINETUNE_EPOCHS as EPOCHS
+from ..defaults import FINETUNE_LORA_LR as LORA_LR
+from ..defaults import FINETUNE_MIN_STEPS as MIN_STEPS
 from ._common import COUNT, FRACTION, POSITIVE, POSITIVE_INT, SEED, add_trust_argument
 
 COMMAND = "finetune"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import POSITIVE_INT
+
 COMMAND = "prepare"
 HELP = ("convert a public dataset (FSD50K, MACS, AudioSet strong, UrbanSound8K, Clotho, AudioCaps, Auto-ACD, "
         "AudioSetCaps) into caption manifests")
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fsd50k: every label of a clip (default, as LAION) or only the most specific (needs --ontology)")
     parser.add_argument("--caption-style", choices=["temporal", "labels"], default="temporal",
                         help="audioset-strong: events in onset order (default) or the LAION label sentence")
-    parser.add_argument("--max-captions-per-clip", type=int, default=None, metavar="N",
+    parser.add_argument("--max-captions-per-clip", type=POSITIVE_INT, default=None, metavar="N",
                         help="keep the first N captions of each clip (e.g. 1 for MACS gives the blog's 4K pairs)")
     parser.add_argument("--license", default=None, help="override the licence column")
     parser.add_argument("--format", choices=["csv", "jsonl"], default="csv")

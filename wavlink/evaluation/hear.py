@@ -132,7 +132,7 @@ def _frame_embeddings(arr: np.ndarray, model: HearModel) -> tuple[torch.Tensor, 
         rows = []
         for b in range(0, len(piece), model.batch_size):
             inputs = model.features(list(piece[b : b + model.batch_size]))
-            hidden = model.model.get_audio_features(**inputs).last_hidden_state
+            hidden = model.model.get_audio_features(**inputs, output_hidden_states=True).last_hidden_state
             frames = int(inputs["feature_attention_mask"][0].sum())
             n_pos = (frames - 1) // 2 + 1
             rows.append(hidden[:, :n_pos].float())

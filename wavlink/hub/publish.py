@@ -102,7 +102,9 @@ def _print(msg: str) -> None:
 def _load_config(folder: Path) -> Any:
     from transformers import AutoConfig
 
-    import wavlink  # noqa: F401  (registers both families with the Auto classes)
+    import wavlink
+
+    wavlink.register_families()  # both families with the Auto classes
 
     return AutoConfig.from_pretrained(folder, trust_remote_code=False)  # never the folder's own code
 

@@ -84,7 +84,9 @@ def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
     """Load a model folder with the package's own classes (registered locally); its .py files are not run."""
     from transformers import AutoModel, AutoProcessor
 
-    import wavlink  # noqa: F401  (registers both families with the Auto classes)
+    import wavlink
+
+    wavlink.register_families()  # both families with the Auto classes
 
     # the registered classes only: the folder's own .py files are never run in this process
     model = AutoModel.from_pretrained(folder, trust_remote_code=False)

@@ -80,7 +80,7 @@ def _fast_encoder_layer(
     k = attn.k_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
     v = attn.v_proj(h).view(batch, length, heads, head_dim).transpose(1, 2)
     if last_only:
-        x, h = x[:, -1:], h[:, -1:]
+        x, h = x[:, -1:].contiguous(), h[:, -1:].contiguous()
     queries = x.shape[1]
     q = attn.q_proj(h).view(batch, queries, heads, head_dim).transpose(1, 2)
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=attn.scaling)
@@ -343,16 +343,25 @@ class WavLinkModel(WavLinkPreTrainedModel):
         input_features: torch.Tensor,
         feature_attention_mask: torch.Tensor | None = None,
         truncate_dim: int | None = None,
-        pooled_only: bool = False,
+        pooled_only: bool | None = None,
+        output_hidden_states: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
         """L2-normalised audio embeddings in `pooler_output` (B, projection_dim or truncate_dim).
 
         Clips longer than `max_audio_seconds` follow `config.long_audio_policy` (see the config).
-        `last_hidden_state` holds the encoder states (global token last) when no clip needed chunking, unless
-        `pooled_only=True`: then it is None and, at inference with global-token pooling, the last layer is
-        computed for the global token only (the same embedding, ~1/7 less work for Whisper base).
+
+        Only the embedding is computed by default at inference (eval mode, no autograd): `last_hidden_state`
+        is None and, with global-token pooling, the last layer runs for the global token alone (the same
+        embedding, ~1/7 less work for Whisper base). `output_hidden_states=True` or `pooled_only=False` asks
+        for the encoder's final states (global token last) in `last_hidden_state`, given when no clip needed
+        chunking (the per-layer `hidden_states` tuple is not filled). In training or under autograd the
+        default keeps them, as before; `pooled_only=True` drops them there too.
         """
+        if pooled_only and output_hidden_states:
+            raise ValueError("pooled_only=True returns no encoder states; drop output_hidden_states=True")
+        if pooled_only is None:  # the fast path when nothing but the embedding is asked for, at inference
+            pooled_only = not output_hidden_states and not self.training and not torch.is_grad_enabled()
         check_truncate_dim(truncate_dim, self.config.matryoshka_dims)
         frame_mask = check_audio_inputs(input_features, feature_attention_mask, self.config.audio_config.num_mel_bins)
         features = input_features.to(self.audio_model.conv1.weight.dtype)

@@ -9,17 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..defaults import FINETUNE_BATCH_SIZE, FINETUNE_EPOCHS, FINETUNE_LORA_LR, FINETUNE_MIN_STEPS
 from .config import TrainingConfig
 from .trainer import TrainResult, train
 
-# Defaults sized for users' small sets (tens to a few hundred clips): a step budget, not a bare epoch count. Three
-# epochs of 36 clips are 6 optimiser steps, which teach a LoRA nothing; at least MIN_STEPS steps (more epochs
-# when the set is small) at a LoRA learning rate do. Measured with scripts/real_model/finetune_check.py (README,
-# "Finetuning": 23.8% -> 93.8% zero-shot on 10 unseen classes, 320 clips, 9.2 min on 2 CPU cores).
-MIN_STEPS = 150
-EPOCHS = 3
-LORA_LR = 5e-4
-BATCH_SIZE = 16
+# Defaults sized for users' small sets (why and how they were measured: wavlink/defaults.py).
+MIN_STEPS = FINETUNE_MIN_STEPS
+EPOCHS = FINETUNE_EPOCHS
+LORA_LR = FINETUNE_LORA_LR
+BATCH_SIZE = FINETUNE_BATCH_SIZE
 
 
 def finetune(

@@ -363,7 +363,7 @@ class ContrastiveTrainer:
         cfg, acc = self.config, self.accelerator
         self.stream = None
         if cfg.objective == "text_pairs":
-            return self._setup_text_pair_data(sr)
+            return  # text-pair files are read in `_setup_text_pair_data`
         if any(is_shard_spec(s) for s in cfg.train_data):
             return  # streamed shards are opened with the model's sampling rate (`_setup_stream_data`)
         common = dict(sampling_rate=16000, seed=cfg.seed)
@@ -401,6 +401,8 @@ class ContrastiveTrainer:
 
     def _setup_data(self, sr: int) -> None:
         cfg, acc = self.config, self.accelerator
+        if cfg.objective == "text_pairs":
+            return self._setup_text_pair_data(sr)
         if any(is_shard_spec(s) for s in cfg.train_data):
             return self._setup_stream_data(sr)
         train = self.train_set
