@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,6 +76,21 @@ def test_wrong_shape_refuses(synthetic, tmp_path):
     (bad / dm.SPEC_FILE).write_text(json.dumps(spec))
     with pytest.raises(ValueError, match="audio_projection.weight"):
         dm.assemble_default(tmp_path / "out", delta_dir=bad, check_hashes=False)
+
+
+def test_assembly_key_follows_delta_code_and_card(synthetic, tmp_path):
+    """A package upgrade that changes the remote code or the card (same delta) gets a freshly assembled folder."""
+    delta = tmp_path / "delta"
+    shutil.copytree(synthetic[1], delta)
+    code = tmp_path / "remote_code"
+    shutil.copytree(Path(dm.__file__).resolve().parents[1] / "remote_code", code)
+    key = dm.assembly_key(delta, code)
+    assert dm.assembly_key(delta, code) == key
+    (code / "modeling_wavlink.py").write_text((code / "modeling_wavlink.py").read_text() + "\n# changed\n")
+    code_key = dm.assembly_key(delta, code)
+    assert code_key != key
+    (delta / "README.md").write_text("another card")
+    assert dm.assembly_key(delta, code) not in (key, code_key)
 
 
 @pytest.mark.skipif(not (dm.asset_dir() / dm.DELTA_FILE).is_file(), reason="no shipped delta")

@@ -217,12 +217,20 @@ def assemble_default(out_dir: str | os.PathLike, delta_dir: str | os.PathLike | 
     return out
 
 
+def assembly_key(delta_dir: Path, remote_code_dir: Path | None = None) -> str:
+    """Cache key of the assembled folder: everything it is made of (the delta, the package's remote code, the
+    card), so that a package upgrade changing the code or the card never keeps serving an older assembly."""
+    code = Path(remote_code_dir or Path(__file__).resolve().parents[1] / "remote_code")
+    card = [delta_dir / "README.md"] if (delta_dir / "README.md").is_file() else []
+    return _sha256([delta_dir / DELTA_FILE, *sorted(code.glob("*.py")), *card])[:12]
+
+
 def default_model_dir() -> Path:
     """Path of the assembled default model, building it on first use (cached under ~/.cache/wavlink)."""
     folder = asset_dir()
     if not (folder / DELTA_FILE).is_file():
         raise ValueError("this installation has no trained default model yet; pass --model DIR_OR_ID")
-    digest = _sha256([folder / DELTA_FILE])[:12]
+    digest = assembly_key(folder)
     root = Path(os.environ.get("WAVLINK_CACHE", Path.home() / ".cache" / "wavlink"))
     target = root / f"default-{digest}"
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
