@@ -139,8 +139,9 @@ def cached_folder_embeddings(folder: str, files: Sequence[str], embed: Callable[
     if fresh is not None:
         vectors[missing] = fresh
     kept = len(files) - len(missing)
-    dropped = len(cached) - kept
-    if missing or dropped:
+    present = {stamp[0] for stamp in stamps}
+    dropped = sum(1 for name, _, _ in cached if name not in present)  # deleted files (changed ones are re-embedded)
+    if missing or len(cached) != kept:
         try:
             write_entry(entry, model_sha256, dim, folder, stamps, vectors)
         except OSError as err:  # a read-only or full cache directory costs the next search time, not this one

@@ -127,6 +127,11 @@ def test_the_cache_note_counts_clips(model_dir: Path, sounds: Path, cache_root: 
     assert "embedded 0 new or changed clip(s), reused 3, dropped 1 deleted" in capsys.readouterr().err
     assert main(["search", *args]) == 0
     assert "search cache" not in capsys.readouterr().err  # nothing changed, nothing to say
+    st = os.stat(sounds / "b.wav")
+    os.utime(sounds / "b.wav", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: same size, newer mtime
+    assert main(["search", *args]) == 0
+    err = capsys.readouterr().err
+    assert "embedded 1 new or changed clip(s), reused 2" in err and "dropped" not in err
 
 
 def _entry(cache_root: Path) -> Path:
