@@ -15,11 +15,10 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-import torch
 
 from .inference import Embedder, check_labels, list_audio_files
 from .metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
-from .remote_code.losses import similarity_logits
+from .remote_code.losses import zero_shot_probabilities
 
 MAX_RESULTS = 10  # audio players in the search tab
 # Serving limits (`launch_app`). Gradio keeps a copy of the UI's component state for every session it has seen
@@ -94,9 +93,9 @@ class AppEngine:
     def classify(self, audio: Any, labels: Sequence[str]) -> dict[str, float]:
         """Zero-shot label probabilities of one clip (path, array or audio dict), prompt-template ensembled.
 
-        The cosines are turned into logits the way the model was trained (its CLIP or SigLIP scale and bias,
-        as in its ``forward``), then read as that loss reads them: a softmax over the labels (CLIP) or one
-        sigmoid per label (SigLIP). The dict is ordered best first.
+        Probabilities on the model's trained logit scale (`zero_shot_probabilities`: a softmax over the labels
+        for CLIP-trained models, one sigmoid per label for SigLIP-trained ones), as ``wavlink classify`` and the
+        folder's pipeline give them. The dict is ordered best first.
         """
         if audio is None:
             raise ValueError("upload or record a clip first")
@@ -105,13 +104,7 @@ class AppEngine:
             lambda texts: self.embedder.encode_text(texts, truncate_dim=self.dim),
             [prettify_label(x) for x in labels], self.templates)
         clip = self.embedder.encode_audio([audio], truncate_dim=self.dim)
-        model = self.embedder.model
-        loss_type = getattr(model.config, "loss_type", "clip")
-        with torch.inference_mode():
-            logits = similarity_logits(torch.from_numpy(_unit(clip)), torch.from_numpy(_unit(classes)), loss_type,
-                                       **{k: v.detach().cpu() for k, v in model.loss_scales(loss_type).items()})
-        row = logits.float()[0]
-        probs = (torch.sigmoid(row) if loss_type == "siglip" else torch.softmax(row, dim=-1)).numpy()
+        probs = zero_shot_probabilities(clip, classes, self.embedder.model)[0].numpy()
         order = np.argsort(-probs, kind="stable")
         return {labels[i]: float(probs[i]) for i in order}
 
