@@ -23,6 +23,9 @@ os.environ["HF_HOME"] = _HF_HOME
 os.environ["HF_MODULES_CACHE"] = os.path.join(_HF_HOME, "modules")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# user caches that follow XDG (the search and evaluation embedding caches) go to the throw-away folder too; the
+# default model's cache ($WAVLINK_CACHE, else ~/.cache/wavlink) is left alone, so it is assembled once per machine
+os.environ["XDG_CACHE_HOME"] = os.path.join(_HF_HOME, "xdg-cache")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -249,3 +249,105 @@ def test_the_app_keeps_a_bounded_session_store_and_queues_concurrent_calls(serve
     assert all(len(r[0]["data"]) == 3 for r in results)  # every request answered, none refused
     assert most[0] == 1  # queued, not run 24 at once
     assert len(demo.state_holder.session_data) <= 8
+
+
+# ------------------------------------------------------------------------ search by clip, export, shared work
+def test_search_by_clip_ranks_like_the_embedder_and_leaves_the_clip_out(engine: AppEngine,
+                                                                        embedder: Embedder) -> None:
+    query = engine.files[1]
+    hits = engine.search_audio(query, top_k=10)
+    expected = _cos(embedder.encode_audio([query]), embedder.encode_audio(engine.files))[0]
+    order = [i for i in np.argsort(-expected) if engine.files[i] != query]
+    assert [p for p, _ in hits] == [engine.files[i] for i in order]
+    np.testing.assert_allclose([s for _, s in hits], expected[order], atol=1e-5)
+    outside = make_tone(1.0, SR, (880.0, 1320.0))  # an array: nothing to leave out
+    assert len(engine.search_audio({"array": outside, "sampling_rate": SR}, top_k=10)) == len(engine.files)
+    with pytest.raises(ValueError, match="upload or record a clip"):
+        engine.search_audio(None)
+
+
+def test_tabs_share_the_folder_embeddings(engine: AppEngine, embedder: Embedder, monkeypatch,
+                                          tmp_path: Path) -> None:
+    engine.folder_embeddings()
+    embedded: list[int] = []
+    original = engine.embedder.encode_audio
+    monkeypatch.setattr(engine.embedder, "encode_audio",
+                        lambda clips, *a, **k: embedded.append(len(clips)) or original(clips, *a, **k))
+    scores = engine.similarity(engine.files, ["a tone"])  # Compare on the folder: nothing re-embedded
+    engine.search_audio(engine.files[0])
+    assert embedded == []
+    np.testing.assert_allclose(scores, _cos(original(engine.files), embedder.encode_text(["a tone"])), atol=1e-5)
+    upload = tmp_path / "upload.wav"
+    sf.write(upload, make_tone(1.0, SR, (500.0,)), SR)
+    engine.similarity([engine.files[0], str(upload)], ["a tone"])
+    assert embedded == [1]  # only the clip from outside the folder
+
+
+def test_results_export_as_csv_and_json(engine: AppEngine, folder: Path) -> None:
+    import csv
+
+    hits = engine.search("a high whistle", top_k=3)
+    csv_path, json_path = engine.export(hits, "a high whistle")
+    assert not csv_path.startswith(str(folder)) and csv_path.endswith(".csv") and json_path.endswith(".json")
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["path"], float(r["score"])) for r in rows] == [(p, pytest.approx(s, abs=1e-6)) for p, s in hits]
+    assert [r["file"] for r in rows] == [engine.name(p) for p, _ in hits]
+    doc = json.loads(Path(json_path).read_text())
+    assert doc["query"] == "a high whistle" and [r["rank"] for r in doc["results"]] == [1, 2, 3]
+    assert [r["path"] for r in doc["results"]] == [p for p, _ in hits]
+
+
+def test_model_name_and_licence_come_from_the_card(tmp_path: Path) -> None:
+    from wavlink.model_identity import licence_notice, model_identity
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "README.md").write_text("---\nlicense: cc-by-nc-3.0\ntags:\n  - audio\n---\n\n"
+                                              "# wavlink-default (Whisper base + MiniLM)\n\ntext\n")
+    assert model_identity(tmp_path / "m") == ("wavlink-default", "cc-by-nc-3.0")
+    assert licence_notice("cc-by-nc-3.0") == "licence: cc-by-nc-3.0 (non-commercial use only)"
+    assert licence_notice("apache-2.0") == "licence: apache-2.0"
+    (tmp_path / "bare").mkdir()
+    assert model_identity(tmp_path / "bare") == ("bare", None)
+    assert licence_notice(None) == "licence: not stated in the model card"
+    assert model_identity("org/some-model") == ("org/some-model", None)
+
+
+def _components(demo) -> dict[str, object]:
+    return {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
+
+
+def test_the_page_opens_with_results_examples_and_the_licence(engine: AppEngine, embedder: Embedder,
+                                                              folder: Path) -> None:
+    gr = pytest.importorskip("gradio")
+    from wavlink.app import EXAMPLE_QUERIES, MAX_TOP_K, build_app
+
+    named = AppEngine(embedder, folder=folder, model_name="wavlink-default", licence="cc-by-nc-3.0")
+    demo = build_app(named)
+    parts = _components(demo)
+    header = parts["header"].value
+    assert "**wavlink-default**" in header and "(non-commercial use only)" in header
+    # no empty placeholder tables (columns "1 2 3"): the first example query's results, the folder vs the captions
+    assert parts["search-results"].value["headers"] == ["rank", "score", "file"]
+    assert parts["similarity-table"].value["headers"][0] == "clip"
+    assert len(parts["similarity-table"].value["data"]) == len(named.files)
+    first = named.search(EXAMPLE_QUERIES[0], 4)
+    assert [row[2] for row in parts["search-results"].value["data"]] == [named.name(p) for p, _ in first]
+    assert parts["search-player-0"].visible and not parts["search-player-9"].visible
+    assert parts["search-top-k"].maximum == min(MAX_TOP_K, len(named.files))
+    examples = [b for b in demo.blocks.values() if isinstance(b, gr.Dataset)]
+    assert any([EXAMPLE_QUERIES[0]] in [list(s) for s in ex.samples] for ex in examples)
+    assert parts["search-export"].value  # the opening results can be downloaded too
+
+
+def test_an_error_is_shown_beside_the_results_which_stay(served, engine: AppEngine) -> None:
+    _, client = served
+    good = _call(client, "search", ["a whistle", 2])
+    assert good[1 + 10] == "" and len(good[0]["data"]) == 2
+    bad = _call(client, "search", ["   ", 2])  # completes (no error event, no toast); the results are untouched
+    assert bad[1 + 10] == "**error:** type a query"
+    assert all(isinstance(x, dict) and x.get("__type__") == "update" and "value" not in x for x in bad[:11])
+    classify = _call(client, "classify", [None, "dog, cat"])
+    assert classify[1] == "**error:** upload or record a clip first"
+    exports = good[-1]
+    assert [Path(f["orig_name"]).suffix for f in exports] == [".csv", ".json"]

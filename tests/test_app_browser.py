@@ -175,3 +175,20 @@ def test_similarity_heat_map(page, engine) -> None:
     expect(table).to_contain_text("a high whistle")
     scores = engine.similarity(engine.files, captions)
     expect(table).to_contain_text(f"{scores[0, 1]:.4f}".rstrip("0"))
+
+
+def test_an_error_shows_beside_the_results_and_the_results_download(page, engine) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Search").click()
+    page.locator("#search-query textarea").fill("a high whistle")
+    page.locator("#search-button").click()
+    best = engine.search("a high whistle", top_k=3)[0][0]
+    expect(page.locator("#search-player-0 [data-testid=block-label]")).to_contain_text(engine.name(best))
+    expect(page.locator("#search-export")).to_contain_text(".csv")
+    expect(page.locator("#search-export")).to_contain_text(".json")
+    page.locator("#search-query textarea").fill("   ")
+    page.locator("#search-button").click()
+    expect(page.locator("#search-error")).to_contain_text("error: type a query")
+    expect(page.locator("#search-results")).to_contain_text(engine.name(best))  # the last results stay
+    expect(page.locator("#search-player-0")).to_be_visible()

@@ -25,11 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_libraries() -> None:
-    """Keep the CLI output readable: no weight-loading tables or shard progress bars unless WAVLINK_VERBOSE=1."""
+    """Keep the CLI output readable unless WAVLINK_VERBOSE=1: no weight-loading tables or shard progress bars, and
+    no FutureWarning / DeprecationWarning of the libraries underneath (they address the package's code, which the
+    user of a command cannot change). The package's own notes are plain prints and warnings of other categories."""
     import os
+    import warnings
 
     if os.environ.get("WAVLINK_VERBOSE"):
         return
+    for category in (FutureWarning, DeprecationWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()

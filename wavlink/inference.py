@@ -201,18 +201,24 @@ class Embedder:
         return trained_dims(self.model.config)
 
     def _batched(self, items: Sequence[Any], keys: Iterable[float], fn, progress: bool, desc: str) -> np.ndarray:
+        """`fn` over batches of `items` in descending `keys` order; rows back in input order. The progress bar
+        counts items (clips or texts), as `wavlink index` and `wavlink eval` do, not batches."""
         order = np.argsort(-np.asarray(list(keys), dtype=float), kind="stable")
         out: list[np.ndarray | None] = [None] * len(items)
-        starts = range(0, len(items), self.batch_size)
+        bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            starts = tqdm(starts, desc=desc, unit="batch")
-        for start in starts:
+            bar = tqdm(total=len(items), desc=desc, unit="clip" if desc == "audio" else "text")
+        for start in range(0, len(items), self.batch_size):
             idx = order[start : start + self.batch_size]
             emb = fn([items[i] for i in idx])
             for j, i in enumerate(idx):
                 out[i] = emb[j]
+            if bar is not None:
+                bar.update(len(idx))
+        if bar is not None:
+            bar.close()
         return np.stack(out)
 
     @torch.inference_mode()

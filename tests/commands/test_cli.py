@@ -267,7 +267,7 @@ def test_classify_json_is_the_only_stdout(model_dir: Path, sounds: Path, capsys,
     scores = emb.encode_audio(files) @ classes.T
     _loud_load(monkeypatch)
     assert main(["classify", *files, "--labels", ",".join(labels), "--model", str(model_dir), "--top-k", "2",
-                 "--json"]) == 0
+                 "--json", "--scores", "cosine"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out)  # nothing but the JSON document on stdout
     assert "assembling" in captured.err

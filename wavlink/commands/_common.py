@@ -50,6 +50,19 @@ class Number:
         return f"Number({self.describe()})"
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help unless the help already says its default or there is none to say
+    (None, False, an empty list): argparse's ArgumentDefaultsHelpFormatter would print "(default: None)" on
+    required options and a second default after help texts that explain theirs."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        nothing = action.default is None or action.default is False or action.default == []  # 0 is a default
+        if not action.option_strings or "default" in text or nothing or action.default is argparse.SUPPRESS:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 POSITIVE_INT = Number(int, low=1)
 COUNT = Number(int, low=0)  # zero allowed (workers, extra steps)
 SEED = Number(int, low=0, high=2**32 - 1)

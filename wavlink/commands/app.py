@@ -27,16 +27,17 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise ValueError('the web app needs gradio: pip install "wavlink[app]"') from err
     from ..app import AppEngine, launch_app
+    from ..model_identity import licence_notice, model_identity
 
-    name = args.model
     if args.model is None:  # assembled once from the pip parts, then cached (works offline)
         from ..builders.default_model import default_model_dir
 
         args.model = default_model_dir()
-        name = f"default model ({args.model})"
+    name, licence = model_identity(args.model)  # the card's name and licence, not a cache path
     embedder = load_embedder(args)
-    engine = AppEngine(embedder, folder=args.folder, dim=args.dim, model_name=name)
-    print(f"model: {name}\nfolder: {engine.folder} ({len(engine.files)} audio files)", flush=True)
+    engine = AppEngine(embedder, folder=args.folder, dim=args.dim, model_name=name, licence=licence)
+    print(f"model: {name} ({licence_notice(licence)})\nfolder: {engine.folder} ({len(engine.files)} audio files)",
+          flush=True)
     engine.folder_embeddings()  # once, before serving: the first search is then as fast as the others
     launch_app(engine, host=args.host, port=args.port)
     return 0

@@ -1,9 +1,18 @@
-"""`wavlink classify`: zero-shot labels for audio files, with prompt-template ensembling."""
+"""`wavlink classify`: zero-shot labels for audio files, with prompt-template ensembling.
+
+Scores are probabilities on the model's trained logit scale (`remote_code.losses.zero_shot_probabilities`: a
+softmax over the labels for CLIP-trained models, one sigmoid per label for SigLIP-trained ones), the same numbers
+the web app and the folder's zero-shot pipeline show; ``--scores cosine`` prints the raw cosine similarities.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from ._common import (
     POSITIVE_INT,
@@ -25,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", required=True,
                         help="comma-separated labels, or a text file with one label per line")
     parser.add_argument("--top-k", type=POSITIVE_INT, default=3)
+    parser.add_argument("--scores", choices=["probability", "cosine"], default="probability",
+                        help="probability: the model's trained logit scale read as it was trained (softmax over "
+                             "the labels for CLIP-trained models, a sigmoid per label for SigLIP-trained ones; the "
+                             "app and the pipeline show the same); cosine: raw cosine similarities (default: "
+                             "probability)")
     parser.add_argument("--template", action="append", default=None,
                         help="prompt template with {} (repeatable; default: the package's template ensemble)")
     add_json_argument(parser)
@@ -42,6 +56,15 @@ def read_labels(spec: str) -> list[str]:
     return check_labels(labels)
 
 
+def label_scores(audio: np.ndarray, classes: np.ndarray, model: Any, kind: str) -> np.ndarray:
+    """(clips, labels) scores: `zero_shot_probabilities` (kind "probability") or raw cosines."""
+    if kind == "cosine":
+        return cosine(audio, classes)
+    from ..remote_code.losses import zero_shot_probabilities
+
+    return zero_shot_probabilities(audio, classes, model).numpy()
+
+
 def run(args: argparse.Namespace) -> int:
     from ..inference import list_audio_files
     from ..metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
@@ -55,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             lambda texts: embedder.encode_text(texts, truncate_dim=args.dim),
             [prettify_label(x) for x in labels], templates)
         audio = embedder.encode_audio(files, truncate_dim=args.dim, progress=len(files) > 32)
-    scores = cosine(audio, classes)
+    scores = label_scores(audio, classes, embedder.model, args.scores)
     k = min(args.top_k, len(labels))
     ranked = [(path, [(labels[i], float(row[i])) for i in row.argsort()[::-1][:k]]) for path, row in zip(files, scores)]
     if args.json:

@@ -51,6 +51,22 @@ def check_outputs(out: str, overwrite: bool) -> None:
         raise ValueError(f"the folder of --out does not exist: {parent}")
 
 
+def check_audio_inputs(inputs: list[str]) -> None:
+    """Refuse, before the model loads, an input that is neither a file nor a folder; one that looks like a
+    sentence (no audio suffix) was most likely meant as text, so the error says --text."""
+    from ..inference import AUDIO_SUFFIXES
+
+    missing = [x for x in inputs if not os.path.exists(x)]
+    if not missing:
+        return
+    first = missing[0]
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    if not first.lower().endswith(AUDIO_SUFFIXES):
+        raise ValueError(f"no such audio file or folder: {first!r}{more}; to embed texts, pass --text "
+                         f"(wavlink embed --text {json.dumps(first)} --out OUT.npy)")
+    raise ValueError(f"audio file not found: {first}{more}")
+
+
 def _write_atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -69,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.text:
         items = list(args.inputs)
     else:
+        check_audio_inputs(args.inputs)
         items = []
         for x in args.inputs:
             items.extend(list_audio_files(x) if os.path.isdir(x) else [x])

@@ -1,6 +1,7 @@
 """`wavlink finetune`: LoRA-finetune a model on one's own captioned audio; the adapter goes to --out.
 
-    wavlink finetune --model org/wavlink-base --data my_sounds/captions.csv --out my-adapter --merge
+    wavlink finetune --data my_sounds/captions.csv --out my-adapter --merge     # the default model
+    wavlink finetune --model org/wavlink-base --data my_sounds/captions.csv --out my-adapter
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from ..defaults import FINETUNE_BATCH_SIZE as BATCH_SIZE
 from ..defaults import FINETUNE_EPOCHS as EPOCHS
 from ..defaults import FINETUNE_LORA_LR as LORA_LR
 from ..defaults import FINETUNE_MIN_STEPS as MIN_STEPS
-from ._common import COUNT, FRACTION, POSITIVE, POSITIVE_INT, SEED, add_trust_argument
+from ._common import COUNT, FRACTION, POSITIVE, POSITIVE_INT, SEED, DefaultsHelpFormatter, add_trust_argument
 
 COMMAND = "finetune"
 HELP = "LoRA-finetune a model on your own (audio, caption) pairs (CSV/JSONL manifest or audio folder)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model folder or Hub id (WavLink or OmniAudioEmbedder)")
+    parser.formatter_class = DefaultsHelpFormatter  # every default in --help
+    parser.add_argument("--model", default=None,
+                        help="model folder or Hub id, WavLink or OmniAudioEmbedder (default: the package's default "
+                             "model, see `wavlink default`)")
     parser.add_argument("--data", required=True, nargs="+",
                         help="CSV/TSV/JSONL manifest(s) with audio,caption[,split] columns, audio folder(s) "
                              "with metadata.csv (file_name,caption), `datasets` save_to_disk folder(s) or "
@@ -28,28 +32,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="validation manifest(s) (default: the data's validation split, else --val-fraction)")
     parser.add_argument("--val-fraction", type=FRACTION, default=0.1,
                         help="clips held out for validation when there is no validation split (0: none)")
-    parser.add_argument("--lora-r", type=POSITIVE_INT, default=8)
-    parser.add_argument("--lora-alpha", type=POSITIVE, default=None, help="default 2 x r")
+    parser.add_argument("--lora-r", type=POSITIVE_INT, default=8, help="LoRA rank")
+    parser.add_argument("--lora-alpha", type=POSITIVE, default=None, help="LoRA alpha (default: 2 x r)")
     parser.add_argument("--targets", default="audio,text",
                         help="towers that get LoRA: audio, text or audio,text (audio only also freezes the text "
                              "projection, so text embeddings stay unchanged)")
     parser.add_argument("--epochs", type=POSITIVE_INT, default=EPOCHS, help="passes over the data (extended to --min-steps)")
     parser.add_argument("--min-steps", type=COUNT, default=MIN_STEPS,
                         help="at least this many optimiser steps, so a small set still trains (0: epochs only)")
-    parser.add_argument("--max-steps", type=POSITIVE_INT, default=None, help="exactly this many optimiser steps")
+    parser.add_argument("--max-steps", type=POSITIVE_INT, default=None,
+                        help="exactly this many optimiser steps (default: none, --epochs and --min-steps decide)")
     parser.add_argument("--lr", type=POSITIVE, default=LORA_LR, help="peak learning rate (LoRA)")
-    parser.add_argument("--batch-size", type=POSITIVE_INT, default=BATCH_SIZE, help="per process")
-    parser.add_argument("--grad-accum", type=POSITIVE_INT, default=1)
+    parser.add_argument("--batch-size", type=POSITIVE_INT, default=BATCH_SIZE, help="clips per step, per process")
+    parser.add_argument("--grad-accum", type=POSITIVE_INT, default=1, help="batches per optimiser step")
     parser.add_argument("--max-train-seconds", type=POSITIVE, default=10.0, help="random crop window")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
-    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for activation memory")
     parser.add_argument("--num-workers", type=COUNT, default=2, help="audio decoding workers")
-    parser.add_argument("--seed", type=SEED, default=0)
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed (data order, split, LoRA init)")
     parser.add_argument("--on-bad-audio", choices=["fail", "skip"], default="fail",
-                        help="missing/unreadable audio: fail with a list (default) or skip and report a count")
+                        help="missing/unreadable audio: fail with a list, or skip and report a count (default: fail)")
     parser.add_argument("--merge", nargs="?", const=True, default=False, metavar="DIR",
-                        help="also write base+adapter merged into a full model folder (default <out>/merged)")
-    parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
+                        help="also write base+adapter merged into a full model folder DIR (default: no merge; DIR: <out>/merged)")
+    parser.add_argument("--resume", default=None,
+                        help="'latest' or a checkpoint folder (default: none, start from the model)")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep <out>/checkpoints after the run")
     parser.add_argument("--overwrite", action="store_true", help="start afresh even if --out has checkpoints")
     add_trust_argument(parser)
@@ -65,8 +71,13 @@ def run(args: argparse.Namespace) -> int:
     from ..training.finetune import finetune
 
     options = dict(parse_override(item) for item in args.set)
+    model = args.model
+    if model is None:
+        from ..builders.default_model import default_model_dir
+
+        model = str(default_model_dir())
     result = finetune(
-        args.model, args.data, args.out,
+        model, args.data, args.out,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, targets=args.targets, epochs=args.epochs,
         min_steps=args.min_steps or None, max_steps=args.max_steps, lr=args.lr,
         batch_size=args.batch_size, val_data=args.val_data, val_fraction=args.val_fraction, merge=args.merge,
@@ -85,11 +96,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+MIN_VALIDATION_CLIPS = 20  # below this, one clip more or less moves R@1 by 5 points or more: noise, not a measure
+
+
 def validation_summary(before: dict | None, after: dict | None) -> str:
-    """One line per retrieval metric, before -> after, so the user sees what the adapter bought."""
+    """One line per retrieval metric, before -> after, headed by the size of the validation set, with a warning
+    when it is too small for the figures to mean anything."""
     if not after:
         return "validation: none (no validation split, --val-data or --val-fraction)"
-    lines = ["validation (held-out clips)   before -> after"]
+    clips, captions = after.get("n_clips"), after.get("n_captions")
+    size = f"{int(clips)} held-out clips, {int(captions)} captions" if clips is not None else "held-out clips"
+    lines = []
+    if clips is not None and clips < MIN_VALIDATION_CLIPS:
+        lines.append(f"warning: the validation set has only {int(clips)} clip(s), too few for recall figures to "
+                     f"mean anything (one clip moves R@1 by {100 / max(int(clips), 1):.0f} points); give "
+                     f"--val-data with at least {MIN_VALIDATION_CLIPS} clips, or more data")
+    lines.append(f"validation ({size})   before -> after")
     for key in ("t2a_R@1", "t2a_R@5", "a2t_R@1", "a2t_R@5"):
         if key in after:
             start = f"{before[key]:.3f}" if before and key in before else "  -  "

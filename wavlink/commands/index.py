@@ -1,8 +1,8 @@
-"""`wavlink index`: embed a folder or manifest of audio into a FAISS index folder for `wavlink search --index`.
+"""`wavlink index`: embed a folder or manifest of audio into a FAISS index folder for `wavlink search IDX`.
 
     wavlink index ~/sounds --out sounds.idx [--model M] [--dim 64] [--vectors int8]
     accelerate launch --num-processes 4 -m wavlink index ~/sounds --out sounds.idx   # each process a slice
-    wavlink search --index sounds.idx "a dog barking" --top-k 10
+    wavlink search sounds.idx "a dog barking" --top-k 10      # same form as searching the folder itself
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import argparse
 from ._common import POSITIVE_INT, add_model_arguments, load_embedder, model_load_options
 
 COMMAND = "index"
-HELP = "embed a folder or manifest of audio into a FAISS index (resumable, multi-process) for search --index"
+HELP = ("embed a folder or manifest of audio into a FAISS index (resumable, multi-process); search it with "
+        "`wavlink search IDX QUERY`")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

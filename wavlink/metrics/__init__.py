@@ -17,8 +17,10 @@ from pathlib import Path
 
 from .audio_text_retrieval.audio_text_retrieval import (
     AudioTextRetrieval,
+    grouped_retrieval_metrics,
     multi_relevant_ranks,
     retrieval_metrics,
+    shared_captions,
     single_relevant_ranks,
 )
 from .zero_shot_accuracy.zero_shot_accuracy import (
@@ -53,10 +55,12 @@ __all__ = [
     "ZeroShotAccuracy",
     "class_embeddings_from_templates",
     "confusion_matrix",
+    "grouped_retrieval_metrics",
     "metric_path",
     "multi_relevant_ranks",
     "prettify_label",
     "retrieval_metrics",
+    "shared_captions",
     "single_relevant_ranks",
     "true_class_ranks",
     "zero_shot_accuracy",

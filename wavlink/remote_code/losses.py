@@ -45,7 +45,10 @@ __all__ = [
     "SigLipLoss",
     "all_gather_tensor",
     "build_loss",
+    "is_sigmoid_loss",
+    "logits_to_probabilities",
     "similarity_logits",
+    "zero_shot_probabilities",
     "default_matryoshka_dims",
     "gather_features",
     "rank_and_world_size",
@@ -726,6 +729,36 @@ def similarity_logits(
             raise ValueError("SigLIP logits need logit_bias")
         return logit_scale.exp().to(sims.dtype) * sims + logit_bias.to(sims.dtype)
     return logit_scale.exp().clamp(max=100).to(sims.dtype) * sims
+
+
+def is_sigmoid_loss(loss_type: str) -> bool:
+    """Whether a model trained with `loss_type` reads its logits one sigmoid per pair (SigLIP) rather than with a
+    softmax over the candidates (CLIP; CLIP+SigLIP, whose softmax-trained scale `similarity_logits` uses)."""
+    return str(loss_type).strip().lower().replace(" ", "") == "siglip"
+
+
+def logits_to_probabilities(logits: Tensor, loss_type: str) -> Tensor:
+    """Zero-shot label probabilities from `similarity_logits` output, read as the loss was trained: a softmax over
+    the last axis (the labels) for CLIP-trained models, an independent sigmoid per label for SigLIP-trained ones
+    (those need not sum to one: a clip may match several labels, or none)."""
+    logits = logits.float()
+    return torch.sigmoid(logits) if is_sigmoid_loss(loss_type) else torch.softmax(logits, dim=-1)
+
+
+def zero_shot_probabilities(audio_embeds: Tensor, label_embeds: Tensor, model: nn.Module) -> Tensor:
+    """(A, L) probabilities of L candidate labels for A clips on the model's trained logit scale (and bias): the one
+    score scale of ``wavlink classify``, the web app and the folder's zero-shot pipeline. Embeddings are
+    L2-normalised here; `model` is a WavLink / Omni model (its ``config.loss_type`` and ``loss_scales``)."""
+    scales_of = getattr(model, "loss_scales", None)
+    if scales_of is None:
+        raise ValueError(f"{type(model).__name__} has no trained logit scale (loss_scales), so its cosines cannot "
+                         "be read as probabilities; use raw cosines (wavlink classify --scores cosine)")
+    loss_type = getattr(model.config, "loss_type", "clip")
+    scales = {k: v.detach().float().cpu() for k, v in scales_of(loss_type).items()}
+    audio = nn.functional.normalize(torch.as_tensor(audio_embeds).float().cpu(), dim=-1)
+    labels = nn.functional.normalize(torch.as_tensor(label_embeds).float().cpu(), dim=-1)
+    with torch.no_grad():
+        return logits_to_probabilities(similarity_logits(audio, labels, loss_type, **scales), loss_type)
 
 
 def build_loss(name: str, matryoshka_dims: Sequence[int] | None = None, **kw) -> nn.Module:

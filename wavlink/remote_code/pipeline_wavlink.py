@@ -2,7 +2,7 @@
 code: `config.json` names it under `custom_pipelines`, so `pipeline("zero-shot-audio-classification",
 model=folder, trust_remote_code=True)` builds this class).
 
-It is transformers' `ZeroShotAudioClassificationPipeline` with one change: the audio is decoded the way the
+It is transformers' `ZeroShotAudioClassificationPipeline` with two changes. The audio is decoded the way the
 processors decode it (soundfile + soxr, no ffmpeg), so it takes
 
 * a file path (WAV, FLAC, OGG/Vorbis, MP3 and whatever else libsndfile reads), or encoded bytes;
@@ -10,8 +10,10 @@ processors decode it (soundfile + soxr, no ffmpeg), so it takes
   with soxr; stereo is mixed to mono), or a `datasets` Audio cell;
 * a 1-D waveform (NumPy array, list or tensor), taken to be at the model's sampling rate (16 kHz).
 
-Labels, prompts ("This is a sound of {}.") and scores are the stock pipeline's: a softmax over the candidate
-labels of the model's `logits_per_audio`.
+And the scores are read the way the model was trained (`losses.logits_to_probabilities`, the read-out of
+``wavlink classify`` and the web app): a softmax over the candidate labels of the model's `logits_per_audio` for
+CLIP-trained models (the stock pipeline's), one sigmoid per label for SigLIP-trained ones. Labels and the prompt
+("This is a sound of {}.") are the stock pipeline's.
 """
 
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 from transformers.pipelines.zero_shot_audio_classification import ZeroShotAudioClassificationPipeline
 
 from .audio_utils import coerce_audio
+from .losses import logits_to_probabilities
 
 TASK = "zero-shot-audio-classification"
 
@@ -35,6 +38,13 @@ class WavLinkZeroShotAudioClassificationPipeline(ZeroShotAudioClassificationPipe
         waveform = coerce_audio(audio, None, rate)
         return super().preprocess(waveform, candidate_labels=candidate_labels,
                                   hypothesis_template=hypothesis_template)
+
+    def postprocess(self, model_outputs):
+        labels = model_outputs.pop("candidate_labels")
+        loss_type = getattr(self.model.config, "loss_type", "clip")
+        scores = logits_to_probabilities(model_outputs["logits"][0], loss_type).tolist()
+        return [{"score": score, "label": label}
+                for score, label in sorted(zip(scores, labels), key=lambda pair: -pair[0])]
 
 
 # What a saved folder's config.json carries under "custom_pipelines" (written by the package's folder saving).

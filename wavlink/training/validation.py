@@ -81,7 +81,8 @@ def embed_dataset(
 def retrieval_scores(
     audio: torch.Tensor, text: torch.Tensor, text_to_audio: Sequence[int], dims: Sequence[int] | None = None
 ) -> dict[str, float]:
-    """Flat metrics: ``t2a_R@1`` ... ``a2t_R@10`` (+ ``t2a_R@1@d`` per smaller Matryoshka width)."""
+    """Flat metrics: ``t2a_R@1`` ... ``a2t_R@10`` (+ ``t2a_R@1@d`` per smaller Matryoshka width), and the set's
+    ``n_clips`` / ``n_captions``."""
     from ..metrics import retrieval_metrics
 
     def sim(d: int | None) -> np.ndarray:
@@ -99,6 +100,8 @@ def retrieval_scores(
         if d < audio.shape[1]:
             m = retrieval_metrics(sim(d), list(text_to_audio), ks=(1,), audio_to_text=False)
             out[f"t2a_R@1@{d}"] = float(m["text_to_audio"]["R@1"])
+    # the set's size, so a summary can say how much the figures weigh (2 clips: R@1 moves in steps of 0.5)
+    out["n_clips"], out["n_captions"] = float(audio.shape[0]), float(len(text_to_audio))
     return out
 
 

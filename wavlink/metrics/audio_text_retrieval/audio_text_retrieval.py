@@ -244,6 +244,61 @@ def retrieval_metrics(
     return results
 
 
+def shared_captions(captions: Sequence[str], text_to_audio: Sequence[int]) -> dict[str, list[int]]:
+    """Caption texts that describe more than one clip, each with its clips (sorted): captions made from class
+    names ("the sound of airplane") repeat so, and their identical embeddings tie under the pessimistic rule."""
+    clips: dict[str, set[int]] = {}
+    for text, clip in zip(captions, text_to_audio):
+        clips.setdefault(str(text), set()).add(int(clip))
+    return {text: sorted(c) for text, c in clips.items() if len(c) > 1}
+
+
+def grouped_retrieval_metrics(
+    similarity: Any,
+    text_to_audio: Sequence[int],
+    captions: Sequence[str],
+    ks: Sequence[int] = (1, 5, 10),
+    map_at: int = 10,
+) -> dict[str, dict[str, float]]:
+    """The tie-aware counterpart of `retrieval_metrics` for repeated captions: identical caption texts are grouped
+    into one caption, relevant to every clip any of them describes.
+
+    T2A: each distinct caption is one query whose relevant clips are all the clips it describes. A2T: each clip is a
+    query over the distinct captions, its own ones relevant. A clip's caption that is word for word another clip's
+    caption then counts as a hit for both instead of tying with itself and losing (the pessimistic rule).
+    The row of a group is its first caption's row (identical texts embed identically). Without repeated captions
+    the figures equal `retrieval_metrics`' (up to duplicate captions of one clip counting once).
+    """
+    sim = _as_similarity(similarity)
+    n_texts, n_audios = sim.shape
+    targets = _as_indices(text_to_audio, n_texts, n_audios, "text_to_audio references")
+    if len(captions) != n_texts:
+        raise ValueError(f"{len(captions)} captions for {n_texts} similarity rows")
+    ks = _as_ks(ks)
+    map_at = _as_ks((map_at,))[0]
+    group_of: dict[str, int] = {}
+    first_rows: list[int] = []
+    clips_of: list[set[int]] = []
+    for row, (text, clip) in enumerate(zip(captions, targets)):
+        g = group_of.setdefault(str(text), len(group_of))
+        if g == len(first_rows):
+            first_rows.append(row)
+            clips_of.append(set())
+        clips_of[g].add(int(clip))
+    groups_sim = sim[first_rows]  # (n_groups, n_audios)
+    t2a = [multi_relevant_ranks(groups_sim[g], np.array(sorted(c))) for g, c in enumerate(clips_of)]
+    groups_of_clip: list[list[int]] = [[] for _ in range(n_audios)]
+    for g, c in enumerate(clips_of):
+        for clip in c:
+            groups_of_clip[clip].append(g)
+    missing = [a for a, g in enumerate(groups_of_clip) if not g]
+    if missing:
+        raise ValueError(f"audio clip {missing[0]} has no caption ({len(missing)} clip(s) without captions)")
+    sim_t = np.ascontiguousarray(groups_sim.T)
+    a2t = [multi_relevant_ranks(sim_t[a], np.array(g)) for a, g in enumerate(groups_of_clip)]
+    return {"text_to_audio": _summarise(t2a, ks, map_at), "audio_to_text": _summarise(a2t, ks, map_at)}
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class AudioTextRetrieval(evaluate.Metric):
     """``evaluate`` wrapper around :func:`retrieval_metrics` (rows streamed via ``add``/``add_batch``)."""
