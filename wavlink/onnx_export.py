@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .families import FAMILIES, family_of, register_families
+
 OPSET = 17
 MANIFEST = "wavlink_onnx.json"
 AUDIO_FILE, TEXT_FILE = "audio.onnx", "text.onnx"
@@ -85,8 +87,11 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, processor: Any = None, c
         raise ValueError("give the processor of an in-memory model (its feature extractor and tokenizer are saved "
                          "next to the graphs)")
     config = model.config
-    if getattr(config, "model_type", None) != "wavlink":
-        raise ValueError(f"ONNX export supports WavLinkModel folders, not model_type={config.model_type!r}")
+    family = family_of(config)
+    if family is None or not family.onnx:
+        supported = sorted(f.model_type for f in FAMILIES.values() if f.onnx)
+        raise ValueError(f"ONNX export supports model_type {', '.join(supported)} folders, not "
+                         f"model_type={config.model_type!r}")
     model = model.float().eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -166,8 +171,6 @@ class OnnxEmbedder:
     def __init__(self, folder: str | os.PathLike, batch_size: int = 16, threads: int | None = None) -> None:
         _require_onnx()
         from transformers import AutoProcessor
-
-        from .builders.families import register_families
 
         register_families()  # the processor classes, with the Auto classes
 

@@ -8,6 +8,7 @@ sentence-transformers (`modules.json` + `sentence_bert_config.json`), and the tr
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -74,7 +75,7 @@ def create_model(
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     if tokenizer is None:
-        tokenizer = BYTE_LEVEL if preset == "tiny-random" else PRESETS[preset].text
+        tokenizer = BYTE_LEVEL if preset == "tiny-random" else PRESETS[preset].tokenizer or PRESETS[preset].text
     config = preset_config(preset, byte_level_vocab=tokenizer == BYTE_LEVEL, **config_overrides)
     tok = load_tokenizer(tokenizer, config.text_config.max_position_embeddings)
     torch.manual_seed(seed)
@@ -91,6 +92,20 @@ def build_model(
     model = build_from_components(whisper, text, projection_dim=projection_dim, **config_overrides)
     tok = load_tokenizer(os.fspath(text), model.config.text_config.max_position_embeddings)
     return model, processor_for(model.config, tok)
+
+
+def build_from_sources(audio: str | os.PathLike | None, text: str | os.PathLike | None, seed: int = 0,
+                       **options: Any) -> tuple[WavLinkModel, WavLinkProcessor]:
+    """The family's `build` (`wavlink build --family wavlink`): a Whisper and a text encoder checkpoint."""
+    if not (audio and text):
+        raise ValueError("a WavLink build needs --whisper and --text (a Whisper and a text encoder checkpoint)")
+    return build_model(os.fspath(audio), os.fspath(text), seed=seed, **options)
+
+
+def build_preset(name: str, seed: int = 0) -> tuple[WavLinkModel, WavLinkProcessor]:
+    """A preset from its own pretrained sources (its Whisper and text checkpoints)."""
+    p = PRESETS[name]
+    return build_model(p.audio, p.text, projection_dim=p.projection_dim, seed=seed, **p.config_overrides)
 
 
 SENTENCE_BERT_CONFIG = {
@@ -137,15 +152,15 @@ def add_custom_pipeline(folder: str | os.PathLike) -> None:
 
 
 def save_model_folder(model: Any, processor: WavLinkProcessor, out_dir: str | os.PathLike) -> Path:
-    """Write model + processor + remote code + sentence-transformers files (safetensors only), for either
-    family. The remote code is exactly `wavlink.remote_code`'s files, whatever the family: one folder layout
-    for every saved model, and a folder never carries build-time code."""
+    """Write model + processor + remote code + sentence-transformers files (safetensors only), for any
+    family. The remote code is every file of the folder the model class comes from (`wavlink.remote_code`
+    for the package's families): one folder layout for every saved model, never build-time code."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     add_custom_pipeline(out)
     processor.save_pretrained(out)
-    for source in remote_code_files():
+    for source in remote_code_files(Path(inspect.getfile(type(model))).parent):
         shutil.copyfile(source, out / source.name)
     write_sentence_transformers_files(out)
     return out

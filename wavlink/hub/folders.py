@@ -85,7 +85,7 @@ def refuse_pickles(folder: str | os.PathLike, files: list[str]) -> None:
 
 
 def _family(config: dict[str, Any]) -> str:
-    from ..builders.families import family_of
+    from ..families import family_of
 
     family = family_of(config)
     if family is None:

@@ -1,4 +1,4 @@
-"""Stage, verify and upload: one folder (`--model`), an adapter, or every preset of both families.
+"""Stage, verify and upload: one folder (`--model`), an adapter, or every preset of every family.
 
 Order of operations, chosen so that nothing broken or partial is ever published:
 1. check inputs that need no work (repo ids, token for a real push);
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..families import FAMILIES, family_of_model_class
 from .cards import (
     CardInfo,
     EvalFile,
@@ -40,7 +41,7 @@ from .folders import (
     remove_empty_dirs,
     set_adapter_base,
 )
-from .presets import FAMILIES, build, find_preset, select_presets
+from .presets import build, find_preset, select_presets
 from .probe import SMALL_MODEL_BYTES
 from .upload import PushError, RetryPolicy, resolve_token, upload_folder_atomic, with_retries
 from .verify import (
@@ -167,11 +168,9 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
 def _adapter_family(adapter: FolderInfo, base_folder: Path | None) -> str:
     if base_folder is not None:
         return inspect_folder(base_folder).family
-    cls = str((adapter.config.get("auto_mapping") or {}).get("base_model_class", ""))
-    if "wavlink" in cls.lower():
-        return "wavlink"
-    if "omni" in cls.lower():
-        return "omni"
+    family = family_of_model_class(str((adapter.config.get("auto_mapping") or {}).get("base_model_class", "")))
+    if family is not None:
+        return family.name
     raise PublishError("cannot tell the adapter's model family: pass --base-folder DIR (a local copy of the base)")
 
 
@@ -309,13 +308,13 @@ def publish_folder(folder: str | os.PathLike, repo_id: str, options: PublishOpti
             tmp.cleanup()
 
 
-def publish_all_sizes(org: str, options: PublishOptions, *, families: Sequence[str] = FAMILIES,
+def publish_all_sizes(org: str, options: PublishOptions, *, families: Sequence[str] | None = None,
                       presets: Sequence[str] | None = None, pretrained: bool = False, standins: bool = False,
                       tokenizer: str | None = None, seed: int = 0, results_dir: str | os.PathLike | None = None,
                       log: Log = _print) -> PublishReport:
-    """Build and publish every preset of the families as `ORG/<hub name>` (one repo each)."""
+    """Build and publish every preset of the families (default: all) as `ORG/<hub name>` (one repo each)."""
     check_org(org)
-    entries = select_presets(list(families), list(presets) if presets else None)
+    entries = select_presets(list(families or FAMILIES), list(presets) if presets else None)
     for entry in entries:
         check_repo_id(entry.repo_id(org))
     token = None if options.dry_run is not None else resolve_token()

@@ -13,9 +13,9 @@ from pathlib import Path
 REMOTE_CODE_DIR = Path(__file__).resolve().parent
 
 
-def remote_code_files() -> list[Path]:
-    """The modules a saved model folder carries: every .py file of this folder except this one."""
-    return sorted(p for p in REMOTE_CODE_DIR.glob("*.py") if p.name != "__init__.py")
+def remote_code_files(folder: Path = REMOTE_CODE_DIR) -> list[Path]:
+    """The modules a saved model folder carries: every .py file of `folder` (default: this one) but __init__."""
+    return sorted(p for p in folder.glob("*.py") if p.name != "__init__.py")
 
 
 __all__ = ["REMOTE_CODE_DIR", "remote_code_files"]

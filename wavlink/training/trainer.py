@@ -146,7 +146,7 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
         model, processor = load_source(source, trust_remote_code=config.trust_remote_code)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
-    from ..builders.families import get_family
+    from ..families import get_family
 
     family = get_family(config.family)
     if config.preset:
