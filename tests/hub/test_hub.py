@@ -168,7 +168,8 @@ def expected_presets() -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny-random WavLink folder, as `wavlink create` writes it."""
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     out = tmp_path_factory.mktemp("src") / "tiny"
     model, processor = create_model("tiny-random")

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from helpers import SR, make_clip, make_tone, run_child
 
-from wavlink.builders.wavlink import create_model, save_model_folder
+from wavlink.builders.folder import save_model_folder
+from wavlink.builders.wavlink import create_model
 from wavlink.remote_code import remote_code_files
 
 TEXTS = ["a dog barks twice", "rain on a tin roof", "an orchestra tuning"]

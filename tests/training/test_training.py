@@ -418,7 +418,8 @@ def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, toy):
     """A run killed with SIGKILL after its first checkpoint, resumed with `--resume latest`, ends with the
     same weights and the same loss log as a run that was never interrupted (LoRA with dropout, so the RNG
     state matters; the kill lands mid-epoch, so the sampler position matters)."""
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     base = save_model_folder(*create_model("tiny-random", seed=3), tmp_path / "base")
     options = dict(model=str(base), train_data=[str(toy)], mode="lora", lora_dropout=0.1, epochs=2,

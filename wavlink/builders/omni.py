@@ -41,8 +41,9 @@ from transformers import AutoConfig, PretrainedConfig, Qwen2Config
 from ..remote_code.configuration_omni import AUDIO_ENCODER_MODEL_TYPES, OmniAudioEmbedderConfig
 from ..remote_code.modeling_omni import OmniAudioEmbedder
 from ..remote_code.processing_omni import OmniAudioFeatureExtractor, OmniAudioProcessor
+from .folder import save_model_folder
 from .omni_presets import OMNI_PRESETS, TINY, omni_preset_config, prune_text_config
-from .wavlink import BYTE_LEVEL, load_tokenizer, save_model_folder
+from .tokenization import BYTE_LEVEL, load_tokenizer
 
 SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"

@@ -24,9 +24,8 @@ from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen
 
 from ..families import Preset
 from ..remote_code.configuration_omni import OmniAudioEmbedderConfig
-from .tokenization import BYTE_LEVEL_IDS
+from .tokenization import BYTE_LEVEL, BYTE_LEVEL_IDS
 
-BYTE_LEVEL = "byte-level"
 QWEN2_5_OMNI_3B = "Qwen/Qwen2.5-Omni-3B"
 QWEN2_5_OMNI_7B = "Qwen/Qwen2.5-Omni-7B"
 # The post's M1/M2 encoder is Qwen3-Omni's *before stage-1* (not released as far as we know); the public

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..builders.wavlink import save_model_folder  # lazy: torch loads only when a command runs
+    from ..builders.folder import save_model_folder  # lazy: torch loads only when a command runs
 
     family = get_family(args.family)
     own = {o.name for o in family.build_options}

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..builders.wavlink import save_model_folder  # lazy: torch loads only when a command runs
+    from ..builders.folder import save_model_folder  # lazy: torch loads only when a command runs
 
     model, processor = get_family(args.family).create(args.preset, tokenizer=args.tokenizer, seed=args.seed)
     out = save_model_folder(model, processor, args.out)

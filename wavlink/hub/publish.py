@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..builders.folder import ST_FILES, save_model_folder, write_sentence_transformers_files
 from ..families import FAMILIES, family_of_model_class
 from .cards import (
     CardInfo,
@@ -27,7 +28,6 @@ from .cards import (
     render_model_card,
 )
 from .folders import (
-    ST_FILES,
     FolderInfo,
     PublishError,
     adapter_serves_sentence_transformers,
@@ -118,8 +118,6 @@ def _write_card(folder: Path, config: Any, info: CardInfo, options: PublishOptio
 def stage_built(entry_name: str, family: str, built: Any, repo_id: str, target: Path, options: PublishOptions,
                 results: Sequence[EvalFile] = (), description: str = "") -> Staged:
     """Save a model built in this process, with its card, into `target` (reference embeddings first)."""
-    from ..builders.wavlink import save_model_folder
-
     dims = smaller_dims(built.model.config)
     reference = reference_embeddings(built.model, built.processor, family, dims) if options.verify else {}
     prepare_target(target, options.overwrite)
@@ -149,8 +147,6 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
     prepare_target(target, options.overwrite)
     copy_files(source.path, target, [f for f in source.files if f != "README.md"])
     if not all((target / f).is_file() for f in ST_FILES):
-        from ..builders.wavlink import write_sentence_transformers_files
-
         write_sentence_transformers_files(target)
     remove_empty_dirs(target)
     config = _load_config(target)
