@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .families import FAMILIES, family_of, register_families
+from .remote_code.modeling_common import check_truncate_dim
 
 OPSET = 17
 MANIFEST = "wavlink_onnx.json"
@@ -191,8 +192,7 @@ class OnnxEmbedder:
         return list(self.manifest["matryoshka_dims"])
 
     def _check_dim(self, dim: int | None) -> None:
-        if dim is not None and int(dim) not in self.dims:
-            raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(self.dims)}")
+        check_truncate_dim(dim, self.dims)
 
     @staticmethod
     def _truncate(x: np.ndarray, dim: int | None) -> np.ndarray:
@@ -219,7 +219,7 @@ class OnnxEmbedder:
                              "long_audio_policy='error'")
         if policy == "truncate":
             return self.audio_features(feats[:, :, : self.window], mask[:, : self.window], truncate_dim)
-        pieces, masks, owners, sizes = WavLinkModel._split_windows(torch.from_numpy(feats),
+        pieces, masks, owners, sizes = WavLinkModel._cut_windows(torch.from_numpy(feats),
                                                                    torch.from_numpy(lengths), self.window)
         windows = self.audio_session.run(None, {"input_features": pieces.numpy(),
                                                 "feature_attention_mask": masks.numpy().astype(np.int64)})[0]

@@ -38,9 +38,10 @@ CORE_MODEL_FILES = {
 WAVLINK_CODE = {"configuration_wavlink.py", "modeling_wavlink.py", "processing_wavlink.py"}
 # The exact upload of a WavLink / Omni model repo (docs/publishing.md lists the same files): both families
 # carry the whole remote-code folder.
-REMOTE_CODE = {p.name for p in remote_code_files()}
-WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | REMOTE_CODE)
-OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | REMOTE_CODE)
+SHARED_CODE = {"audio_utils.py", "input_checks.py", "losses.py", "modeling_common.py", "pipeline_wavlink.py", "processing_wavlink.py"}
+WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | SHARED_CODE | {"configuration_wavlink.py", "modeling_wavlink.py"})
+OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | SHARED_CODE | {"configuration_omni.py", "modeling_omni.py",
+                                                           "processing_omni.py"})
 
 
 # ----------------------------------------------------------------------------------------------- helpers

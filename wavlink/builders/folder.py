@@ -18,8 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..remote_code import remote_code_files
-from ..remote_code.pipeline_wavlink import CUSTOM_PIPELINES
+from transformers.dynamic_module_utils import get_relative_import_files
+
+from ..remote_code.pipeline_wavlink import CUSTOM_PIPELINES, TASK
 
 # sentence-transformers' files at the folder root (plus the module folders `modules.json` lists)
 ST_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
@@ -67,20 +68,32 @@ def add_custom_pipeline(folder: str | os.PathLike) -> None:
     path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
+def family_code_files(model: Any, processor: Any) -> list[Path]:
+    """The remote-code files a folder of this model needs: the modules of its model, config, processor and
+    feature-extractor classes and of the zero-shot pipeline, and every file they import (`from .x import y`),
+    so a folder carries its own family's files plus the shared ones, never another family's."""
+    roots = [type(model), type(model.config), type(processor), type(processor.feature_extractor)]
+    files = {Path(inspect.getfile(cls)) for cls in roots}
+    files.add(Path(inspect.getfile(type(model))).parent / (CUSTOM_PIPELINES[TASK]["impl"].split(".")[0] + ".py"))
+    for file in list(files):
+        files.update(Path(f) for f in get_relative_import_files(os.fspath(file)))
+    return sorted(files)
+
+
 def save_model_folder(model: Any, processor: Any, out_dir: str | os.PathLike) -> Path:
     """Write model + processor + remote code + sentence-transformers files (safetensors only), for any
-    family. The remote code is every file of the folder the model class comes from (`wavlink.remote_code`
-    for the package's families): one folder layout for every saved model, never build-time code."""
+    family. The remote code is `family_code_files`, copied from where the classes come from
+    (`wavlink.remote_code` for the package's families): never build-time code."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     add_custom_pipeline(out)
     processor.save_pretrained(out)
-    for source in remote_code_files(Path(inspect.getfile(type(model))).parent):
+    for source in family_code_files(model, processor):
         shutil.copyfile(source, out / source.name)
     write_sentence_transformers_files(out)
     return out
 
 
-__all__ = ["ADAPTER_FILES", "ADAPTER_META", "SENTENCE_BERT_CONFIG", "ST_FILES", "add_custom_pipeline",
+__all__ = ["ADAPTER_FILES", "ADAPTER_META", "SENTENCE_BERT_CONFIG", "ST_FILES", "add_custom_pipeline", "family_code_files",
            "save_model_folder", "write_sentence_transformers_files"]

@@ -1,7 +1,8 @@
-"""The code every saved model folder carries (Hugging Face remote code), for both families.
+"""The code saved model folders carry (Hugging Face remote code), for every family.
 
 The files here are flat and import only each other (`from .x import y`), the standard library, torch,
-numpy and transformers: `save_model_folder` copies every one of them into each saved model, so
+numpy and transformers: `save_model_folder` copies a family's own files and the shared ones
+(`modeling_common.py`, `losses.py`, `processing_wavlink.py`, ...) into each saved model, so
 `AutoModel.from_pretrained(folder, trust_remote_code=True)` works where only transformers is installed.
 Build-time code (assembling towers from checkpoints, presets, converters) lives in `wavlink.builders`.
 """
