@@ -53,7 +53,8 @@ def make_inputs(root: Path, model: str | None, folder: str | None) -> tuple[str,
     import soundfile as sf
 
     if model is None:
-        from wavlink.builders.wavlink import create_model, save_model_folder
+        from wavlink.builders.folder import save_model_folder
+        from wavlink.builders.wavlink import create_model
 
         m, p = create_model("tiny-random")
         model = str(save_model_folder(m, p, root / "tiny"))

@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         model = args.model
         if model is None:
-            from wavlink.builders.wavlink import create_model, save_model_folder
+            from wavlink.builders.folder import save_model_folder
+            from wavlink.builders.wavlink import create_model
 
             m, p = create_model("tiny-random")
             model = str(save_model_folder(m, p, root / "tiny"))

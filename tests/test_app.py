@@ -22,7 +22,8 @@ from wavlink.inference import Embedder
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random")
     return save_model_folder(model, processor, tmp_path_factory.mktemp("app") / "tiny")

@@ -48,7 +48,8 @@ def sync_playwright():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random", seed=3)
     return save_model_folder(model, processor, tmp_path_factory.mktemp("browser") / "tiny")

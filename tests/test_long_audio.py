@@ -16,7 +16,8 @@ from wavlink.inference import Embedder
 
 @pytest.fixture(scope="module")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random")
     return Embedder.load(save_model_folder(model, processor, tmp_path_factory.mktemp("long") / "tiny"), device="cpu")

@@ -12,7 +12,7 @@ from helpers import make_clip, tiny_model, tiny_processor
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from wavlink.builders.wavlink import save_model_folder  # noqa: E402
+from wavlink.builders.folder import save_model_folder  # noqa: E402
 from wavlink.cli import main  # noqa: E402
 from wavlink.inference import Embedder  # noqa: E402
 from wavlink.onnx_export import MANIFEST, OnnxEmbedder  # noqa: E402

@@ -109,7 +109,8 @@ def test_every_block_is_known():
 # ------------------------------------------------------------------------------------------- the setting
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random", seed=5, projection_dim=384)
     assert list(model.config.matryoshka_dims) == TINY_DIMS

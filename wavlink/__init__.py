@@ -18,9 +18,9 @@ __version__ = "0.1.0"
 
 # public name -> the module (relative to this package) that defines it
 _LAZY = {
-    "FAMILIES": "builders.families",
-    "get_family": "builders.families",
-    "register_families": "builders.families",
+    "FAMILIES": "families",
+    "get_family": "families",
+    "register_families": "families",
     "build_omni": "builders.omni",
     "create_omni": "builders.omni",
     "OMNI_PRESETS": "builders.omni_presets",
@@ -37,9 +37,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # what the names are, for type checkers and readers (the imports happen in __getattr__)
-    from .builders.families import FAMILIES, get_family, register_families
     from .builders.omni import build_omni, create_omni
     from .builders.omni_presets import OMNI_PRESETS
+    from .families import FAMILIES, get_family, register_families
     from .remote_code.configuration_omni import OmniAudioEmbedderConfig
     from .remote_code.configuration_wavlink import WavLinkConfig
     from .remote_code.modeling_omni import OmniAudioEmbedder, OmniAudioEmbedderOutput
@@ -54,7 +54,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    from .builders.families import register_families  # importing the builders registers the families once
+    from .families import register_families  # importing the builders registers the families once
 
     register_families()
     value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

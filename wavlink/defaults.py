@@ -2,9 +2,6 @@
 `wavlink --help` can show them without loading torch or transformers (the commands import their heavy
 dependencies only when they run)."""
 
-# The model families' names (`--family`); `wavlink.builders.families.FAMILIES` has one entry for each.
-FAMILY_NAMES = ("omni", "wavlink")
-
 # `wavlink finetune` / `wavlink.training.finetune`: defaults sized for users' small sets (tens to a few hundred
 # clips): a step budget, not a bare epoch count. Three epochs of 36 clips are 6 optimiser steps, which teach a
 # LoRA nothing; at least FINETUNE_MIN_STEPS steps (more epochs when the set is small) at a LoRA learning rate do.

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .remote_code.modeling_common import check_truncate_dim
+
 # every suffix recognised as audio (a path ending so is audio, not text); what can be *decoded* is narrower,
 # see `decodable_audio_suffixes`
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aac", ".m4a", ".opus", ".aiff", ".aif")
@@ -36,9 +38,8 @@ def trained_dims(config: Any) -> list[int]:
 
 
 def check_dim(config: Any, dim: int | None) -> None:
-    allowed = trained_dims(config)
-    if dim is not None and int(dim) not in allowed:
-        raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(allowed)}")
+    """The models' own truncate_dim check, against the config's trained widths."""
+    check_truncate_dim(dim, trained_dims(config))
 
 
 def load_model_and_processor(source: str | os.PathLike, revision: str | None = None,

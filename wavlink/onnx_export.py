@@ -27,6 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .families import FAMILIES, family_of, register_families
+from .remote_code.modeling_common import check_truncate_dim
+
 OPSET = 17
 MANIFEST = "wavlink_onnx.json"
 AUDIO_FILE, TEXT_FILE = "audio.onnx", "text.onnx"
@@ -85,8 +88,11 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, processor: Any = None, c
         raise ValueError("give the processor of an in-memory model (its feature extractor and tokenizer are saved "
                          "next to the graphs)")
     config = model.config
-    if getattr(config, "model_type", None) != "wavlink":
-        raise ValueError(f"ONNX export supports WavLinkModel folders, not model_type={config.model_type!r}")
+    family = family_of(config)
+    if family is None or not family.onnx:
+        supported = sorted(f.model_type for f in FAMILIES.values() if f.onnx)
+        raise ValueError(f"ONNX export supports model_type {', '.join(supported)} folders, not "
+                         f"model_type={config.model_type!r}")
     model = model.float().eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -167,8 +173,6 @@ class OnnxEmbedder:
         _require_onnx()
         from transformers import AutoProcessor
 
-        from .builders.families import register_families
-
         register_families()  # the processor classes, with the Auto classes
 
         folder = Path(folder)
@@ -188,8 +192,7 @@ class OnnxEmbedder:
         return list(self.manifest["matryoshka_dims"])
 
     def _check_dim(self, dim: int | None) -> None:
-        if dim is not None and int(dim) not in self.dims:
-            raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(self.dims)}")
+        check_truncate_dim(dim, self.dims)
 
     @staticmethod
     def _truncate(x: np.ndarray, dim: int | None) -> np.ndarray:
@@ -216,7 +219,7 @@ class OnnxEmbedder:
                              "long_audio_policy='error'")
         if policy == "truncate":
             return self.audio_features(feats[:, :, : self.window], mask[:, : self.window], truncate_dim)
-        pieces, masks, owners, sizes = WavLinkModel._split_windows(torch.from_numpy(feats),
+        pieces, masks, owners, sizes = WavLinkModel._cut_windows(torch.from_numpy(feats),
                                                                    torch.from_numpy(lengths), self.window)
         windows = self.audio_session.run(None, {"input_features": pieces.numpy(),
                                                 "feature_attention_mask": masks.numpy().astype(np.int64)})[0]

@@ -3,7 +3,7 @@
 Every WavLink / OmniAudioEmbedder folder carries the package's remote-code files (``modeling_wavlink.py`` & co.)
 so that plain ``transformers`` users can load it with ``trust_remote_code=True``. This package does not need
 them: importing ``wavlink`` registers its own classes with ``AutoConfig`` / ``AutoModel`` / ``AutoProcessor``,
-so a folder whose ``model_type`` is one of the families (`builders.families.FAMILIES`) is loaded with
+so a folder whose ``model_type`` is one of the families (`wavlink.families.FAMILIES`) is loaded with
 ``trust_remote_code=False`` and its ``.py`` files are never executed, whatever they contain.
 
 Any other ``model_type`` that ships its own code (an ``auto_map`` in ``config.json``) is refused unless the
@@ -35,7 +35,7 @@ class UntrustedCodeError(ValueError):
 
 def package_model_types() -> set[str]:
     """The model types this package loads with its own classes (registered when wavlink is imported)."""
-    from .builders.families import FAMILIES
+    from .families import FAMILIES
 
     return {family.model_type for family in FAMILIES.values()}
 

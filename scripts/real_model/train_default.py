@@ -89,7 +89,7 @@ def build_base(out: Path, data: Path, labels: list[str]) -> None:
     import torch
 
     from wavlink.builders import default_model as dm
-    from wavlink.builders.wavlink import save_model_folder
+    from wavlink.builders.folder import save_model_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         model, processor = dm.build_untrained(PROJECTION_DIM, tmp, global_token_layer=-1)
@@ -149,7 +149,7 @@ def head_stage(args, base: Path, data: Path, out: Path, shared: Path) -> Path:
     """Steps 3-5: `shared` holds what does not depend on the head's settings (text embeddings, prefix cache)."""
     import torch
 
-    from wavlink.builders.wavlink import save_model_folder
+    from wavlink.builders.folder import save_model_folder
     from wavlink.inference import Embedder
     from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates
     from wavlink.training.distill import TeacherScores

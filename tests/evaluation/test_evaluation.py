@@ -54,7 +54,8 @@ def write_csv(path: Path, header: list[str] | None, rows: list[list[Any]]) -> Pa
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random")
     return save_model_folder(model, processor, tmp_path_factory.mktemp("model") / "tiny")
@@ -537,7 +538,8 @@ def test_quantize_codes_and_reconstruction() -> None:
 
 
 def test_model_fingerprint_tracks_weights(model_dir: Path, tmp_path: Path) -> None:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
     from wavlink.evaluation.cache import folder_fingerprint
 
     other = save_model_folder(*create_model("tiny-random", seed=1), tmp_path / "other")

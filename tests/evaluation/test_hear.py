@@ -23,7 +23,8 @@ def noise_and_tones(n: int, seconds: float, seed: int = 0) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     # a 2 s encoder window, so that the long-sound path is exercised with short (fast) audio
     model, processor = create_model("tiny-random", max_audio_seconds=2.0)

@@ -58,7 +58,8 @@ def validate(python: str, module: str, model_dir: Path, extra_path: Path | None 
 
 @pytest.fixture(scope="module")
 def wavlink_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     # a 1.5 s encoder window: the validator's 2 s and 3.74 s sounds take the multi-window path
     model, processor = create_model("tiny-random", max_audio_seconds=1.5)

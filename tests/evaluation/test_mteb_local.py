@@ -20,7 +20,8 @@ CLIPS = [("hum", 150.0), ("hum", 170.0), ("whistle", 3000.0), ("whistle", 3300.0
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random", seed=1)
     return save_model_folder(model, processor, tmp_path_factory.mktemp("mteb") / "tiny")

@@ -38,9 +38,10 @@ CORE_MODEL_FILES = {
 WAVLINK_CODE = {"configuration_wavlink.py", "modeling_wavlink.py", "processing_wavlink.py"}
 # The exact upload of a WavLink / Omni model repo (docs/publishing.md lists the same files): both families
 # carry the whole remote-code folder.
-REMOTE_CODE = {p.name for p in remote_code_files()}
-WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | REMOTE_CODE)
-OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | REMOTE_CODE)
+SHARED_CODE = {"audio_utils.py", "input_checks.py", "losses.py", "modeling_common.py", "pipeline_wavlink.py", "processing_wavlink.py"}
+WAVLINK_REPO_FILES = sorted(CORE_MODEL_FILES | SHARED_CODE | {"configuration_wavlink.py", "modeling_wavlink.py"})
+OMNI_REPO_FILES = sorted(CORE_MODEL_FILES | SHARED_CODE | {"configuration_omni.py", "modeling_omni.py",
+                                                           "processing_omni.py"})
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -158,21 +159,18 @@ def tree(folder: Path) -> list[str]:
 
 
 def expected_presets() -> list[tuple[str, str]]:
+    from wavlink.builders.omni_presets import OMNI_PRESETS
     from wavlink.builders.presets import PRESETS
 
-    names = [("wavlink", p.hub_name) for p in PRESETS.values()]
-    from wavlink.builders.omni_presets import OMNI_PRESETS
-
-    names += [("omni", getattr(p, "hub_name", None) or f"omni-audio-embedder-{n}")
-              for n, p in OMNI_PRESETS.items()]
-    return names
+    return [("wavlink", f"wavlink-{n}") for n in PRESETS] + [("omni", f"omni-audio-embedder-{n}") for n in OMNI_PRESETS]
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny-random WavLink folder, as `wavlink create` writes it."""
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     out = tmp_path_factory.mktemp("src") / "tiny"
     model, processor = create_model("tiny-random")
@@ -350,9 +348,9 @@ def test_from_pretrained_records_the_components(tmp_path: Path, monkeypatch: pyt
     assert push("--all-sizes", "--org", ORG, "--family", "wavlink", "--presets", "base", "--from-pretrained",
                 "--dry-run", str(tmp_path), "--no-verify") == 0
     base = PRESETS["base"]
-    assert calls == [(base.whisper, base.text, base.projection_dim)]
+    assert calls == [(base.audio, base.text, base.projection_dim)]
     card = ModelCard.load(tmp_path / ORG / "wavlink-base" / "README.md")
-    assert card.data.base_model == [base.whisper, base.text]
+    assert card.data.base_model == [base.audio, base.text]
     assert "not yet trained contrastively" in card.text
 
 
@@ -374,8 +372,8 @@ def test_omni_from_pretrained_records_the_components(tmp_path: Path, monkeypatch
     assert calls == ["m1", "m4"]
     m1, m4 = OMNI_PRESETS["m1"], OMNI_PRESETS["m4"]
     card = ModelCard.load(tmp_path / ORG / "omni-audio-embedder-m1" / "README.md")
-    assert card.data.base_model == [m1.audio_encoder, m1.llm] and "assembled from pretrained" in card.text
-    assert ModelCard.load(tmp_path / ORG / "omni-audio-embedder-m4" / "README.md").data.base_model == [m4.llm]
+    assert card.data.base_model == [m1.audio, m1.text] and "assembled from pretrained" in card.text
+    assert ModelCard.load(tmp_path / ORG / "omni-audio-embedder-m4" / "README.md").data.base_model == [m4.text]
 
 
 def test_push_to_hub_script_is_the_push_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -810,7 +808,7 @@ def test_card_template_with_a_missing_field_is_a_clear_error(tiny_folder: Path, 
 
     templates = tmp_path / "templates"
     shutil.copytree(TEMPLATE_DIR, templates)
-    card = templates / "wavlink.md.jinja"
+    card = templates / "_model.md.jinja"  # the body every family's card shares (wavlink.md.jinja extends it)
     card.write_text(card.read_text() + "\nTrained on {{ training_hours }} hours.\n")
     assert push("--model", str(tiny_folder), "--repo", f"{ORG}/x", "--dry-run", str(tmp_path / "d"),
                 "--no-verify", "--card-templates", str(templates)) == 2

@@ -25,7 +25,7 @@ BLOG = {  # preset -> (route row, ...) exactly as the blog prints them (T2A cvR@
                     "| text-only modality transfer (NLI pairs, no audio) | 5.9 | - | - |"],
     "omni-7b-l5": ["| audio-text contrastive fine-tuning | 56.0 | 36.0 | - |"],
 }
-REAL = [name for name, p in OMNI_PRESETS.items() if p.llm != TINY]
+REAL = [name for name, p in OMNI_PRESETS.items() if p.text != TINY]
 
 
 def card(name: str) -> str:

@@ -29,7 +29,8 @@ def _old_modeling_source() -> str:
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     root = tmp_path_factory.mktemp("older")
     new = save_model_folder(*create_model("tiny-random", seed=3), root / "new")

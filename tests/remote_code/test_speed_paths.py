@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from helpers import audio_inputs, make_clip, tiny_config, tiny_model, tiny_processor, tiny_whisper_config
 from transformers.models.whisper import modeling_whisper
 
-from wavlink.builders.wavlink import save_model_folder
+from wavlink.builders.folder import save_model_folder
 from wavlink.inference import Embedder
 from wavlink.optimize import default_int8_engine, int8_engine, is_int8, quantize_int8
 

@@ -468,7 +468,7 @@ def test_truncate_dim(model: WavLinkModel, clips: dict) -> None:
     ("large", 761, [768, 384, 192, 96]),
 ])
 def test_preset_parameter_counts_match_paper(name: str, paper_m: float, dims: list[int]) -> None:
-    assert PRESETS[name].paper_params_m == paper_m
+    assert PRESETS[name].reported_params_m == paper_m
     with torch.device("meta"):
         model = WavLinkModel(preset_config(name))
     n = sum(p.numel() for p in model.parameters()) / 1e6

@@ -24,7 +24,8 @@ FAST = ["--max-steps", "2", "--batch-size", "4", "--num-workers", "0", "--val-fr
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random", seed=0)
     return save_model_folder(model, processor, tmp_path_factory.mktemp("base") / "tiny")

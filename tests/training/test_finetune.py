@@ -33,7 +33,8 @@ def base(tmp_path_factory) -> Path:
     embeds alike (cosine 0.998) and nothing but a full finetune can separate them. A pretrained Whisper
     does not have that problem; scaling the random stem by 10 gives the tiny model the same property.
     """
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     model, processor = create_model("tiny-random", seed=0)
     with torch.no_grad():
@@ -141,7 +142,8 @@ def test_default_settings_learn_a_small_set(tmp_path, base, capsys):
 
 
 def test_adapter_on_a_wrong_base_is_a_clear_error(tmp_path, base, toy):
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     finetune(str(base), toy, tmp_path / "adapter", max_steps=1, batch_size=8, num_workers=0, progress=False)
     model, processor = load_adapter(tmp_path / "adapter")  # recorded base: fine
@@ -183,8 +185,8 @@ def test_omni_family_through_the_same_code_path(tmp_path, toy):
     pytest.importorskip("wavlink.builders.omni")
     from sentence_transformers import SentenceTransformer
 
+    from wavlink.builders.folder import save_model_folder
     from wavlink.builders.omni import create_omni
-    from wavlink.builders.wavlink import save_model_folder
 
     base = save_model_folder(*create_omni("tiny-random"), tmp_path / "omni-base")
     result = finetune(str(base), toy, tmp_path / "omni", max_steps=2, batch_size=4, num_workers=0, progress=False)

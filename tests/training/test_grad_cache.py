@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from helpers import make_clip
 
-from wavlink.builders.families import get_family
+from wavlink.families import get_family
 from wavlink.remote_code.losses import build_loss
 from wavlink.training import TrainingConfig, apply_training_mode, train
 from wavlink.training.grad_cache import RngState, chunk_bounds, grad_cache_backward

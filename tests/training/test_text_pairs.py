@@ -108,7 +108,7 @@ def test_text_pairs_config() -> None:
 @pytest.mark.parametrize("mode", ["full", "lora", "projector"])
 @pytest.mark.parametrize(("family", "preset"), [("wavlink", "tiny-random"), ("omni", "tiny-random")])
 def test_text_scope_trains_no_audio_parameter(family: str, preset: str, mode: str) -> None:
-    from wavlink.builders.families import get_family
+    from wavlink.families import get_family
 
     model, _ = get_family(family).create(preset, seed=0)
     model = apply_training_mode(model, mode, "text")
@@ -143,7 +143,7 @@ def _embed(model, processor, waves, texts) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize(("family", "preset"), [("wavlink", "tiny-random"), ("omni", "tiny-random")])
 def test_text_pair_training_leaves_the_audio_path_untouched(tmp_path: Path, toy: Path, pairs_file: Path,
                                                             family: str, preset: str) -> None:
-    from wavlink.builders.families import get_family
+    from wavlink.families import get_family
 
     cfg = TrainingConfig(family=family, preset=preset, objective="text_pairs", train_data=[str(pairs_file)],
                          eval_data=[str(toy)], output_dir=str(tmp_path / "run"), batch_size=4, lr=1e-2,

@@ -91,7 +91,7 @@ def test_training_modes_freeze_the_right_parameters():
 
 
 def _family_model(family: str, preset: str):
-    from wavlink.builders.families import get_family
+    from wavlink.families import get_family
 
     model, processor = get_family(family).create(preset, seed=0)
     return model, processor
@@ -160,7 +160,7 @@ class FakeOmni(nn.Module):
         super().__init__()
         self.config = SimpleNamespace(model_type="omni_audio_embedder")
         lin = lambda: nn.Linear(4, 4)  # noqa: E731
-        self.audio_tower = nn.ModuleDict({"layers": nn.ModuleList([nn.ModuleDict(
+        self.audio_encoder = nn.ModuleDict({"layers": nn.ModuleList([nn.ModuleDict(
             {"q_proj": lin(), "out_proj": lin(), "fc1": lin(), "conv": nn.Conv1d(4, 4, 3)})])})
         self.language_model = nn.ModuleDict({"layers": nn.ModuleList([nn.ModuleDict(
             {"q_proj": lin(), "o_proj": lin(), "gate_proj": lin(), "down_proj": lin(), "embed": nn.Embedding(3, 4)})])})
@@ -170,7 +170,7 @@ class FakeOmni(nn.Module):
 
 def test_lora_targets_per_family():
     regex = lora_target_regex(FakeOmni(), ["audio", "text"])
-    assert regex == (r"(audio_tower\..*\.(fc1|out_proj|q_proj)|"
+    assert regex == (r"(audio_encoder\..*\.(fc1|out_proj|q_proj)|"
                      r"language_model\..*\.(down_proj|gate_proj|o_proj|q_proj))")
     model = apply_training_mode(FakeOmni(), "lora", "both")
     names = trainable(model)
@@ -418,7 +418,8 @@ def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, toy):
     """A run killed with SIGKILL after its first checkpoint, resumed with `--resume latest`, ends with the
     same weights and the same loss log as a run that was never interrupted (LoRA with dropout, so the RNG
     state matters; the kill lands mid-epoch, so the sampler position matters)."""
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
 
     base = save_model_folder(*create_model("tiny-random", seed=3), tmp_path / "base")
     options = dict(model=str(base), train_data=[str(toy)], mode="lora", lora_dropout=0.1, epochs=2,

@@ -74,7 +74,8 @@ def test_every_loader_of_a_finetune_run_arms_it(tmp_path, monkeypatch) -> None:
     """The training loader and the validation loader both get the parent-death hook."""
     import torch.utils.data
 
-    from wavlink.builders.wavlink import create_model, save_model_folder
+    from wavlink.builders.folder import save_model_folder
+    from wavlink.builders.wavlink import create_model
     from wavlink.training import finetune
     from wavlink.training.synthetic import make_toy_dataset
     from wavlink.training.workers import die_with_parent

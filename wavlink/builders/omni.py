@@ -41,8 +41,9 @@ from transformers import AutoConfig, PretrainedConfig, Qwen2Config
 from ..remote_code.configuration_omni import AUDIO_ENCODER_MODEL_TYPES, OmniAudioEmbedderConfig
 from ..remote_code.modeling_omni import OmniAudioEmbedder
 from ..remote_code.processing_omni import OmniAudioFeatureExtractor, OmniAudioProcessor
+from .folder import save_model_folder
 from .omni_presets import OMNI_PRESETS, TINY, omni_preset_config, prune_text_config
-from .wavlink import BYTE_LEVEL, load_tokenizer, save_model_folder
+from .tokenization import BYTE_LEVEL, load_tokenizer
 
 SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
@@ -334,12 +335,12 @@ def build_omni(
     `build_omni(preset="m1")` builds the post's M1 from the Hub.
     """
     if preset is not None:
-        if preset not in OMNI_PRESETS or OMNI_PRESETS[preset].llm == TINY:
-            real = sorted(k for k, v in OMNI_PRESETS.items() if v.llm != TINY)
+        if preset not in OMNI_PRESETS or OMNI_PRESETS[preset].text == TINY:
+            real = sorted(k for k, v in OMNI_PRESETS.items() if v.text != TINY)
             raise ValueError(f"preset {preset!r} has no pretrained sources; choose one of {real}")
         p = OMNI_PRESETS[preset]
-        audio_encoder = audio_encoder or p.audio_encoder
-        llm = llm or p.llm
+        audio_encoder = audio_encoder or p.audio
+        llm = llm or p.text
         num_layers = num_layers if num_layers is not None else p.num_layers
         tokenizer = tokenizer or p.tokenizer
         config_overrides = {**p.config_overrides, **config_overrides}
@@ -355,6 +356,20 @@ def build_omni(
     return model, processor_for(model.config, tok)
 
 
+def build_from_sources(audio: str | os.PathLike | None, text: str | os.PathLike | None, seed: int = 0,
+                       **options: Any) -> tuple[OmniAudioEmbedder, OmniAudioProcessor]:
+    """The family's `build` (`wavlink build --family omni`): an audio encoder and an LLM, or a preset."""
+    if not options.get("preset") and not (audio and text):
+        raise ValueError("an Omni build needs --audio-encoder and --llm (an audio encoder and a causal LM "
+                         "checkpoint), or --preset")
+    return build_omni(audio, text, seed=seed, **options)
+
+
+def build_preset(name: str, seed: int = 0) -> tuple[OmniAudioEmbedder, OmniAudioProcessor]:
+    """A preset from its own pretrained sources."""
+    return build_omni(preset=name, seed=seed)
+
+
 def save_omni_folder(model: OmniAudioEmbedder, processor: OmniAudioProcessor, out_dir: str | os.PathLike) -> Path:
     """Model + processor (tokenizer included) + remote code + sentence-transformers files."""
     return save_model_folder(model, processor, out_dir)
@@ -364,7 +379,9 @@ __all__ = [
     "OMNI_PRESETS",
     "SafetensorsCheckpoint",
     "build_embedder",
+    "build_from_sources",
     "build_omni",
+    "build_preset",
     "create_omni",
     "load_strict",
     "processor_for",

@@ -10,23 +10,22 @@ audio encoder (Whisper-large-v3 shape: d_model 1280, 32 layers, 20 heads, FFN 51
 Conv2d stem of width 480, output 2048). `tests/remote_code/test_omni.py` checks the encoder values against transformers'
 config-class defaults.
 
-`post_params_b` is the size the post quotes. For M1-M3 the post adds nominal component sizes (encoder "0.6B" or
+`reported_params_m` is the size the post quotes (in billions there). For M1-M3 the post adds nominal component sizes (encoder "0.6B" or
 "0.8B" + LLM "0.5B" / "3B"); the real sums differ by a few percent (measured: see the test and the README).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig, Qwen2Config, WhisperConfig
 from transformers.models.qwen2_5_omni.configuration_qwen2_5_omni import Qwen2_5OmniAudioEncoderConfig
 from transformers.models.qwen3_omni_moe.configuration_qwen3_omni_moe import Qwen3OmniMoeAudioEncoderConfig
 
+from ..families import Preset
 from ..remote_code.configuration_omni import OmniAudioEmbedderConfig
-from .tokenization import BYTE_LEVEL_IDS
+from .tokenization import BYTE_LEVEL, BYTE_LEVEL_IDS
 
-BYTE_LEVEL = "byte-level"
 QWEN2_5_OMNI_3B = "Qwen/Qwen2.5-Omni-3B"
 QWEN2_5_OMNI_7B = "Qwen/Qwen2.5-Omni-7B"
 # The post's M1/M2 encoder is Qwen3-Omni's *before stage-1* (not released as far as we know); the public
@@ -62,52 +61,35 @@ LLMS: dict[str, dict[str, Any]] = {
 TINY = "tiny-random"
 
 
-@dataclass(frozen=True)
-class OmniPreset:
-    """One size: where its parts come from, how many decoder layers it keeps, and the post's figure."""
-
-    name: str
-    audio_encoder: str  # Hub id holding the audio tower (a Qwen-Omni thinker's `audio_tower`), or a tiny kind
-    llm: str  # Hub id of the decoder LLM (a causal LM, or an Omni checkpoint = its thinker's LLM)
-    tokenizer: str
-    num_layers: int | None = None  # keep the first N decoder layers (None: all)
-    post_params_b: float | None = None  # billions, as quoted in the Jina post
-    training: str = "full fine-tune"
-    description: str = ""
-    config_overrides: dict = field(default_factory=dict)
-
-    @property
-    def hub_name(self) -> str:
-        return f"omni-audio-embedder-{self.name}"
-
-
-OMNI_PRESETS: dict[str, OmniPreset] = {
+# audio: the Hub id holding the audio tower (a Qwen-Omni thinker's `audio_tower`) or a tiny kind; text: the
+# decoder LLM (a causal LM, or an Omni checkpoint = its thinker's LLM); reported_params_m: the Jina post's figure
+OMNI_PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
-        OmniPreset("m1", QWEN3_OMNI, QWEN2_5_0_5B, QWEN2_5_0_5B, None, 1.1,
+        Preset(name="m1", audio=QWEN3_OMNI, text=QWEN2_5_0_5B, tokenizer=QWEN2_5_0_5B, reported_params_m=1100,
                    description="M1: Qwen3-Omni audio encoder + Qwen2.5-0.5B (the post's recommended <1.2B model)"),
-        OmniPreset("m2", QWEN3_OMNI, QWEN2_5_3B, QWEN2_5_3B, None, 3.6,
+        Preset(name="m2", audio=QWEN3_OMNI, text=QWEN2_5_3B, tokenizer=QWEN2_5_3B, reported_params_m=3600,
                    description="M2: Qwen3-Omni audio encoder + Qwen2.5-3B"),
-        OmniPreset("m3", QWEN2_5_OMNI_3B, QWEN2_5_3B, QWEN2_5_3B, None, 3.8,
+        Preset(name="m3", audio=QWEN2_5_OMNI_3B, text=QWEN2_5_3B, tokenizer=QWEN2_5_3B, reported_params_m=3800,
                    description="M3: Qwen2.5-Omni-3B audio encoder (after stage 3) + Qwen2.5-3B"),
-        OmniPreset("m4", QWEN2_5_OMNI_3B, QWEN2_5_OMNI_3B, QWEN2_5_OMNI_3B, None, 3.8,
+        Preset(name="m4", audio=QWEN2_5_OMNI_3B, text=QWEN2_5_OMNI_3B, tokenizer=QWEN2_5_OMNI_3B, reported_params_m=3800,
                    description="M4: the complete Qwen2.5-Omni-3B thinker (its audio encoder and its own LLM)"),
-        OmniPreset("omni-7b", QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, None, None,
+        Preset(name="omni-7b", audio=QWEN2_5_OMNI_7B, text=QWEN2_5_OMNI_7B, tokenizer=QWEN2_5_OMNI_7B,
                    description="Path 1: full fine-tune of the complete Qwen2.5-Omni-7B thinker (upper bound; the "
                                "post quotes no size, it is 7.7B without vision tower and LM head)"),
-        OmniPreset("omni-7b-l20", QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, 20, 5.8,
+        Preset(name="omni-7b-l20", audio=QWEN2_5_OMNI_7B, text=QWEN2_5_OMNI_7B, tokenizer=QWEN2_5_OMNI_7B, num_layers=20, reported_params_m=5800,
                    description="Path 2: Qwen2.5-Omni-7B thinker pruned to its first 20 of 28 decoder layers"),
-        OmniPreset("omni-7b-l10", QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, 10, 3.5,
+        Preset(name="omni-7b-l10", audio=QWEN2_5_OMNI_7B, text=QWEN2_5_OMNI_7B, tokenizer=QWEN2_5_OMNI_7B, num_layers=10, reported_params_m=3500,
                    description="Path 2: Qwen2.5-Omni-7B thinker pruned to its first 10 decoder layers"),
-        OmniPreset("omni-7b-l5", QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, QWEN2_5_OMNI_7B, 5, 2.3,
+        Preset(name="omni-7b-l5", audio=QWEN2_5_OMNI_7B, text=QWEN2_5_OMNI_7B, tokenizer=QWEN2_5_OMNI_7B, num_layers=5, reported_params_m=2300,
                    description="Path 2: Qwen2.5-Omni-7B thinker pruned to its first 5 decoder layers"),
-        OmniPreset(TINY, "tiny-qwen2_5_omni", TINY, BYTE_LEVEL, None, None,
+        Preset(name=TINY, audio="tiny-qwen2_5_omni", text=TINY, tokenizer=BYTE_LEVEL,
                    description="A few-hundred-kilobyte random model for tests: 2-layer Qwen2.5-Omni-style encoder "
                                "(output 48 -> linear projection) + 2-layer Qwen2 (hidden 32), byte tokenizer",
                    config_overrides={"matryoshka_dims": [32, 16]}),
-        OmniPreset("tiny-random-qwen3", "tiny-qwen3_omni", TINY, BYTE_LEVEL, None, None,
+        Preset(name="tiny-random-qwen3", audio="tiny-qwen3_omni", text=TINY, tokenizer=BYTE_LEVEL,
                    description="Tiny random Qwen3-Omni-style encoder (1 s chunks, 2 s attention windows) + tiny Qwen2"),
-        OmniPreset("tiny-random-whisper", "tiny-whisper", TINY, BYTE_LEVEL, None, None,
+        Preset(name="tiny-random-whisper", audio="tiny-whisper", text=TINY, tokenizer=BYTE_LEVEL,
                    description="Tiny random Whisper encoder (80 mels, width 32 = LLM width: no projection) + tiny Qwen2"),
     ]
 }
@@ -129,11 +111,17 @@ def matching_preset(source_checkpoints: dict[str, str] | None, num_layers: int |
     if not audio or not llm or num_layers is None:
         return None
     for name, p in OMNI_PRESETS.items():
-        if p.llm not in LLMS or not (_same_source(audio, p.audio_encoder) and _same_source(llm, p.llm)):
+        if p.text not in LLMS or not (_same_source(audio, p.audio) and _same_source(llm, p.text)):
             continue
-        if int(num_layers) == (p.num_layers or LLMS[p.llm]["num_hidden_layers"]):
+        if int(num_layers) == (p.num_layers or LLMS[p.text]["num_hidden_layers"]):
             return name
     return None
+
+
+def preset_of_config(config: Any) -> str | None:
+    """`matching_preset` of a model config (its recorded source checkpoints and decoder depth)."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else None
+    return matching_preset(getattr(config, "source_checkpoints", None), getattr(text, "num_hidden_layers", None))
 
 
 def audio_encoder_config(source: str) -> PretrainedConfig:
@@ -192,12 +180,12 @@ def omni_preset_config(name: str, byte_level_vocab: bool = False, **overrides: A
     if name not in OMNI_PRESETS:
         raise ValueError(f"unknown Omni preset {name!r}; choose one of {sorted(OMNI_PRESETS)}")
     p = OMNI_PRESETS[name]
-    byte_level = byte_level_vocab or p.llm == TINY
-    text_config = llm_config(p.llm, p.num_layers, byte_level_vocab=byte_level)
+    byte_level = byte_level_vocab or p.text == TINY
+    text_config = llm_config(p.text, p.num_layers, byte_level_vocab=byte_level)
     kwargs: dict[str, Any] = dict(
-        audio_config=audio_encoder_config(p.audio_encoder),
+        audio_config=audio_encoder_config(p.audio),
         text_config=text_config,
-        source_checkpoints={"audio_encoder": p.audio_encoder, "llm": p.llm},
+        source_checkpoints={"audio_encoder": p.audio, "llm": p.text},
     )
     if byte_level:
         kwargs.update(audio_bos_token_id=BYTE_LEVEL_IDS["bos_token_id"], audio_eos_token_id=BYTE_LEVEL_IDS["eos_token_id"])
@@ -206,5 +194,5 @@ def omni_preset_config(name: str, byte_level_vocab: bool = False, **overrides: A
     return OmniAudioEmbedderConfig(**kwargs)
 
 
-__all__ = ["OMNI_PRESETS", "OmniPreset", "audio_encoder_config", "llm_config", "matching_preset",
-           "omni_preset_config", "prune_text_config"]
+__all__ = ["OMNI_PRESETS", "audio_encoder_config", "llm_config", "matching_preset",
+           "omni_preset_config", "preset_of_config", "prune_text_config"]

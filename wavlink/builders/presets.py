@@ -6,10 +6,9 @@ Each preset names the real checkpoints it is initialised from (for `wavlink buil
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from transformers import CLIPTextConfig, WhisperConfig
 
+from ..families import Preset
 from ..remote_code.configuration_wavlink import WavLinkConfig
 from .tokenization import BYTE_LEVEL_IDS
 
@@ -29,38 +28,24 @@ _CLIP_TEXT = {
 }
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    whisper: str
-    text: str
-    projection_dim: int
-    paper_params_m: float | None = None  # Table 1 of the paper (audio + text), millions
-    description: str = ""
-    config_overrides: dict = field(default_factory=dict)
-
-    @property
-    def hub_name(self) -> str:
-        return f"wavlink-{self.name}"
-
-
+# reported_params_m: Table 1 of the paper (audio + text tower), millions
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
-        Preset("tiny", "openai/whisper-tiny.en", "openai/clip-vit-base-patch32", 512, None,
-               "Whisper tiny.en + CLIP ViT-B/32 text (not in the paper)"),
-        Preset("base", "openai/whisper-base.en", "openai/clip-vit-base-patch32", 512, 84,
-               "WavLink-Base: Whisper base.en + CLIP ViT-B/32 text, 512-d"),
-        Preset("small", "openai/whisper-small.en", "openai/clip-vit-base-patch32", 512, 152,
-               "WavLink-Small: Whisper small.en + CLIP ViT-B/32 text, 512-d"),
-        Preset("medium", "openai/whisper-medium.en", "openai/clip-vit-large-patch14", 768, None,
-               "Whisper medium.en + CLIP ViT-L/14 text (not in the paper)"),
-        Preset("large", "openai/whisper-large-v3", "openai/clip-vit-large-patch14", 768, 761,
-               "WavLink-Large: Whisper large-v3 + CLIP ViT-L/14 text, 768-d"),
-        Preset("large-v3-turbo", "openai/whisper-large-v3-turbo", "openai/clip-vit-large-patch14", 768, None,
-               "Whisper large-v3-turbo encoder + CLIP ViT-L/14 text (encoder identical in shape to large-v3)"),
-        Preset("tiny-random", "tiny-random", "tiny-random", 32, None,
-               "A few-kilobyte random model for tests (2-layer Whisper, 2-layer CLIP text, byte tokenizer)"),
+        Preset(name="tiny", audio="openai/whisper-tiny.en", text="openai/clip-vit-base-patch32", projection_dim=512,
+               description="Whisper tiny.en + CLIP ViT-B/32 text (not in the paper)"),
+        Preset(name="base", audio="openai/whisper-base.en", text="openai/clip-vit-base-patch32", projection_dim=512, reported_params_m=84,
+               description="WavLink-Base: Whisper base.en + CLIP ViT-B/32 text, 512-d"),
+        Preset(name="small", audio="openai/whisper-small.en", text="openai/clip-vit-base-patch32", projection_dim=512, reported_params_m=152,
+               description="WavLink-Small: Whisper small.en + CLIP ViT-B/32 text, 512-d"),
+        Preset(name="medium", audio="openai/whisper-medium.en", text="openai/clip-vit-large-patch14", projection_dim=768,
+               description="Whisper medium.en + CLIP ViT-L/14 text (not in the paper)"),
+        Preset(name="large", audio="openai/whisper-large-v3", text="openai/clip-vit-large-patch14", projection_dim=768, reported_params_m=761,
+               description="WavLink-Large: Whisper large-v3 + CLIP ViT-L/14 text, 768-d"),
+        Preset(name="large-v3-turbo", audio="openai/whisper-large-v3-turbo", text="openai/clip-vit-large-patch14", projection_dim=768,
+               description="Whisper large-v3-turbo encoder + CLIP ViT-L/14 text (encoder identical in shape to large-v3)"),
+        Preset(name="tiny-random", audio="tiny-random", text="tiny-random", projection_dim=32,
+               description="A few-kilobyte random model for tests (2-layer Whisper, 2-layer CLIP text, byte tokenizer)"),
     ]
 }
 
@@ -97,7 +82,7 @@ def preset_config(name: str, byte_level_vocab: bool = False, **overrides) -> Wav
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     p = PRESETS[name]
     kwargs = dict(
-        audio_config=whisper_config(p.whisper),
+        audio_config=whisper_config(p.audio),
         text_config=clip_text_config(p.text, byte_level_vocab=byte_level_vocab),
         projection_dim=p.projection_dim,
     )

@@ -6,8 +6,11 @@ a complete, loadable folder; this one covers every UTF-8 string with 256 byte to
 
 from __future__ import annotations
 
-from transformers import PreTrainedTokenizerFast
+from typing import Any
 
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+BYTE_LEVEL = "byte-level"  # `tokenizer=` value of the built-in tokenizer below
 BOS, EOS, PAD = "<|startoftext|>", "<|endoftext|>", "<|pad|>"
 
 
@@ -32,3 +35,20 @@ def byte_level_tokenizer(model_max_length: int = 77) -> PreTrainedTokenizerFast:
 
 
 BYTE_LEVEL_IDS = {"vocab_size": 259, "bos_token_id": 256, "eos_token_id": 257, "pad_token_id": 258}
+
+
+def load_tokenizer(source: str, max_length: int | None = None) -> Any:
+    """A tokenizer from a folder/Hub id, or the built-in byte-level one; capped at the text tower's positions."""
+    if source == BYTE_LEVEL:
+        tok = byte_level_tokenizer()
+    else:
+        try:
+            tok = AutoTokenizer.from_pretrained(source)
+        except OSError as err:
+            raise ValueError(
+                f"cannot load the tokenizer {source!r} ({err.__class__.__name__}). Offline? Pass a local "
+                f"folder, or tokenizer='{BYTE_LEVEL}' for a randomly initialised model."
+            ) from err
+    if max_length is not None and (tok.model_max_length is None or tok.model_max_length > max_length):
+        tok.model_max_length = max_length
+    return tok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..defaults import FAMILY_NAMES
+from ..families import FAMILIES, get_family
 from ._common import SEED
 
 COMMAND = "create"
@@ -12,7 +12,7 @@ HELP = "write a randomly initialised model folder (model + processor) for a pres
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--family", choices=sorted(FAMILY_NAMES), default="wavlink")
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="wavlink")
     parser.add_argument("--preset", required=True, help="e.g. base, small, large, tiny-random (omni: m1..m4)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--tokenizer", default=None,
@@ -21,8 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..builders.families import get_family  # lazy: torch loads only when a command runs
-    from ..builders.wavlink import save_model_folder
+    from ..builders.folder import save_model_folder  # lazy: torch loads only when a command runs
 
     model, processor = get_family(args.family).create(args.preset, tokenizer=args.tokenizer, seed=args.seed)
     out = save_model_folder(model, processor, args.out)

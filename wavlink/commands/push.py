@@ -18,6 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..families import FAMILIES
 from ._common import NON_NEGATIVE, POSITIVE_INT, SEED
 
 COMMAND = "push"
@@ -32,12 +33,12 @@ def _csv(value: str) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to publish (one of)")
     what.add_argument("--model", metavar="DIR", help="a model folder (or a LoRA adapter folder) to publish")
-    what.add_argument("--all-sizes", action="store_true", help="build and publish every preset of both families")
+    what.add_argument("--all-sizes", action="store_true", help="build and publish every preset of every family")
     parser.add_argument("--repo", metavar="ORG/NAME", help="target repo of --model")
     parser.add_argument("--org", help="namespace of the --all-sizes repos (ORG/wavlink-base, ...)")
 
     sizes = parser.add_argument_group("--all-sizes")
-    sizes.add_argument("--family", choices=["wavlink", "omni", "all"], default="all")
+    sizes.add_argument("--family", choices=[*sorted(FAMILIES), "all"], default="all")
     sizes.add_argument("--presets", type=_csv, default=None, metavar="A,B",
                        help="only these presets (preset or repo names, e.g. base,omni-audio-embedder-m1)")
     sizes.add_argument("--from-pretrained", action="store_true",
@@ -114,8 +115,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             if not args.org:
                 raise ValueError("--all-sizes needs --org ORG")
-            from ..hub.presets import FAMILIES
-
             families = list(FAMILIES) if args.family == "all" else [args.family]
             publish_all_sizes(args.org, options, families=families, presets=args.presets,
                               pretrained=args.from_pretrained, standins=args.tiny_standins,

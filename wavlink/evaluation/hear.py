@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..families import family_of
+
 FRAME_MS = 20.0  # one Whisper encoder position: 2 mel frames of 10 ms
 
 
@@ -52,13 +54,15 @@ class HearModel(nn.Module):
         config = model.config
         self.sample_rate = int(getattr(processor.feature_extractor, "sampling_rate", 16000))
         self.scene_embedding_size = int(getattr(config, "projection_dim", None) or config.get_text_config().hidden_size)
-        has_frames = getattr(config, "model_type", "") == "wavlink"
+        family = family_of(config)
+        has_frames = family is not None and family.frame_embeddings
         if timestamp_mode is None:
             timestamp_mode = "frames" if has_frames else "windows"
         if timestamp_mode not in ("frames", "windows"):
             raise ValueError(f"timestamp_mode must be 'frames' or 'windows', got {timestamp_mode!r}")
         if timestamp_mode == "frames" and not has_frames:
-            raise ValueError("timestamp_mode='frames' needs a WavLink model (Whisper encoder states)")
+            raise ValueError("timestamp_mode='frames' needs a WavLink model (a family with frame embeddings: "
+                             "Whisper encoder states)")
         if hop_ms <= 0 or window_ms <= 0:
             raise ValueError("hop_ms and window_ms must be positive")
         self.timestamp_mode = timestamp_mode

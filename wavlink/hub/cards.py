@@ -25,9 +25,10 @@ from typing import Any
 
 import yaml
 
+from ..families import FAMILIES, Family
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hub_cards"  # wavlink/hub_cards/
-TEMPLATES = {"wavlink": "wavlink.md.jinja", "omni": "omni.md.jinja", "adapter": "adapter.md.jinja"}
-PIPELINE_TAGS = {"wavlink": "zero-shot-audio-classification", "omni": "feature-extraction"}
+ADAPTER_TEMPLATE = "adapter.md.jinja"  # a model family's own template is its registry entry's `card_template`
 
 RETRIEVAL_METRICS = ("R@1", "R@5", "R@10", "mAP@10", "cvR@5")
 CLASSIFICATION_METRICS = ("top1", "top5")
@@ -414,7 +415,14 @@ def resolve_license(info: CardInfo, refs: Mapping[str, Any]) -> dict[str, str | 
     return {"license": DEFAULT_LICENSE, "license_name": None, "license_link": None}
 
 
-def _common_context(info: CardInfo, kind: str, citations_key: str) -> dict[str, Any]:
+def _family(info: CardInfo) -> Family:
+    family = FAMILIES.get(info.family)
+    if family is None:
+        raise CardError(f"unknown model family {info.family!r}; expected one of {sorted(FAMILIES)}")
+    return family
+
+
+def _common_context(info: CardInfo, kind: str, citations: Sequence[str]) -> dict[str, Any]:
     refs = _references()
     name = info.repo_id.split("/")[-1]
     index = model_index(name, info.results)
@@ -424,16 +432,14 @@ def _common_context(info: CardInfo, kind: str, citations_key: str) -> dict[str, 
         "model_index": {"model-index": index} if index else None,
         "results": results_tables(info.results), "has_results": bool(info.results),
         "versions": library_versions(),
-        "citations": [refs["citations"][k].rstrip() for k in refs["card_citations"][citations_key]],
-        "pipeline_tag": PIPELINE_TAGS[info.family], "verified_reload": info.verified_reload,
+        "citations": [refs["citations"][k].rstrip() for k in citations],
+        "pipeline_tag": _family(info).pipeline_tag, "verified_reload": info.verified_reload,
     }
 
 
 def model_card_context(config: Any, info: CardInfo, param_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Everything the WavLink / Omni templates may use; every key is always present."""
-    if info.family not in PIPELINE_TAGS:
-        raise CardError(f"unknown model family {info.family!r}; expected one of {sorted(PIPELINE_TAGS)}")
-    ctx = _common_context(info, info.family, info.family)
+    ctx = _common_context(info, info.family, _family(info).citations)
     tables = ctx["results"]
     dims_rows = matryoshka_rows(config, info.results, tables["per_dim_columns"])
     paper = _references()["paper_results"].get(info.family, {})
@@ -469,7 +475,7 @@ def model_card_context(config: Any, info: CardInfo, param_rows: list[dict[str, A
 def render_model_card(config: Any, info: CardInfo, param_rows: list[dict[str, Any]],
                       template_dir: str | os.PathLike | None = None) -> str:
     """The README.md of a WavLink or Omni repo; validated before it is returned."""
-    text = render_template(TEMPLATES[info.family], model_card_context(config, info, param_rows), template_dir)
+    text = render_template(_family(info).card_template, model_card_context(config, info, param_rows), template_dir)
     validate_card(text)
     return text
 
@@ -477,7 +483,7 @@ def render_model_card(config: Any, info: CardInfo, param_rows: list[dict[str, An
 def render_adapter_card(adapter_config: Mapping[str, Any], info: CardInfo, base_repo: str,
                         template_dir: str | os.PathLike | None = None, st_direct: bool = False) -> str:
     """The README.md of a LoRA adapter repo: `base_model` is the base repo, library `peft`."""
-    ctx = _common_context(info, "adapter", f"adapter_{info.family}")
+    ctx = _common_context(info, "adapter", _family(info).adapter_citations)
     target = adapter_config.get("target_modules") or []
     ctx.update({
         "base_repo": base_repo, "base_models": [base_repo],
@@ -487,7 +493,7 @@ def render_adapter_card(adapter_config: Mapping[str, Any], info: CardInfo, base_
         "modules_to_save": sorted(adapter_config.get("modules_to_save") or []),
         "peft_type": adapter_config.get("peft_type", "LORA"), "st_direct": st_direct,
     })
-    text = render_template(TEMPLATES["adapter"], ctx, template_dir)
+    text = render_template(ADAPTER_TEMPLATE, ctx, template_dir)
     validate_card(text)
     return text
 

@@ -18,11 +18,11 @@ from typing import Any
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from ..builders.folder import ADAPTER_FILES, ADAPTER_META, ST_FILES
+
 # Pickle-based or non-safetensors weight formats: a repo that ships one can execute code on load.
 FORBIDDEN_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".h5", ".msgpack")
 SKIPPED_NAMES = {"__pycache__", ".git", ".cache", ".ipynb_checkpoints", ".DS_Store", ".gitattributes"}
-ST_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 class PublishError(ValueError):
@@ -85,7 +85,7 @@ def refuse_pickles(folder: str | os.PathLike, files: list[str]) -> None:
 
 
 def _family(config: dict[str, Any]) -> str:
-    from ..builders.families import family_of
+    from ..families import family_of
 
     family = family_of(config)
     if family is None:
@@ -207,9 +207,6 @@ def remove_empty_dirs(folder: Path) -> None:
         path = Path(dirpath)
         if path != folder and not any(path.iterdir()):
             path.rmdir()
-
-
-from ..training.adapter import ADAPTER_META  # noqa: E402  (base fingerprint, training facts)
 
 
 def set_adapter_base(folder: Path, base_repo: str) -> dict[str, Any]:

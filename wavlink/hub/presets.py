@@ -1,6 +1,6 @@
-"""Every publishable preset of both families, and how to build each one (random, pretrained or stand-in).
+"""Every publishable preset of every family, and how to build each one (random, pretrained or stand-in).
 
-The families, their presets and builders come from the registry (`wavlink.builders.families`).
+The families, their presets and builders come from the registry (`wavlink.families`).
 """
 
 from __future__ import annotations
@@ -8,11 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..builders.families import FAMILIES as _REGISTRY
-from ..builders.families import STANDIN, get_family
+from ..families import FAMILIES, STANDIN, Preset, get_family
 from .folders import PublishError
-
-FAMILIES = tuple(_REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -24,7 +21,7 @@ class PresetEntry:
     hub_name: str
     description: str = ""
     components: tuple[str, ...] = ()
-    preset: Any = field(default=None, compare=False, repr=False)
+    preset: Preset | None = field(default=None, compare=False, repr=False)
 
     def repo_id(self, org: str) -> str:
         return f"{org}/{self.hub_name}"
@@ -40,11 +37,10 @@ class Built:
 
 
 def family_presets(family: str) -> list[PresetEntry]:
-    if family not in _REGISTRY:
-        raise PublishError(f"unknown family {family!r}; choose from {FAMILIES}")
-    spec = _REGISTRY[family]
-    return [PresetEntry(family, name, spec.hub_name(name, p), str(getattr(p, "description", "") or ""),
-                        spec.components(p), p)
+    if family not in FAMILIES:
+        raise PublishError(f"unknown family {family!r}; choose from {tuple(FAMILIES)}")
+    spec = FAMILIES[family]
+    return [PresetEntry(family, name, spec.hub_name(name), p.description, p.components, p)
             for name, p in spec.presets.items()]
 
 
@@ -63,9 +59,9 @@ def select_presets(families: list[str], names: list[str] | None) -> list[PresetE
 
 def find_preset(family: str, name: str | None = None, repo_name: str | None = None,
                 config: Any = None) -> PresetEntry | None:
-    """The preset named `name`, else the one a repo name refers to (`wavlink-base` -> base), else (Omni) the one
-    whose source checkpoints and decoder depth `config` records (a `wavlink build --num-layers 10` of the 7B ->
-    omni-7b-l10); for cards."""
+    """The preset named `name`, else the one a repo name refers to (`wavlink-base` -> base), else the one the
+    family recognises in `config` (Omni: its source checkpoints and decoder depth, so a `wavlink build
+    --num-layers 10` of the 7B is omni-7b-l10); for cards."""
     try:
         entries = family_presets(family)
     except PublishError:
@@ -73,12 +69,8 @@ def find_preset(family: str, name: str | None = None, repo_name: str | None = No
     if name is not None:
         return next((e for e in entries if e.name == name), None)
     entry = next((e for e in entries if e.hub_name == repo_name), None)
-    if entry is None and config is not None and family == "omni":
-        from ..builders.omni_presets import matching_preset
-
-        text = config.get_text_config() if hasattr(config, "get_text_config") else None
-        match = matching_preset(getattr(config, "source_checkpoints", None),
-                                getattr(text, "num_hidden_layers", None))
+    if entry is None and config is not None:
+        match = get_family(family).preset_of_config(config)
         entry = next((e for e in entries if e.name == match), None)
     return entry
 

@@ -1,4 +1,4 @@
-"""Stage, verify and upload: one folder (`--model`), an adapter, or every preset of both families.
+"""Stage, verify and upload: one folder (`--model`), an adapter, or every preset of every family.
 
 Order of operations, chosen so that nothing broken or partial is ever published:
 1. check inputs that need no work (repo ids, token for a real push);
@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..builders.folder import ST_FILES, save_model_folder, write_sentence_transformers_files
+from ..families import FAMILIES, family_of_model_class
 from .cards import (
     CardInfo,
     EvalFile,
@@ -26,7 +28,6 @@ from .cards import (
     render_model_card,
 )
 from .folders import (
-    ST_FILES,
     FolderInfo,
     PublishError,
     adapter_serves_sentence_transformers,
@@ -40,7 +41,7 @@ from .folders import (
     remove_empty_dirs,
     set_adapter_base,
 )
-from .presets import FAMILIES, build, find_preset, select_presets
+from .presets import build, find_preset, select_presets
 from .probe import SMALL_MODEL_BYTES
 from .upload import PushError, RetryPolicy, resolve_token, upload_folder_atomic, with_retries
 from .verify import (
@@ -117,8 +118,6 @@ def _write_card(folder: Path, config: Any, info: CardInfo, options: PublishOptio
 def stage_built(entry_name: str, family: str, built: Any, repo_id: str, target: Path, options: PublishOptions,
                 results: Sequence[EvalFile] = (), description: str = "") -> Staged:
     """Save a model built in this process, with its card, into `target` (reference embeddings first)."""
-    from ..builders.wavlink import save_model_folder
-
     dims = smaller_dims(built.model.config)
     reference = reference_embeddings(built.model, built.processor, family, dims) if options.verify else {}
     prepare_target(target, options.overwrite)
@@ -148,8 +147,6 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
     prepare_target(target, options.overwrite)
     copy_files(source.path, target, [f for f in source.files if f != "README.md"])
     if not all((target / f).is_file() for f in ST_FILES):
-        from ..builders.wavlink import write_sentence_transformers_files
-
         write_sentence_transformers_files(target)
     remove_empty_dirs(target)
     config = _load_config(target)
@@ -167,11 +164,9 @@ def stage_model_folder(source: FolderInfo, repo_id: str, target: Path, options: 
 def _adapter_family(adapter: FolderInfo, base_folder: Path | None) -> str:
     if base_folder is not None:
         return inspect_folder(base_folder).family
-    cls = str((adapter.config.get("auto_mapping") or {}).get("base_model_class", ""))
-    if "wavlink" in cls.lower():
-        return "wavlink"
-    if "omni" in cls.lower():
-        return "omni"
+    family = family_of_model_class(str((adapter.config.get("auto_mapping") or {}).get("base_model_class", "")))
+    if family is not None:
+        return family.name
     raise PublishError("cannot tell the adapter's model family: pass --base-folder DIR (a local copy of the base)")
 
 
@@ -309,13 +304,13 @@ def publish_folder(folder: str | os.PathLike, repo_id: str, options: PublishOpti
             tmp.cleanup()
 
 
-def publish_all_sizes(org: str, options: PublishOptions, *, families: Sequence[str] = FAMILIES,
+def publish_all_sizes(org: str, options: PublishOptions, *, families: Sequence[str] | None = None,
                       presets: Sequence[str] | None = None, pretrained: bool = False, standins: bool = False,
                       tokenizer: str | None = None, seed: int = 0, results_dir: str | os.PathLike | None = None,
                       log: Log = _print) -> PublishReport:
-    """Build and publish every preset of the families as `ORG/<hub name>` (one repo each)."""
+    """Build and publish every preset of the families (default: all) as `ORG/<hub name>` (one repo each)."""
     check_org(org)
-    entries = select_presets(list(families), list(presets) if presets else None)
+    entries = select_presets(list(families or FAMILIES), list(presets) if presets else None)
     for entry in entries:
         check_repo_id(entry.repo_id(org))
     token = None if options.dry_run is not None else resolve_token()

@@ -27,7 +27,6 @@ from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling
-from transformers.utils import ModelOutput
 
 from .configuration_omni import (
     OmniAudioEmbedderConfig,
@@ -37,24 +36,12 @@ from .configuration_omni import (
     whisper_stride2,
 )
 from .input_checks import check_audio_inputs
-from .losses import build_loss, similarity_logits
+from .modeling_common import AudioTextEmbedderMixin, AudioTextEmbedderOutput, check_truncate_dim, window_spans
 
 
 @dataclass
-class OmniAudioEmbedderOutput(ModelOutput):
+class OmniAudioEmbedderOutput(AudioTextEmbedderOutput):
     """Output of `OmniAudioEmbedder.forward` (deliberately without `last_hidden_state`: it is an embedder)."""
-
-    loss: torch.Tensor | None = None
-    logits_per_audio: torch.Tensor | None = None
-    logits_per_text: torch.Tensor | None = None
-    text_embeds: torch.Tensor | None = None
-    audio_embeds: torch.Tensor | None = None
-
-
-def check_truncate_dim(dim: int | None, trained_dims: list[int]) -> None:
-    """Only Matryoshka-trained widths are meaningful; anything else is a silent quality loss."""
-    if dim is not None and int(dim) not in trained_dims:
-        raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(trained_dims)}")
 
 
 class OmniAudioEmbedderPreTrainedModel(PreTrainedModel):
@@ -101,7 +88,7 @@ def _build_audio_encoder(config: OmniAudioEmbedderConfig) -> nn.Module:
     return WhisperEncoder(config.audio_config)
 
 
-class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
+class OmniAudioEmbedder(AudioTextEmbedderMixin, OmniAudioEmbedderPreTrainedModel):
     """Audio-text embedder with one shared LLM tower; L2-normalised embeddings of the LLM's hidden size."""
 
     def __init__(self, config: OmniAudioEmbedderConfig) -> None:
@@ -272,23 +259,12 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         hidden = self._run_language_model(mask, inputs_embeds=embeds)
         return self._pool(hidden, mask), hidden
 
-    @staticmethod
-    def _split_windows(lengths: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(owner clip, start frame, size) of consecutive non-overlapping windows; the last keeps the rest."""
-        owners, starts, sizes = [], [], []
-        for i, length in enumerate(lengths.tolist()):
-            for start in range(0, length, window):
-                owners.append(i)
-                starts.append(start)
-                sizes.append(min(window, length - start))
-        return torch.tensor(owners), torch.tensor(starts), torch.tensor(sizes)
-
     def _embed_long_audio(
         self, features: torch.Tensor, lengths: torch.Tensor, truncate_dim: int | None
     ) -> torch.Tensor:
         """WavLink's chunk policy: duration-weighted mean of the window embeddings, re-normalised."""
         window = self.config.max_audio_frames
-        owners, starts, sizes = self._split_windows(lengths, window)
+        owners, starts, sizes = window_spans(lengths, window)
         # A last window too short to yield one audio token (< 4 frames = 40 ms) is dropped unless it is
         # the whole clip; its weight would be below 0.2% of a full window anyway.
         keep = (sizes >= 4) | (sizes == lengths.cpu()[owners])
@@ -368,17 +344,7 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=self._finish(pooled, truncate_dim))
 
     # ------------------------------------------------------------------ both
-    def loss_scales(self, loss_type: str) -> dict[str, torch.Tensor]:
-        """The learnable scale/bias arguments each package loss expects (same contract as WavLinkModel)."""
-        if loss_type == "siglip":
-            return {"logit_scale": self.siglip_logit_scale, "logit_bias": self.siglip_logit_bias}
-        if loss_type == "clip+siglip":
-            return {
-                "logit_scale": self.logit_scale,
-                "siglip_logit_scale": self.siglip_logit_scale,
-                "logit_bias": self.siglip_logit_bias,
-            }
-        return {"logit_scale": self.logit_scale}
+    output_class = OmniAudioEmbedderOutput
 
     def forward(
         self,
@@ -390,35 +356,8 @@ class OmniAudioEmbedder(OmniAudioEmbedderPreTrainedModel):
         truncate_dim: int | None = None,
         **kwargs: Any,
     ) -> OmniAudioEmbedderOutput:
-        """Embed whichever modalities are given; with both, similarity logits scaled as trained (see
-        `losses.similarity_logits`) and the loss."""
-        if input_ids is None and input_features is None:
-            raise ValueError("give input_ids (text), input_features (audio) or both")
-        text_embeds = audio_embeds = logits_per_audio = logits_per_text = loss = None
-        if input_ids is not None:
-            text_embeds = self.get_text_features(input_ids, attention_mask, truncate_dim=truncate_dim).pooler_output
-        if input_features is not None:
-            audio_embeds = self.get_audio_features(
-                input_features, feature_attention_mask, truncate_dim=truncate_dim
-            ).pooler_output
-        if text_embeds is not None and audio_embeds is not None:
-            logits_per_audio = similarity_logits(
-                audio_embeds, text_embeds, self.config.loss_type, **self.loss_scales(self.config.loss_type)
-            )
-            logits_per_text = logits_per_audio.t()
-            if return_loss:
-                dims = self.config.matryoshka_dims if self.config.matryoshka_loss else None
-                loss_fn = build_loss(self.config.loss_type, matryoshka_dims=dims)
-                loss = loss_fn(audio_embeds, text_embeds, **self.loss_scales(self.config.loss_type))
-        elif return_loss:
-            raise ValueError("return_loss needs both text and audio inputs")
-        return OmniAudioEmbedderOutput(
-            loss=loss,
-            logits_per_audio=logits_per_audio,
-            logits_per_text=logits_per_text,
-            text_embeds=text_embeds,
-            audio_embeds=audio_embeds,
-        )
-
+        """Embed whichever modalities are given; with both, similarity logits and the loss (`embed_and_score`)."""
+        return self.embed_and_score(input_ids, attention_mask, input_features, feature_attention_mask, return_loss,
+                                    truncate_dim)
 
 __all__ = ["OmniAudioEmbedder", "OmniAudioEmbedderOutput", "OmniAudioEmbedderPreTrainedModel"]

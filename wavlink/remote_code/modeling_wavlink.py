@@ -18,22 +18,15 @@ from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.whisper.modeling_whisper import WhisperEncoder, sinusoids
-from transformers.utils import ModelOutput
 
 from .configuration_wavlink import WavLinkConfig
 from .input_checks import check_audio_inputs
-from .losses import build_loss, similarity_logits
+from .modeling_common import AudioTextEmbedderMixin, AudioTextEmbedderOutput, check_truncate_dim, window_spans
 
 
 @dataclass
-class WavLinkOutput(ModelOutput):
+class WavLinkOutput(AudioTextEmbedderOutput):
     """Output of `WavLinkModel.forward` (deliberately without `last_hidden_state`: it is an embedder)."""
-
-    loss: torch.Tensor | None = None
-    logits_per_audio: torch.Tensor | None = None
-    logits_per_text: torch.Tensor | None = None
-    text_embeds: torch.Tensor | None = None
-    audio_embeds: torch.Tensor | None = None
 
 
 def _build_text_model(config) -> nn.Module:
@@ -46,12 +39,6 @@ def _build_text_model(config) -> nn.Module:
         return AutoModel.from_config(config, add_pooling_layer=False)
     except TypeError:
         return AutoModel.from_config(config)
-
-
-def check_truncate_dim(dim: int | None, trained_dims: list[int]) -> None:
-    """Only Matryoshka-trained widths are meaningful; anything else is a silent quality loss."""
-    if dim is not None and int(dim) not in trained_dims:
-        raise ValueError(f"truncate_dim={dim} was not trained; choose one of {sorted(trained_dims)}")
 
 
 def truncate_and_normalize(embeds: torch.Tensor, dim: int | None) -> torch.Tensor:
@@ -117,7 +104,7 @@ class WavLinkPreTrainedModel(PreTrainedModel):
             init.constant_(module.siglip_logit_bias, cfg.siglip_logit_bias_init)
 
 
-class WavLinkModel(WavLinkPreTrainedModel):
+class WavLinkModel(AudioTextEmbedderMixin, WavLinkPreTrainedModel):
     """Audio-text dual encoder with a shared, L2-normalised, Matryoshka-trained embedding space."""
 
     def __init__(self, config: WavLinkConfig) -> None:
@@ -318,25 +305,18 @@ class WavLinkModel(WavLinkPreTrainedModel):
         return self._pool(x, token_mask), x
 
     @staticmethod
-    def _split_windows(
+    def _cut_windows(
         features: torch.Tensor, lengths: torch.Tensor, window: int
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Cut each clip into consecutive non-overlapping windows; the last keeps the remainder."""
-        pieces, masks, owners, sizes = [], [], [], []
-        for i, length in enumerate(lengths.tolist()):
-            for start in range(0, length, window):
-                size = min(window, length - start)
-                piece = features.new_zeros(features.shape[1], window)
-                piece[:, :size] = features[i, :, start : start + size]
-                mask = lengths.new_zeros(window)
-                mask[:size] = 1
-                pieces.append(piece)
-                masks.append(mask)
-                owners.append(i)
-                sizes.append(size)
-        longest = max(sizes)
-        stacked = torch.stack(pieces)[:, :, :longest]
-        return stacked, torch.stack(masks)[:, :longest], torch.tensor(owners), torch.tensor(sizes)
+        """(pieces, frame masks, owner clip, size) of each clip's `window_spans`, zero-padded to the longest."""
+        owners, starts, sizes = window_spans(lengths, window)
+        pieces = features.new_zeros(len(owners), features.shape[1], window)
+        masks = lengths.new_zeros(len(owners), window)
+        for j, (i, start, size) in enumerate(zip(owners.tolist(), starts.tolist(), sizes.tolist())):
+            pieces[j, :, :size] = features[i, :, start : start + size]
+            masks[j, :size] = 1
+        longest = int(sizes.max())
+        return pieces[:, :, :longest], masks[:, :longest], owners, sizes
 
     def get_audio_features(
         self,
@@ -385,7 +365,7 @@ class WavLinkModel(WavLinkPreTrainedModel):
             pooled, _ = self._encode_windows(features[:, :, :window], frame_mask[:, :window], pooled_only=True)
             embeds = truncate_and_normalize(self.audio_projection(pooled), truncate_dim)
             return BaseModelOutputWithPooling(last_hidden_state=None, pooler_output=embeds)
-        pieces, masks, owners, sizes = self._split_windows(features, lengths, window)
+        pieces, masks, owners, sizes = self._cut_windows(features, lengths, window)
         masks = masks.to(frame_mask.dtype)
         step = max(1, int(self.max_windows_per_pass))  # bounds the activations of a long file (batch-invariant)
         pooled = torch.cat([
@@ -437,17 +417,7 @@ class WavLinkModel(WavLinkPreTrainedModel):
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=embeds)
 
     # ------------------------------------------------------------------ both
-    def loss_scales(self, loss_type: str) -> dict[str, torch.Tensor]:
-        """The learnable scale/bias arguments each package loss expects."""
-        if loss_type == "siglip":
-            return {"logit_scale": self.siglip_logit_scale, "logit_bias": self.siglip_logit_bias}
-        if loss_type == "clip+siglip":
-            return {
-                "logit_scale": self.logit_scale,
-                "siglip_logit_scale": self.siglip_logit_scale,
-                "logit_bias": self.siglip_logit_bias,
-            }
-        return {"logit_scale": self.logit_scale}
+    output_class = WavLinkOutput
 
     def forward(
         self,
@@ -461,37 +431,8 @@ class WavLinkModel(WavLinkPreTrainedModel):
         truncate_dim: int | None = None,
         **kwargs,
     ) -> WavLinkOutput:
-        """Embed whichever modalities are given; with both, similarity logits scaled as trained (see
-        `losses.similarity_logits`)."""
-        if input_ids is None and input_features is None:
-            raise ValueError("give input_ids (text), input_features (audio) or both")
-        text_embeds = audio_embeds = logits_per_audio = logits_per_text = loss = None
-        if input_ids is not None:
-            text_embeds = self.get_text_features(
-                input_ids, attention_mask, token_type_ids, position_ids, truncate_dim=truncate_dim
-            ).pooler_output
-        if input_features is not None:
-            audio_embeds = self.get_audio_features(
-                input_features, feature_attention_mask, truncate_dim=truncate_dim
-            ).pooler_output
-        if text_embeds is not None and audio_embeds is not None:
-            logits_per_audio = similarity_logits(
-                audio_embeds, text_embeds, self.config.loss_type, **self.loss_scales(self.config.loss_type)
-            )
-            logits_per_text = logits_per_audio.t()
-            if return_loss:
-                dims = self.config.matryoshka_dims if self.config.matryoshka_loss else None
-                loss_fn = build_loss(self.config.loss_type, matryoshka_dims=dims)
-                loss = loss_fn(audio_embeds, text_embeds, **self.loss_scales(self.config.loss_type))
-        elif return_loss:
-            raise ValueError("return_loss needs both text and audio inputs")
-        return WavLinkOutput(
-            loss=loss,
-            logits_per_audio=logits_per_audio,
-            logits_per_text=logits_per_text,
-            text_embeds=text_embeds,
-            audio_embeds=audio_embeds,
-        )
-
+        """Embed whichever modalities are given; with both, similarity logits and the loss (`embed_and_score`)."""
+        return self.embed_and_score(input_ids, attention_mask, input_features, feature_attention_mask, return_loss,
+                                    truncate_dim, token_type_ids=token_type_ids, position_ids=position_ids)
 
 __all__ = ["WavLinkModel", "WavLinkOutput", "WavLinkPreTrainedModel"]

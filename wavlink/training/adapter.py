@@ -28,10 +28,8 @@ from typing import Any
 
 from torch import nn
 
+from ..builders.folder import ADAPTER_META, ST_FILES, save_model_folder, write_sentence_transformers_files
 from .recipe import unwrap
-
-ADAPTER_META = "wavlink_adapter.json"
-ST_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
 
 
 def _write_st_files(base_ref: str | None, out: Path) -> None:
@@ -46,8 +44,6 @@ def _write_st_files(base_ref: str | None, out: Path) -> None:
             if sub and (base / sub).is_dir():
                 shutil.copytree(base / sub, out / sub, dirs_exist_ok=True)
         return
-    from ..builders.wavlink import write_sentence_transformers_files
-
     write_sentence_transformers_files(out)
 
 
@@ -196,8 +192,6 @@ def load_adapter(adapter_dir: str | os.PathLike, base: str | os.PathLike | None 
 def merge_adapter(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike,
                   base: str | os.PathLike | None = None) -> Path:
     """Write base + adapter merged into a standalone model folder (AutoModel / sentence-transformers)."""
-    from ..builders.wavlink import save_model_folder
-
     model, processor = load_adapter(adapter_dir, base)
     return save_model_folder(model.merge_and_unload(), processor, out_dir)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..families import FAMILIES
 from .augment import AugmentConfig
 from .dataset import CAPTION_SAMPLING, ON_ERROR
 from .distill import DistillConfig
@@ -32,7 +33,6 @@ from .recipe import MODES, SCOPES, parse_towers
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
 OBJECTIVES = ("audio_text", "text_pairs")
-FAMILIES = ("wavlink", "omni")
 
 # Fields that change the optimisation trajectory: a resumed run warns when they differ from the checkpoint's.
 TRAJECTORY_FIELDS = (
@@ -160,7 +160,7 @@ class TrainingConfig:
             raise ValueError("give exactly one model source: model, preset, or init_audio + init_text")
         if (self.init_audio or self.init_text) and not (self.init_audio and self.init_text):
             raise ValueError("init_audio and init_text go together")
-        choices = {"family": (self.family, FAMILIES), "objective": (self.objective, OBJECTIVES),
+        choices = {"family": (self.family, tuple(FAMILIES)), "objective": (self.objective, OBJECTIVES),
                    "mode": (self.mode, MODES), "scope": (self.scope, SCOPES),
                    "mixed_precision": (self.mixed_precision, MIXED_PRECISION),
                    "on_bad_audio": (self.on_bad_audio, ON_ERROR),

@@ -15,8 +15,9 @@ audio projection frozen), what text-only modality transfer (``objective: text_pa
 audio embeddings, and any audio index, stay exactly as they were; for OmniAudioEmbedder the audio encoder and
 its projection stay, while the shared LLM, which also reads the audio tokens, trains.
 
-Everything here is family-agnostic: a "tower" is a sub-module found by name (``audio_model`` / ``text_model``
-for WavLink, the audio encoder and the LLM backbone for OmniAudioEmbedder), "head" parameters are everything
+Everything here is family-agnostic: a "tower" is the sub-module the model's family names (`Family.towers` in
+`wavlink.families`: ``audio_model`` / ``text_model`` for WavLink, the audio encoder and the LLM backbone for
+OmniAudioEmbedder), LoRA targets default to the family's `lora_targets`, "head" parameters are everything
 outside the towers, and the loss's learnable scales come from ``model.loss_scales(loss)`` when the model has
 it (else ``logit_scale``). Scales the chosen loss does not use stay frozen, so DDP never waits for a gradient
 that cannot come.
@@ -30,26 +31,15 @@ from typing import Any
 
 from torch import nn
 
+from ..families import FAMILIES, QWEN_LINEARS, TEXT_ATTENTION_LINEARS, WHISPER_LINEARS, family_of
+
 MODES = ("projector", "lora", "full")
 SCOPES = ("both", "audio", "text")
 TOWERS = ("audio", "text")
 
-# Attribute names under which each family keeps its towers (first one present wins).
-TOWER_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "audio": ("audio_model", "audio_tower", "audio_encoder"),
-    "text": ("text_model", "language_model", "llm", "backbone", "text_encoder"),
-}
-WHISPER_LINEARS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")  # attention + MLP
-TEXT_ATTENTION_LINEARS = ("q_proj", "k_proj", "v_proj", "out_proj", "query", "key", "value", "Wqkv", "Wo")
-QWEN_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-# Default LoRA targets (Linear leaf names) per `config.model_type` and tower. The paper gives only the rank;
-# Whisper attention + MLP and the text encoder's attention is this package's choice; for the Omni family the
-# LLM backbone gets attention + MLP (it carries both modalities).
-LORA_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "wavlink": {"audio": WHISPER_LINEARS, "text": TEXT_ATTENTION_LINEARS},
-    "omni_audio_embedder": {"audio": WHISPER_LINEARS, "text": QWEN_LINEARS},
-}
+# A model of no registered family: its towers are looked for under every family's names, and LoRA targets all
+# the leaf names the families use.
+FALLBACK_LORA_TARGETS = {"audio": WHISPER_LINEARS, "text": TEXT_ATTENTION_LINEARS + QWEN_LINEARS}
 SCALE_PARAMETERS = ("logit_scale", "siglip_logit_scale", "siglip_logit_bias")
 
 
@@ -63,8 +53,11 @@ def unwrap(model: nn.Module) -> nn.Module:
 def find_towers(model: nn.Module) -> dict[str, str]:
     """{"audio": attribute, "text": attribute} of the towers; raises if a tower cannot be found."""
     base = unwrap(model)
+    family = family_of(getattr(base, "config", None))
+    families = [family] if family is not None else list(FAMILIES.values())
     found = {}
-    for tower, names in TOWER_ATTRIBUTES.items():
+    for tower in TOWERS:
+        names = tuple(dict.fromkeys(f.towers[tower] for f in families))
         for name in names:
             if isinstance(getattr(base, name, None), nn.Module):
                 found[tower] = name
@@ -90,13 +83,13 @@ def parse_towers(value: str | Sequence[str] | None, scope: str = "both") -> list
 def lora_target_regex(model: nn.Module, towers: Sequence[str], leaves: dict[str, Sequence[str]] | None = None) -> str:
     """A peft ``target_modules`` regex (full match) for the Linear layers of the chosen towers.
 
-    Leaf names default to `LORA_TARGETS[config.model_type]`; only leaves that exist as `nn.Linear` in the tower
+    Leaf names default to the model family's `lora_targets`; only leaves that exist as `nn.Linear` in the tower
     are kept, so the regex documents exactly what is adapted.
     """
     base = unwrap(model)
     attrs = find_towers(base)
-    model_type = getattr(getattr(base, "config", None), "model_type", None)
-    defaults = LORA_TARGETS.get(model_type, {"audio": WHISPER_LINEARS, "text": TEXT_ATTENTION_LINEARS + QWEN_LINEARS})
+    family = family_of(getattr(base, "config", None))
+    defaults = family.lora_targets if family is not None else FALLBACK_LORA_TARGETS
     leaves = {**defaults, **(leaves or {})}
     parts = []
     for tower in towers:
@@ -242,7 +235,7 @@ def describe_trainable(model: nn.Module) -> str:
 
 
 __all__ = [
-    "LORA_TARGETS",
+    "FALLBACK_LORA_TARGETS",
     "MODES",
     "SCOPES",
     "apply_training_mode",

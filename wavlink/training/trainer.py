@@ -51,6 +51,7 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..builders.folder import save_model_folder
 from ..data.shards import is_shard_spec
 from .adapter import model_fingerprint, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
@@ -146,7 +147,7 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
         model, processor = load_source(source, trust_remote_code=config.trust_remote_code)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
-    from ..builders.families import get_family
+    from ..families import get_family
 
     family = get_family(config.family)
     if config.preset:
@@ -270,8 +271,6 @@ class ContrastiveTrainer:
         if cfg.mode == "lora" and base_ref is None:
             base_dir = self.output_dir / "base"
             if acc.is_main_process and not (base_dir / "config.json").is_file():
-                from ..builders.wavlink import save_model_folder
-
                 save_model_folder(model, self.processor, base_dir)
             base_ref = str(base_dir.resolve())
         self.base_ref = base_ref
@@ -936,8 +935,6 @@ class ContrastiveTrainer:
             ) from err
 
     def _save_final(self) -> tuple[Path | None, Path | None]:
-        from ..builders.wavlink import save_model_folder
-
         cfg, acc = self.config, self.accelerator
         acc.wait_for_everyone()
         model = acc.unwrap_model(self.module).model
