@@ -17,6 +17,8 @@ RANKS = {
     "builders": 1, "data": 1,
     "optimize": 1,  # opt-in int8 dynamic quantisation (torch only), applied by `Embedder.load(int8=True)`
     "long_audio": 1,  # long files embedded window by window, used by `Embedder.encode_audio`
+    "search_cache": 1,  # `wavlink search`'s per-folder embedding cache (numpy + json files, no wavlink imports)
+    "model_identity": 1,  # a model folder's display name and licence, read from its card (the app, `wavlink app`)
     "__init__": 2,  # the public API (registers the families)
     "trust": 2.5,  # which model code may run: needs the registered families, used by every loader
     "inference": 3,
