@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,17 +28,15 @@ from typing import Any
 
 import numpy as np
 
+from .cache_files import atomic_write_bytes, cache_dir
+
 FORMAT = 1
 VECTORS_FILE, ENTRIES_FILE = "vectors.npy", "entries.json"
 
 
 def default_cache_dir() -> Path:
     """``$WAVLINK_CACHE/search``, else ``$XDG_CACHE_HOME/wavlink/search`` (``~/.cache/wavlink/search``)."""
-    base = os.environ.get("WAVLINK_CACHE")
-    if base:
-        return Path(base) / "search"
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "wavlink" / "search"
+    return cache_dir("search")
 
 
 def file_stamp(path: str) -> tuple[int, int]:
@@ -91,18 +88,6 @@ def read_entry(entry: Path, model_sha256: str, dim: int | None) -> tuple[dict[tu
     return rows, vectors
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_entry(entry: Path, model_sha256: str, dim: int | None, folder: str,
                 files: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
     """Write the vectors, then the entries naming their checksum (a crash in between leaves a cache that no
@@ -115,8 +100,8 @@ def write_entry(entry: Path, model_sha256: str, dim: int | None, folder: str,
     raw = buffer.getvalue()
     meta = {"format": FORMAT, "model": model_sha256, "dim": dim, "folder": os.path.realpath(folder),
             "count": len(files), "vectors_sha256": _sha256(raw), "files": [list(f) for f in files]}
-    _atomic_write(entry / VECTORS_FILE, raw)
-    _atomic_write(entry / ENTRIES_FILE, (json.dumps(meta) + "\n").encode("utf-8"))
+    atomic_write_bytes(entry / VECTORS_FILE, raw)
+    atomic_write_bytes(entry / ENTRIES_FILE, (json.dumps(meta) + "\n").encode("utf-8"))
 
 
 def cached_folder_embeddings(folder: str, files: Sequence[str], embed: Callable[[list[str]], np.ndarray], *,

@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..cache_files import atomic_write_bytes, cache_dir
 
 CACHE_VERSION = 1
 _SMALL_FILE = 1 << 20
@@ -34,24 +35,7 @@ _SKIP_FILES = {"README.md", ".gitattributes"}
 
 def default_cache_dir() -> Path:
     """``$WAVLINK_CACHE/embeddings``, else ``$XDG_CACHE_HOME/wavlink/embeddings`` or ``~/.cache/...``."""
-    base = os.environ.get("WAVLINK_CACHE")
-    if base:
-        return Path(base) / "embeddings"
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "wavlink" / "embeddings"
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    return cache_dir("embeddings")
 
 
 class _FileHashMemo:
@@ -84,7 +68,7 @@ class _FileHashMemo:
 
     def save(self) -> None:
         if self.dirty and self.path is not None:
-            _atomic_write_bytes(self.path, json.dumps(self.data, indent=0).encode())
+            atomic_write_bytes(self.path, json.dumps(self.data, indent=0).encode())
             self.dirty = False
 
 
@@ -221,10 +205,10 @@ class EmbeddingCache:
 
             buf = io.BytesIO()
             np.save(buf, arr, allow_pickle=False)
-            _atomic_write_bytes(path, buf.getvalue())
+            atomic_write_bytes(path, buf.getvalue())
             meta = self.dir / "model.json"
             if not meta.exists():
-                _atomic_write_bytes(meta, json.dumps({"model_fingerprint": self.model_key}).encode())
+                atomic_write_bytes(meta, json.dumps({"model_fingerprint": self.model_key}).encode())
         return arr
 
 
