@@ -44,7 +44,7 @@ def w(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     good = "".join(f"{clips}/c{i}.wav,clip {i}\n" for i in range(3))
     manifests = {
         "latin.csv": b"audio,caption\n" + f"{clips}/c0.wav,caf".encode() + b"\xe9\n",
-        "columns.csv": f"audio,text\n{clips}/c0.wav,x\n".encode(),
+        "columns.csv": f"audio,description\n{clips}/c0.wav,x\n".encode(),
         "broken.jsonl": b'{"audio": "a.wav", "caption": "x"}\n{"audio": \n',
         "missing-clip.csv": f"audio,caption\n{good}{root}/gone.wav,gone\n".encode(),
         "nan-clip.csv": f"audio,caption\n{good}{root}/nan.wav,nan\n".encode(),

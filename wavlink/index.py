@@ -68,27 +68,19 @@ def weights_fingerprint(model: Any) -> dict[str, Any]:
 
 
 def collection_paths(source: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[str]:
-    """Absolute paths of the audio files of a folder (recursively, `inference.list_audio_files`) or of a manifest
-    (column ``audio``, ``path`` or ``file_name``, relative to the manifest's folder; duplicates once), in a fixed
-    order."""
-    from .data import read_table
+    """Absolute paths of the audio files of a folder (recursively, `inference.list_audio_files`) or of anything
+    else the data reader reads as files on disk (a manifest; its audio column, relative to the manifest's folder;
+    duplicates once), in a fixed order."""
+    from .data.sources import open_source
     from .inference import list_audio_files
 
     source = os.fspath(source)
     if os.path.isdir(source):
         return list_audio_files(os.path.abspath(source), log=log)
-    table = read_table(source)
-    column = next((c for c in ("audio", "path", "file_name") if c in table.columns), None)
-    if column is None:
-        raise ValueError(f"{source}: no 'audio', 'path' or 'file_name' column (found: {', '.join(table.columns)})")
-    base = Path(source).resolve().parent
-    paths: dict[str, None] = {}
-    for origin, row in table.items():
-        value = str(row.get(column) or "").strip()
-        if not value:
-            raise ValueError(f"{origin}: empty {column!r}")
-        paths.setdefault(os.path.normpath(os.path.join(base, value)), None)
-    return list(paths)
+    rows = open_source(os.path.abspath(source))
+    if rows.kind not in ("manifest", "folder"):
+        raise ValueError(f"{source}: an index is built from audio files on disk: give a folder or a manifest")
+    return list(dict.fromkeys(r.audio for r in rows.rows))
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -287,3 +287,21 @@ def test_help_points_to_index_for_big_collections(capsys) -> None:
         main(["search", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "wavlink index FOLDER --out IDX" in out and "--query-audio FILE" in out and "--no-cache" in out
+
+
+def test_a_manifest_is_searched_through_the_data_reader(model_dir: Path, sounds: Path, cache_root: Path,
+                                                        embedded: list[int], capsys) -> None:
+    """A manifest target ranks exactly the clips it lists (paths relative to it, duplicates once), as a folder
+    search of those clips would, and caches them under its own key."""
+    manifest = sounds / "picked.csv"
+    manifest.write_text("audio,caption\nb.wav,one\nsub/c.flac,two\nb.wav,three\n")
+    result = search_json(capsys, str(manifest), "a low hum", "--model", str(model_dir), "--top-k", "10")
+    listed = [str(sounds / "b.wav"), str(sounds / "sub" / "c.flac")]
+    assert sorted(r["path"] for r in result[0]["results"]) == sorted(listed)
+    assert embedded == [2]
+    query = Embedder.load(model_dir).encode_text(["a low hum"])[0]
+    np.testing.assert_allclose([s for _, s in as_pairs(result[0])],
+                               [s for _, s in expected_ranking(model_dir, query, listed)], atol=1e-5)
+    before = list(embedded)  # expected_ranking embedded the clips once more
+    search_json(capsys, str(manifest), "a low hum", "--model", str(model_dir))
+    assert embedded == before  # the second search reuses the manifest's cache entry

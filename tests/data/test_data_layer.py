@@ -12,11 +12,10 @@ import soundfile as sf
 from helpers import make_clip
 
 from wavlink.data import decode_audio, probe_audio, read_table
+from wavlink.data.sources import read_manifest_rows
 from wavlink.data.tables import TableNotFoundError
-from wavlink.evaluation.manifests import read_table as evaluation_rows
 from wavlink.remote_code.audio_utils import coerce_audio
 from wavlink.training.dataset import decode_segment
-from wavlink.training.sources import _read_table as training_rows
 
 
 def test_one_reader_for_every_manifest_format(tmp_path: Path) -> None:
@@ -34,10 +33,11 @@ def test_one_reader_for_every_manifest_format(tmp_path: Path) -> None:
     jsonl = read_table(tmp_path / "a.jsonl")
     assert jsonl.columns == ["audio", "caption", "tags"] and jsonl.origins == ["a.jsonl line 1", "a.jsonl line 3"]
     assert read_table(tmp_path / "a.json").rows == [{"audio": "x.wav", "caption": "a dog"}]
-    # training and evaluation read through it: the same rows
+    # the data reader (training, evaluation, index, search) reads through it: the same rows, the same origins
     for name in ("a.csv", "a.jsonl", "a.json"):
-        columns, items = training_rows(tmp_path / name)
-        assert [row for _, row in items] == evaluation_rows(tmp_path / name) == read_table(tmp_path / name).rows
+        source = read_manifest_rows(tmp_path / name)
+        table = read_table(tmp_path / name)
+        assert [r.cells for r in source.rows] == table.rows and [r.origin for r in source.rows] == table.origins
     with pytest.raises(TableNotFoundError, match="manifest not found") as err:
         read_table(tmp_path / "missing.csv")
     assert isinstance(err.value, FileNotFoundError) and isinstance(err.value, ValueError)

@@ -17,8 +17,8 @@ from wavlink.data import read_table
 from wavlink.data.public import CONVERTERS, LayoutError, PrepareOptions, prepare
 from wavlink.data.public.audioset_strong import temporal_caption
 from wavlink.data.public.youtube import youtube_stems
-from wavlink.evaluation.manifests import load_retrieval_manifest
-from wavlink.training.sources import read_manifest
+from wavlink.data.records import read_manifest
+from wavlink.evaluation.generic_sets import load_retrieval_set
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -164,7 +164,7 @@ def test_clotho_five_captions_per_clip_and_cp1252_metadata(tmp_path: Path) -> No
     assert [r["caption"] for r in rows_of(result.files["validation"])][0] == "Church bells ring."
     assert [r["caption"] for r in rows_of(result.files["test"])][0] == "A river flows."
     assert [(m.clip_id, m.rows) for m in result.missing] == [("gone.wav", 5)]
-    evaluation = load_retrieval_manifest(result.files["test"])  # `wavlink eval --task retrieval` reads it
+    evaluation = load_retrieval_set(result.files["test"])  # `wavlink eval --task retrieval` reads it
     assert len(evaluation.audio) == 1 and len(evaluation.captions) == 5
     check_readable(result)
 

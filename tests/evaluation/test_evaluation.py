@@ -329,7 +329,7 @@ def test_training_manifest_split_column(model_dir: Path, tmp_path: Path, cache: 
                                         capsys: pytest.CaptureFixture[str]) -> None:
     """A training manifest's split column: test rows by default, --split picks (aliases as in training),
     training rows only when asked for, and the rows are those the training loader reads for that split."""
-    from wavlink.training.sources import read_manifest
+    from wavlink.data.records import read_manifest
 
     data = tmp_path / "train_manifest"
     for i in range(6):
@@ -363,7 +363,7 @@ def test_training_manifest_split_column(model_dir: Path, tmp_path: Path, cache: 
     assert "--split train" in fails(only_train)
     assert "no rows in split 'test'; splits present: ['train', 'validation']" in fails(no_test, "--split", "test")
     bad = write_csv(data / "bad.csv", ["audio", "caption", "split"], [["0.wav", "x", "test"], ["1.wav", "y", "holdout"]])
-    assert "row 2: split 'holdout' is not one of train, validation, test" in fails(bad)
+    assert "bad.csv line 3: split 'holdout' is not one of train, validation, test" in fails(bad)
     plain = write_csv(data / "plain.csv", ["audio", "caption"], [["0.wav", "x"]])
     assert "--split 'test' given but the manifest has no split column" in fails(plain, "--split", "test")
 

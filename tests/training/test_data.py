@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from wavlink.data.records import read_audiofolder, read_manifest
 from wavlink.training.batching import AudioCaptionCollator, LengthBucketBatchSampler
 from wavlink.training.dataset import AudioCaptionDataset, normalize_caption, split_clips
-from wavlink.training.sources import read_audiofolder, read_manifest
 
 SR = 16000
 
@@ -87,7 +87,7 @@ def test_jsonl_manifest_caption_lists_and_rows_without_split(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("path,caption\nx.wav,hello\n", "missing column(s) 'audio'"),
+        ("sound,caption\nx.wav,hello\n", "missing column(s) 'audio'"),
         ("audio,caption\nx.wav,hello\nx.wav,\n", "data.csv line 3: empty caption"),
         ("audio,caption\n,hello\n", "data.csv line 2: empty 'audio' path"),
         ("audio,caption,split\nx.wav,hello,holdout\n", "data.csv line 2: split 'holdout'"),
@@ -164,7 +164,7 @@ def test_audiofolder_top_level_and_split_folders(tmp_path):
     ds = AudioCaptionDataset.from_audiofolder(nested, split="validation")
     assert [p.caption for p in ds.pairs] == ["validation"]
     assert len(AudioCaptionDataset.from_audiofolder(nested)) == 2
-    with pytest.raises(ValueError, match="no metadata.csv"):
+    with pytest.raises(ValueError, match="no manifest in .*metadata.csv"):
         read_audiofolder(tmp_path / "flat" / "sub")
 
 
@@ -196,7 +196,7 @@ def test_hf_dataset_with_audio_column_bytes_and_paths(tmp_path):
 
 def test_saved_dataset_dicts_and_pinned_sources_never_leak_training_rows_into_validation(tmp_path, manifest):
     datasets = pytest.importorskip("datasets")
-    from wavlink.training.sources import load_source
+    from wavlink.data.records import load_source
 
     paths = [write_wav(tmp_path / "hf" / f"{i}.wav", 0.5, 300 + 50 * i) for i in range(3)]
     table = {"audio": paths, "caption": ["one", "two", "three"]}

@@ -126,7 +126,7 @@ def test_manifest_errors_name_file_and_line_before_the_model_loads(base, toy, tm
     err = capsys.readouterr().err
     assert f"{latin} line 2: not UTF-8 text (byte 0xe9" in err and "save the manifest as UTF-8" in err
     columns = tmp_path / "columns.csv"
-    columns.write_text(f"audio,text\n{toy.parent}/audio/0_0.wav,hello\n")
+    columns.write_text(f"audio,description\n{toy.parent}/audio/0_0.wav,hello\n")
     assert _finetune(base, columns, tmp_path / "o2") == 2
     assert "missing column(s) 'caption'" in capsys.readouterr().err
     missing = _with_rows(toy, tmp_path, [(str(tmp_path / "nowhere.wav"), "a missing clip")])

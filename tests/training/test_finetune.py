@@ -161,7 +161,7 @@ def test_finetune_cli_errors(tmp_path, base, capsys):
     code = main(["finetune", "--model", str(base), "--data", str(tmp_path / "missing.csv"), "--out",
                  str(tmp_path / "o")])
     assert code == 2 and "manifest not found" in capsys.readouterr().err
-    (tmp_path / "bad.csv").write_text("audio,text\nx.wav,hello\n")
+    (tmp_path / "bad.csv").write_text("audio,description\nx.wav,hello\n")
     assert main(["finetune", "--model", str(base), "--data", str(tmp_path / "bad.csv"), "--out",
                  str(tmp_path / "o")]) == 2
     assert "missing column(s) 'caption'" in capsys.readouterr().err

@@ -18,10 +18,10 @@ pytest.importorskip("webdataset")
 from helpers import SR, make_clip  # noqa: E402
 
 from wavlink.cli import main  # noqa: E402
+from wavlink.data.records import read_shards  # noqa: E402
 from wavlink.data.shards import count_samples, expand_shards, is_shard_spec  # noqa: E402
 from wavlink.training.shard_writer import write_shards  # noqa: E402
 from wavlink.training.shards import ShardStream, StreamLoader  # noqa: E402
-from wavlink.training.sources import read_shards  # noqa: E402
 
 
 def _manifest(folder: Path, n: int, seconds: float = 0.2) -> Path:

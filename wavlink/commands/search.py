@@ -4,6 +4,7 @@ similarity to example clips (``--query-audio``).
     wavlink search ~/sounds "a dog barking" "rain on a roof"     # a folder: embeddings cached per folder & model
     wavlink search ~/sounds --query-audio bark.wav               # sounds like this clip
     wavlink search sounds.idx "a dog barking"                    # an index folder (it has a meta.json)
+    wavlink search clips.csv "a dog barking"                     # the clips a manifest lists
 
 The first argument is the collection in both forms, as for `wavlink index`; ``--index IDX`` still works (every
 positional argument is then a query).
@@ -32,7 +33,7 @@ from ._common import (
 COMMAND = "search"
 HELP = ("rank the audio of a folder or of a `wavlink index` index for text queries or example clips "
         "(--query-audio); for thousands of clips, build an index once with `wavlink index`")
-USAGE_HINT = 'wavlink search FOLDER_OR_INDEX "a dog barking" [--query-audio CLIP]'
+USAGE_HINT = 'wavlink search FOLDER_MANIFEST_OR_INDEX "a dog barking" [--query-audio CLIP]'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_target(args: argparse.Namespace) -> tuple[str, str, list[str]]:
-    """("folder" | "index", path, text queries) from the positional arguments and --index, with errors that
+    """("folder" | "manifest" | "index", path, text queries) from the positional arguments and --index, with errors that
     name the fix."""
     from ..index import CHUNKS_DIR, META_FILE
 
@@ -76,7 +77,11 @@ def resolve_target(args: argparse.Namespace) -> tuple[str, str, list[str]]:
         if target.lower().endswith(AUDIO_SUFFIXES):
             raise ValueError(f"{target} is an audio file; search takes the folder or index to search first. To find "
                              f"clips that sound like it: wavlink search FOLDER --query-audio {target}")
-        raise ValueError(f"{target} is a file, not a folder of audio or an index folder ({USAGE_HINT})")
+        from ..data import TABLE_SUFFIXES
+
+        if target.lower().endswith(TABLE_SUFFIXES):
+            return "manifest", target, list(args.queries)
+        raise ValueError(f"{target} is a file, not a folder of audio, a manifest or an index folder ({USAGE_HINT})")
     raise ValueError(f"no such folder or index: {target} (the first argument is what to search: {USAGE_HINT})")
 
 
@@ -140,9 +145,12 @@ def _top(paths: list[str], row, top_k: int, leave_out: str | None) -> list[tuple
 
 
 def _search_folder(args: argparse.Namespace, folder: str, texts: list[str], audio_queries: list[str]) -> Results:
+    """A folder's audio files, or the clips a manifest lists (read by the data layer's reader; its search cache
+    is keyed by the manifest)."""
+    from ..index import collection_paths
     from ..inference import list_audio_files
 
-    files = list_audio_files(folder)
+    files = list_audio_files(folder) if os.path.isdir(folder) else collection_paths(folder)
     embedder = load_embedder(args)
     audio = _folder_embeddings(args, embedder, folder, files)
     scores = cosine(_query_vectors(embedder, texts, audio_queries, args.dim), audio)

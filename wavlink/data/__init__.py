@@ -1,6 +1,8 @@
-"""The data layer shared by training, evaluation and inference: one table reader (`tables`), one split
-vocabulary (`splits`) and audio probing (`audio`). Decoding itself is `remote_code.audio_utils.decode_audio`,
-the same function the processors use, so a clip decodes identically everywhere.
+"""The data layer shared by training, evaluation, the index and search: one reader of every layout (`sources`:
+manifests, audio folders, `datasets` datasets, WebDataset shards) with its caption and label views (`records`),
+one table reader (`tables`), one split vocabulary (`splits`) and audio probing (`audio`). Decoding itself is
+`remote_code.audio_utils.decode_audio`, the same function the processors use, so a clip decodes identically
+everywhere.
 """
 
 from .audio import decode_audio, probe_audio

@@ -1,7 +1,7 @@
 """Evaluation: benchmark loaders, the cached runner behind `wavlink eval`, quantisation and plug-ins.
 
 * :mod:`.sets` - :class:`RetrievalSet` / :class:`ClassificationSet`, what every loader returns.
-* :mod:`.manifests` - caption / label manifests and `datasets` folders to those sets.
+* :mod:`.generic_sets` - any layout the data reader reads (manifests, folders, datasets, shards) to those sets.
 * :mod:`.benchmarks` - AudioCaps, Clotho, ESC-50, UrbanSound8K, VGGSound and :func:`load_task_data`.
 * :mod:`.runner` - :func:`evaluate` (embedding cache, Matryoshka and int8/binary sweeps, tables, JSON).
 * :mod:`.hear` - the HEAR 2021 API (`load_model`, `get_scene_embeddings`, `get_timestamp_embeddings`).

@@ -2,7 +2,7 @@
 `load_task_data` turns a task name and ``--data`` into a `RetrievalSet` / `ClassificationSet`.
 
 Nothing is downloaded. Every loader reads files the user already has and returns one of the two set types
-of `sets`; the generic ``retrieval`` / ``zero-shot`` tasks are read by `manifests`.
+of `sets`; the generic ``retrieval`` / ``zero-shot`` tasks are `generic_sets` over the data layer's reader.
 
 A missing file or folder raises :class:`FileNotFoundError` whose message says exactly which files to put
 where (the layouts are also documented in ``docs/evaluation.md``). Bad content raises :class:`ValueError`
@@ -41,18 +41,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data import read_table
 from ..data.shards import is_shard_spec
+from ..data.sources import check_files, require_path
 from ..inference import AUDIO_SUFFIXES
-from .manifests import (
-    check_files,
-    is_hf_dataset_dir,
-    load_classification_manifest,
-    load_hf_dataset,
-    load_retrieval_manifest,
-    load_shards,
-    read_table,
-    require_path,
-)
+from .generic_sets import load_classification_set, load_retrieval_set
 from .sets import ClassificationSet, RetrievalSet, check_class_names, label_order
 
 
@@ -110,7 +103,7 @@ def load_clotho(path: str | os.PathLike, split: str | None = None, skip_missing:
                               root / "audio"])
     if folder is None:
         raise FileNotFoundError(f"Clotho audio folder not found under {root}\n{hint}")
-    rows = read_table(csv_file)
+    rows = read_table(csv_file).rows
     if not rows:
         raise ValueError(f"{csv_file}: empty query set")
     cap_cols = sorted((c for c in rows[0] if c.startswith("caption_")), key=lambda c: int(c.split("_")[1]))
@@ -152,7 +145,7 @@ def load_audiocaps(path: str | os.PathLike, split: str | None = None, skip_missi
     folder = _first_existing([root / "audio" / split, root / split, root / "audio", root / "waveforms" / split])
     if folder is None:
         raise FileNotFoundError(f"AudioCaps audio folder not found under {root}\n{hint}")
-    rows = read_table(csv_file)
+    rows = read_table(csv_file).rows
     if not rows:
         raise ValueError(f"{csv_file}: empty query set")
     need = {"youtube_id", "start_time", "caption"}
@@ -201,16 +194,16 @@ def load_esc50(path: str | os.PathLike, class_names: Sequence[str] | None = None
         if root.name == "esc50.csv":
             root = root.parent.parent
         else:
-            return load_classification_manifest(root, class_names=class_names, name="esc50")
+            return load_classification_set(root, class_names=class_names, name="esc50")
     meta = root / "meta" / "esc50.csv"
     if not meta.is_file():
         if (root / "manifest.csv").is_file():
-            return load_classification_manifest(root / "manifest.csv", class_names=class_names, name="esc50")
+            return load_classification_set(root / "manifest.csv", class_names=class_names, name="esc50")
         raise FileNotFoundError(f"ESC-50 metadata not found: {meta}\n{ESC50_HINT.format(root=root)}")
     folder = root / "audio"
     if not folder.is_dir():
         raise FileNotFoundError(f"ESC-50 audio folder not found: {folder}\n{ESC50_HINT.format(root=root)}")
-    rows = read_table(meta)
+    rows = read_table(meta).rows
     if not rows or not {"filename", "fold", "target", "category"} <= set(rows[0]):
         raise ValueError(f"{meta}: expected columns filename, fold, target, category")
     by_target = {int(r["target"]): r["category"] for r in rows}
@@ -239,7 +232,7 @@ def load_us8k(path: str | os.PathLike, class_names: Sequence[str] | None = None)
     hint = (f"UrbanSound8K layout (https://urbansounddataset.weebly.com/urbansound8k.html): {root}/metadata/"
             f"UrbanSound8K.csv and the clips in {root}/audio/fold1/ ... {root}/audio/fold10/.")
     require_path(meta, "UrbanSound8K metadata", hint)
-    rows = read_table(meta)
+    rows = read_table(meta).rows
     if not rows or not {"slice_file_name", "fold", "classID", "class"} <= set(rows[0]):
         raise ValueError(f"{meta}: expected columns slice_file_name, fold, classID, class")
     by_id = {int(r["classID"]): r["class"] for r in rows}
@@ -267,7 +260,7 @@ def load_vggsound(path: str | os.PathLike, split: str | None = None, skip_missin
             f"{root}/{split}/ or {root}/audio/) named <youtube_id>_<start:06d>.wav or <youtube_id>_<start>.wav "
             "(extract audio from the mp4 files first, e.g. ffmpeg -i X.mp4 -ac 1 -ar 16000 X.wav).")
     require_path(csv_file, "VGGSound csv", hint)
-    rows = read_table(csv_file, header=False)
+    rows = read_table(csv_file, header=False).rows
     if rows and not _is_number(rows[0].get("1", "")):  # a header row (youtube_id,start_seconds,...)
         rows = rows[1:]
     if not rows or len(rows[0]) < 4:
@@ -337,25 +330,20 @@ def load_task_data(task: str, data: Any, split: str | None = None, skip_missing:
     """
     name = canonical_task(task)
     kind = task_kind(name)
+    if name in ("retrieval", "zero-shot"):
+        if isinstance(data, (str, os.PathLike)) and not is_shard_spec(data) and not os.path.exists(
+                os.path.expanduser(os.fspath(data))):
+            raise FileNotFoundError(f"--data {data} does not exist (see docs/evaluation.md for the {name} layout)")
+        if kind == "retrieval":
+            return load_retrieval_set(data, split=split, audio_root=audio_root, audio_column=audio_column,
+                                      caption_column=text_column)
+        return load_classification_set(data, split=split, audio_root=audio_root, audio_column=audio_column,
+                                       label_column=label_column, class_names=class_names)
     if not isinstance(data, (str, os.PathLike)):
-        if name not in ("retrieval", "zero-shot"):
-            raise ValueError(f"task {name} reads its files from a folder; pass a path")
-        return load_hf_dataset(data, kind, split=split, audio_column=audio_column, text_column=text_column,
-                               label_column=label_column, class_names=class_names)
-    if name in ("retrieval", "zero-shot") and is_shard_spec(data):
-        return load_shards(data, kind, class_names=class_names)
+        raise ValueError(f"task {name} reads its files from a folder; pass a path")
     path = Path(os.path.expanduser(os.fspath(data)))
     if not path.exists():
         raise FileNotFoundError(f"--data {path} does not exist (see docs/evaluation.md for the {name} layout)")
-    if name in ("retrieval", "zero-shot"):
-        if is_hf_dataset_dir(path):
-            return load_hf_dataset(path, kind, split=split, audio_column=audio_column, text_column=text_column,
-                                   label_column=label_column, class_names=class_names)
-        if kind == "retrieval":
-            return load_retrieval_manifest(path, audio_root=audio_root, audio_column=audio_column,
-                                           caption_column=text_column, split=split)
-        return load_classification_manifest(path, audio_root=audio_root, audio_column=audio_column,
-                                            label_column=label_column, class_names=class_names, split=split)
     if name == "clotho":
         return load_clotho(path, split=split, skip_missing=skip_missing)
     if name == "audiocaps":

@@ -195,10 +195,10 @@ def local_zero_shot_task(data: Any, name: str = "LocalZeroshot", template: str =
     from mteb.abstasks import AbsTaskZeroShotClassification
     from mteb.abstasks.task_metadata import TaskMetadata
 
-    from .manifests import load_classification_manifest
+    from .generic_sets import load_classification_set
     from .sets import ClassificationSet
 
-    clips = data if isinstance(data, ClassificationSet) else load_classification_manifest(data)
+    clips = data if isinstance(data, ClassificationSet) else load_classification_set(data)
     candidates = [template.format(c) for c in clips.class_names]
 
     class LocalZeroShot(AbsTaskZeroShotClassification):

@@ -1,6 +1,6 @@
 """The two shapes every evaluation input takes: `RetrievalSet` and `ClassificationSet`.
 
-Every loader (`manifests` for the generic layouts and `datasets` datasets, `benchmarks` for the named
+Every loader (`generic_sets` for any layout the data reader reads, `benchmarks` for the named
 benchmarks) returns one of these plain dataclasses, so the runner, the metrics and user code never see a
 benchmark's own layout:
 

@@ -13,6 +13,7 @@ Command line: ``wavlink finetune ...`` and ``wavlink train --stage 1 --config FI
 ``accelerate launch scripts/train.py ...`` or ``torchrun --nproc-per-node 8 scripts/train.py ...``).
 """
 
+from ..data.records import read_audiofolder, read_manifest
 from .adapter import check_adapter_base, load_adapter, merge_adapter, model_fingerprint, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .checkpoints import list_checkpoints
@@ -20,7 +21,6 @@ from .config import TrainingConfig, load_config
 from .dataset import AudioCaptionDataset, DataReport
 from .finetune import finetune
 from .recipe import MODES, SCOPES, apply_training_mode, describe_trainable, lora_target_regex
-from .sources import read_audiofolder, read_manifest
 from .trainer import ContrastiveTrainer, TrainResult, train
 from .validation import evaluate_retrieval
 

@@ -1,5 +1,5 @@
 """`AudioCaptionDataset`: (audio, caption) examples for contrastive training and validation, built from the
-clip and pair records of `sources`.
+clip and pair records of `wavlink.data.records` (the package's one data reader).
 
 Why it looks the way it does:
 
@@ -34,8 +34,8 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..data import decode_audio, probe_audio
+from ..data.records import CaptionPair, ClipRef, load_source, read_audiofolder, read_hf_dataset, read_manifest
 from .augment import AugmentConfig, augment_wave, join_captions, mix_clips
-from .sources import CaptionPair, ClipRef, load_source, read_audiofolder, read_hf_dataset, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -158,15 +158,15 @@ class AudioCaptionDataset(Dataset):
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_manifest(cls, path: str | os.PathLike, split: str | None = None, *, audio_column: str = "audio",
-                      caption_column: str = "caption", **kwargs: Any) -> AudioCaptionDataset:
+    def from_manifest(cls, path: str | os.PathLike, split: str | None = None, *, audio_column: str | None = None,
+                      caption_column: str | None = None, **kwargs: Any) -> AudioCaptionDataset:
         clips, pairs = read_manifest(path, split, audio_column=audio_column, caption_column=caption_column)
         kwargs.setdefault("name", f"{Path(path).name}" + (f" [{split}]" if split else ""))
         return cls(clips, pairs, **kwargs)
 
     @classmethod
     def from_audiofolder(cls, folder: str | os.PathLike, split: str | None = None, *,
-                         caption_column: str = "caption", **kwargs: Any) -> AudioCaptionDataset:
+                         caption_column: str | None = None, **kwargs: Any) -> AudioCaptionDataset:
         clips, pairs = read_audiofolder(folder, split, caption_column=caption_column)
         kwargs.setdefault("name", f"{Path(folder).name}/" + (f" [{split}]" if split else ""))
         return cls(clips, pairs, **kwargs)

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..data.records import load_source
 from ..data.shards import AUDIO_MEMBERS, INDEX_FILE, _require_webdataset
 from .shards import ON_BAD
-from .sources import load_source
 
 logger = logging.getLogger(__name__)
 

@@ -47,7 +47,6 @@ import hashlib
 import logging
 import os
 import random
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +65,7 @@ from ..data.shards import (  # the reading side lives in the data layer (evaluat
     iter_raw,
     sample_captions,
 )
+from .dataset import normalize_caption
 from .workers import loader_kwargs
 
 logger = logging.getLogger(__name__)
@@ -78,9 +78,9 @@ _BIG = 1 << 40  # example ids: slot * _BIG + raw position
 
 
 def caption_group(caption: str) -> int:
-    """A group id from the caption's key (`dataset.normalize_caption`'s rule: case, spacing and a final full
-    stop ignored; not imported, `dataset` imports `sources`, which imports this module)."""
-    key = re.sub(r"\s+", " ", caption).strip().casefold().rstrip(".").strip()
+    """A group id from the caption's key (`dataset.normalize_caption`: case, spacing and a final full stop
+    ignored), the same on every process and worker."""
+    key = normalize_caption(caption)
     return int(hashlib.sha1(key.encode()).hexdigest()[:15], 16)
 
 
