@@ -53,18 +53,18 @@ def require_faiss():
 
 
 def weights_fingerprint(model: Any) -> dict[str, Any]:
-    """Architecture (`training.adapter.model_fingerprint`) plus a hash of the first 4096 values of every
+    """Architecture (`training.adapter.architecture_fingerprint`) plus a hash of the first 4096 values of every
     parameter as loaded: another model, another finetune or another dtype gives another fingerprint."""
     import torch
 
-    from .training.adapter import model_fingerprint
+    from .training.adapter import architecture_fingerprint
 
     digest = hashlib.sha256()
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
             digest.update(name.encode())
             digest.update(p.detach().flatten()[:4096].cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return {**model_fingerprint(model), "weights_sha256": digest.hexdigest()}
+    return {**architecture_fingerprint(model), "weights_sha256": digest.hexdigest()}
 
 
 def collection_paths(source: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[str]:

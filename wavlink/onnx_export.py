@@ -36,7 +36,7 @@ AUDIO_FILE, TEXT_FILE = "audio.onnx", "text.onnx"
 ONNX_MISSING = "ONNX export needs the optional extra: pip install 'wavlink[onnx]' (onnx, onnxruntime)"
 
 
-class AudioTower(nn.Module):
+class OnnxAudioGraph(nn.Module):
     """(features, frame mask) -> normalised audio embeddings, the masks always applied (a graph cannot choose
     per batch); equal to `get_audio_features` for clips up to `max_audio_frames`."""
 
@@ -50,7 +50,7 @@ class AudioTower(nn.Module):
         return F.normalize(self.model.audio_projection(pooled), dim=-1)
 
 
-class TextTower(nn.Module):
+class OnnxTextGraph(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
@@ -108,10 +108,10 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, processor: Any = None, c
     # the towers are built in eval mode: torch.onnx.export restores each wrapper's mode afterwards, and a wrapper
     # left in training mode would put the whole model (dropout) in training mode with it
     towers = {
-        AUDIO_FILE: (AudioTower(model).eval(), audio_args, ["input_features", "feature_attention_mask"], "audio_embeds",
+        AUDIO_FILE: (OnnxAudioGraph(model).eval(), audio_args, ["input_features", "feature_attention_mask"], "audio_embeds",
                      {"input_features": {0: "batch", 2: "frames"}, "feature_attention_mask": {0: "batch", 1: "frames"},
                       "audio_embeds": {0: "batch"}}),
-        TEXT_FILE: (TextTower(model).eval(), text_args, ["input_ids", "attention_mask"], "text_embeds",
+        TEXT_FILE: (OnnxTextGraph(model).eval(), text_args, ["input_ids", "attention_mask"], "text_embeds",
                     {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                      "text_embeds": {0: "batch"}}),
     }
@@ -259,4 +259,4 @@ class OnnxEmbedder:
         return self._truncate(np.concatenate(parts), truncate_dim)
 
 
-__all__ = ["AudioTower", "OnnxEmbedder", "TextTower", "export_onnx"]
+__all__ = ["OnnxAudioGraph", "OnnxEmbedder", "OnnxTextGraph", "export_onnx"]

@@ -1,7 +1,7 @@
 """One score scale for zero-shot classification: `wavlink classify`, the web app and the folder's zero-shot pipeline
 give the same probabilities, read off the model's trained logit scale (softmax over the labels for a CLIP-trained
 model, one sigmoid per label for a SigLIP-trained one), checked against a hand computation; --scores cosine gives
-the raw cosines."""
+the raw cosines. Also: labels ranked with the template ensemble, label errors, and --json as the only stdout."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def _make_model(root: Path, loss_type: str) -> Path:
 
 
 @pytest.fixture(scope="module", params=["clip", "siglip"])
-def model_dir(request, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def loss_model_dir(request, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny folder per trained loss (CLIP, SigLIP); the plain `model_dir` of conftest.py is CLIP-trained."""
     return _make_model(tmp_path_factory.mktemp("classify"), request.param)
 
 
@@ -70,29 +71,29 @@ def cli_scores(capsys, model_dir: Path, clips: list[str], *extra: str) -> np.nda
     return np.array([[{x["label"]: x["score"] for x in r["labels"]}[label] for label in LABELS] for r in rows])
 
 
-def test_cli_prints_probabilities_on_the_trained_scale(model_dir: Path, clips: list[str], capsys) -> None:
-    _, want = by_hand(model_dir, clips, list(DEFAULT_TEMPLATES))
-    got = cli_scores(capsys, model_dir, clips)
+def test_cli_prints_probabilities_on_the_trained_scale(loss_model_dir: Path, clips: list[str], capsys) -> None:
+    _, want = by_hand(loss_model_dir, clips, list(DEFAULT_TEMPLATES))
+    got = cli_scores(capsys, loss_model_dir, clips)
     np.testing.assert_allclose(got, want, atol=1e-5)
-    if json.loads((model_dir / "config.json").read_text()).get("loss_type") == "siglip":
+    if json.loads((loss_model_dir / "config.json").read_text()).get("loss_type") == "siglip":
         assert not np.allclose(got.sum(axis=1), 1.0, atol=1e-3)  # independent sigmoids
     else:
         np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_scores_cosine_prints_the_raw_cosines(model_dir: Path, clips: list[str], capsys) -> None:
-    cos, _ = by_hand(model_dir, clips, list(DEFAULT_TEMPLATES))
-    np.testing.assert_allclose(cli_scores(capsys, model_dir, clips, "--scores", "cosine"), cos, atol=1e-5)
+def test_scores_cosine_prints_the_raw_cosines(loss_model_dir: Path, clips: list[str], capsys) -> None:
+    cos, _ = by_hand(loss_model_dir, clips, list(DEFAULT_TEMPLATES))
+    np.testing.assert_allclose(cli_scores(capsys, loss_model_dir, clips, "--scores", "cosine"), cos, atol=1e-5)
 
 
-def test_cli_app_and_pipeline_agree(model_dir: Path, clips: list[str], capsys) -> None:
+def test_cli_app_and_pipeline_agree(loss_model_dir: Path, clips: list[str], capsys) -> None:
     """One template ("{}") so that the pipeline's single hypothesis template is the same prompt."""
     from transformers import pipeline
 
-    cli = cli_scores(capsys, model_dir, clips, "--template", "{}")
-    engine = AppEngine(Embedder.load(model_dir), folder=str(Path(clips[0]).parent), templates=["{}"])
+    cli = cli_scores(capsys, loss_model_dir, clips, "--template", "{}")
+    engine = AppEngine(Embedder.load(loss_model_dir), folder=str(Path(clips[0]).parent), templates=["{}"])
     app = np.array([[engine.classify(clip, LABELS)[label] for label in LABELS] for clip in clips])
-    clf = pipeline("zero-shot-audio-classification", model=str(model_dir), trust_remote_code=True)
+    clf = pipeline("zero-shot-audio-classification", model=str(loss_model_dir), trust_remote_code=True)
     piped = np.array([[{d["label"]: d["score"] for d in clf(clip, candidate_labels=LABELS,
                                                             hypothesis_template="{}")}[label] for label in LABELS]
                       for clip in clips])
@@ -100,9 +101,9 @@ def test_cli_app_and_pipeline_agree(model_dir: Path, clips: list[str], capsys) -
     np.testing.assert_allclose(piped, cli, atol=1e-4)
 
 
-def test_the_table_shows_the_same_numbers(model_dir: Path, clips: list[str], capsys) -> None:
-    _, want = by_hand(model_dir, clips, list(DEFAULT_TEMPLATES))
-    assert main(["classify", clips[0], "--labels", ",".join(LABELS), "--model", str(model_dir), "--top-k", "1"]) == 0
+def test_the_table_shows_the_same_numbers(loss_model_dir: Path, clips: list[str], capsys) -> None:
+    _, want = by_hand(loss_model_dir, clips, list(DEFAULT_TEMPLATES))
+    assert main(["classify", clips[0], "--labels", ",".join(LABELS), "--model", str(loss_model_dir), "--top-k", "1"]) == 0
     best = int(np.argmax(want[0]))
     assert f"{LABELS[best]} ({want[0, best]:.3f})" in capsys.readouterr().out
 
@@ -122,3 +123,46 @@ def test_help_names_both_scales(capsys) -> None:
         main(["classify", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--scores {probability,cosine}" in out and "sigmoid per label for SigLIP-trained" in out
+
+
+def test_classify_ranks_labels_with_the_template_ensemble(model_dir: Path, sounds: Path, capsys) -> None:
+    from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates
+
+    labels = ["dog", "rain", "church bells"]
+    assert main(["classify", str(sounds / "low.wav"), "--labels", ",".join(labels), "--model", str(model_dir),
+                 "--top-k", "3"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("low.wav")][0]
+    printed = [label for label in labels if label in row]
+    emb = Embedder.load(model_dir)
+    classes = class_embeddings_from_templates(emb.encode_text, labels, list(DEFAULT_TEMPLATES))
+    scores = emb.encode_audio([str(sounds / "low.wav")]) @ classes.T
+    ranked = [labels[i] for i in np.argsort(-scores[0])]
+    assert sorted(printed, key=row.index) == ranked
+
+
+def test_classify_label_errors(model_dir: Path, sounds: Path, capsys) -> None:
+    assert main(["classify", str(sounds), "--labels", "dog,cat,dog", "--model", str(model_dir)]) == 2
+    assert "duplicate labels: ['dog']" in capsys.readouterr().err
+    assert main(["classify", str(sounds), "--labels", " , ", "--model", str(model_dir)]) == 2
+    assert "no labels given" in capsys.readouterr().err
+
+
+def test_classify_json_is_the_only_stdout(model_dir: Path, sounds: Path, capsys, loud_load) -> None:
+    from wavlink.metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates
+
+    labels = ["dog", "rain", "church bells"]
+    files = [str(sounds / "low.wav"), str(sounds / "mid.flac")]
+    emb = Embedder.load(model_dir)
+    classes = class_embeddings_from_templates(emb.encode_text, labels, list(DEFAULT_TEMPLATES))
+    scores = emb.encode_audio(files) @ classes.T
+    loud_load()
+    assert main(["classify", *files, "--labels", ",".join(labels), "--model", str(model_dir), "--top-k", "2",
+                 "--json", "--scores", "cosine"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)  # nothing but the JSON document on stdout
+    assert "assembling" in captured.err
+    assert [r["path"] for r in result] == files
+    for r, row in zip(result, scores):
+        best = np.argsort(-row)[:2]
+        assert [x["label"] for x in r["labels"]] == [labels[i] for i in best]
+        np.testing.assert_allclose([x["score"] for x in r["labels"]], row[best], atol=1e-5)

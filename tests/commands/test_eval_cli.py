@@ -1,6 +1,7 @@
 """`wavlink eval` when captions repeat across clips (captions made from class names): the pessimistic tie rule
 counts a clip's own caption, tied with the identical caption of another clip, as a miss; eval says so and reports
-the grouped figures beside (identical captions grouped: a caption is relevant to every clip it describes)."""
+the grouped figures beside (identical captions grouped: a caption is relevant to every clip it describes). Also:
+--dtype is part of the embedding-cache key."""
 
 from __future__ import annotations
 
@@ -62,13 +63,6 @@ def _write_set(folder: Path, captions: list[str]) -> Path:
     return folder / "manifest.csv"
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("eval-model") / "tiny"
-    assert main(["create", "--preset", "tiny-random", "--out", str(out)]) == 0
-    return out
-
-
 def test_eval_says_captions_repeat_and_reports_the_grouped_figures(model_dir: Path, tmp_path: Path,
                                                                    capsys) -> None:
     captions = ["the sound of airplane", "the sound of airplane", "the sound of dog", "the sound of dog",
@@ -101,3 +95,25 @@ def test_no_note_when_captions_are_distinct(model_dir: Path, tmp_path: Path, cap
                  str(tmp_path / "r.json"), "--no-cache", "--quiet"]) == 0
     assert "repeat across clips" not in capsys.readouterr().out
     assert "repeated_captions" not in json.loads((tmp_path / "r.json").read_text())
+
+
+def test_eval_dtype_is_part_of_the_cache_key(model_dir: Path, tmp_path: Path) -> None:
+    import csv
+
+    rows = []
+    for i in range(3):
+        sf.write(tmp_path / f"{i}.wav", make_tone(0.5, SR, (300.0 + 500 * i,)), SR)
+        rows.append([f"{i}.wav", f"tone number {i}"])
+    with open(tmp_path / "captions.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["audio", "caption"], *rows])
+    results = {}
+    for dtype in (None, "bfloat16", None):
+        out = tmp_path / f"{dtype}.json"
+        extra = ["--dtype", dtype] if dtype else []
+        assert main(["eval", "--model", str(model_dir), "--task", "retrieval", "--data", str(tmp_path / "captions.csv"),
+                     "--output", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet", *extra]) == 0
+        results.setdefault(dtype, []).append(json.loads(out.read_text()))
+    plain, bf16 = results[None][0], results["bfloat16"][0]
+    assert bf16["model_dtype"] == "bfloat16" and "model_dtype" not in plain
+    assert bf16["model_fingerprint"] != plain["model_fingerprint"]
+    assert results[None][1]["model_fingerprint"] == plain["model_fingerprint"]  # plain runs keep their key

@@ -18,13 +18,6 @@ FAST = ["--max-steps", "1", "--batch-size", "4", "--num-workers", "0", "--min-st
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ft-base") / "tiny"
-    assert main(["create", "--preset", "tiny-random", "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3 kinds x (3 train + 1 validation) clips: a validation split of 3 clips."""
     from wavlink.training.synthetic import make_toy_dataset
@@ -52,14 +45,14 @@ def test_help_shows_every_default(capsys) -> None:
 
 
 def test_model_defaults_to_the_default_model_and_a_small_validation_set_is_warned_about(
-        base: Path, toy: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+        model_dir: Path, toy: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     import wavlink.builders.default_model as default_model
 
-    monkeypatch.setattr(default_model, "default_model_dir", lambda: base)  # the default model, tiny here
+    monkeypatch.setattr(default_model, "default_model_dir", lambda: model_dir)  # the default model, tiny here
     assert main(["finetune", "--data", str(toy), "--out", str(tmp_path / "adapter"), *FAST]) == 0
     out = capsys.readouterr().out
     assert json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())[
-        "base_model_name_or_path"] == str(base)
+        "base_model_name_or_path"] == str(model_dir)
     assert "warning: the validation set has only 3 clip(s), too few for recall figures to mean anything" in out
     assert "validation (3 held-out clips, 3 captions)   before -> after" in out
     summary = json.loads(out[out.index("{"):])
@@ -76,7 +69,7 @@ def test_no_warning_from_twenty_clips_on() -> None:
 
 
 @pytest.mark.parametrize("verbose", [False, True])
-def test_library_future_warnings_are_silenced(base: Path, toy: Path, tmp_path: Path, monkeypatch,
+def test_library_future_warnings_are_silenced(model_dir: Path, toy: Path, tmp_path: Path, monkeypatch,
                                               verbose: bool) -> None:
     import importlib
 
@@ -94,7 +87,7 @@ def test_library_future_warnings_are_silenced(base: Path, toy: Path, tmp_path: P
         monkeypatch.delenv("WAVLINK_VERBOSE", raising=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert main(["finetune", "--model", str(base), "--data", str(toy), "--out", str(tmp_path / "a"), *FAST,
+        assert main(["finetune", "--model", str(model_dir), "--data", str(toy), "--out", str(tmp_path / "a"), *FAST,
                      "--val-fraction", "0"]) == 0
     future = [w for w in caught if issubclass(w.category, FutureWarning)]
     assert bool(future) == verbose

@@ -43,7 +43,7 @@ def no_model_load(monkeypatch):
     """Fails the test if the trainer gets as far as loading the model."""
     import wavlink.training.trainer as trainer
 
-    monkeypatch.setattr(trainer, "load_model_and_processor", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(trainer, "load_training_model", lambda *a, **k: pytest.fail("the model was loaded"))
 
 
 def _finetune(base: Path, data: Path, out: Path, *extra: str) -> int:

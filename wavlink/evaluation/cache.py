@@ -121,7 +121,7 @@ def parameters_fingerprint(model: Any) -> str:
     return h.hexdigest()
 
 
-def model_fingerprint(source: str | os.PathLike | None, model: Any = None, cache_dir: Path | None = None,
+def model_cache_key(source: str | os.PathLike | None, model: Any = None, cache_dir: Path | None = None,
                       revision: str | None = None, dtype: str | None = None) -> str:
     """The folder's fingerprint (the Hub snapshot at `revision` for a Hub id), else the parameters'. A `dtype`
     the weights were loaded in on request (not as saved) is part of it: the embeddings differ."""
@@ -218,7 +218,7 @@ __all__ = [
     "data_fingerprint",
     "default_cache_dir",
     "folder_fingerprint",
-    "model_fingerprint",
+    "model_cache_key",
     "parameters_fingerprint",
     "resolve_model_folder",
 ]

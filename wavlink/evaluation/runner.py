@@ -32,7 +32,7 @@ from ..metrics import (
     zero_shot_accuracy,
 )
 from .benchmarks import canonical_task, load_task_data, task_kind
-from .cache import EmbeddingCache, default_cache_dir, model_fingerprint
+from .cache import EmbeddingCache, default_cache_dir, model_cache_key
 from .plots import MATPLOTLIB_MISSING, plot_confusion, plot_matryoshka
 from .quantization import PRECISIONS, bytes_per_clip, quantize, truncate
 from .sets import ClassificationSet, RetrievalSet
@@ -230,7 +230,7 @@ def evaluate(
     variant = options.get("dtype")
     if options.get("int8"):  # quantised weights give other embeddings: their own cache entries
         variant = f"{variant or 'as-saved'}+int8-{options['int8']}"
-    fingerprint = model_fingerprint(source or None, embedder.model, cache_root if use_cache else None,
+    fingerprint = model_cache_key(source or None, embedder.model, cache_root if use_cache else None,
                                     revision=options.get("revision"), dtype=variant)
     cache = EmbeddingCache(cache_root if use_cache else None, fingerprint)
 

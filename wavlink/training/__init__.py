@@ -14,7 +14,7 @@ Command line: ``wavlink finetune ...`` and ``wavlink train --stage 1 --config FI
 """
 
 from ..data.records import read_audiofolder, read_manifest
-from .adapter import check_adapter_base, load_adapter, merge_adapter, model_fingerprint, save_adapter
+from .adapter import architecture_fingerprint, check_adapter_base, load_adapter, merge_adapter, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .checkpoints import list_checkpoints
 from .config import TrainingConfig, load_config
@@ -35,8 +35,8 @@ __all__ = [
     "TrainResult",
     "TrainingConfig",
     "apply_training_mode",
+    "architecture_fingerprint",
     "check_adapter_base",
-    "model_fingerprint",
     "describe_trainable",
     "evaluate_retrieval",
     "finetune",

@@ -78,7 +78,7 @@ def save_adapter(
     _write_st_files(base_ref, out)
     meta = {
         "base_model": base_ref,
-        "base_fingerprint": base_fingerprint or model_fingerprint(peft_model),
+        "base_fingerprint": base_fingerprint or architecture_fingerprint(peft_model),
         "extra_trainable": extra,
         **(metadata or {}),
     }
@@ -127,7 +127,7 @@ def check_adapter_base(adapter_dir: str | os.PathLike, base_model: nn.Module, ba
 
     meta = read_adapter_meta(adapter_dir)
     expected = meta.get("base_fingerprint")
-    actual = model_fingerprint(base_model)
+    actual = architecture_fingerprint(base_model)
     label = base_name or type(base_model).__name__
     if expected and expected.get("shapes_sha256") != actual["shapes_sha256"]:
         raise ValueError(
@@ -196,7 +196,7 @@ def merge_adapter(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike,
     return save_model_folder(model.merge_and_unload(), processor, out_dir)
 
 
-def model_fingerprint(model: nn.Module) -> dict[str, Any]:
+def architecture_fingerprint(model: nn.Module) -> dict[str, Any]:
     """Architecture identity of a base model (type + parameter names and shapes), to refuse a wrong base."""
     base = unwrap(model)
     lines = sorted(f"{n}:{tuple(p.shape)}" for n, p in base.named_parameters())
@@ -209,10 +209,10 @@ def model_fingerprint(model: nn.Module) -> dict[str, Any]:
 
 __all__ = [
     "ADAPTER_META",
+    "architecture_fingerprint",
     "check_adapter_base",
     "load_adapter",
     "merge_adapter",
-    "model_fingerprint",
     "read_adapter_meta",
     "save_adapter",
 ]

@@ -53,7 +53,7 @@ from torch.utils.data import DataLoader
 
 from ..builders.folder import save_model_folder
 from ..data.shards import is_shard_spec
-from .adapter import model_fingerprint, save_adapter
+from .adapter import architecture_fingerprint, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .checkpoints import (
     CHECKPOINT_PREFIX,
@@ -133,7 +133,7 @@ class DualEncoderModule(nn.Module):
 # ---------------------------------------------------------------------------------------------- model loading
 
 
-def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, str | None]:
+def load_training_model(config: TrainingConfig) -> tuple[nn.Module, Any, str | None]:
     """(model, processor, base reference) for the config's model source.
 
     The base reference is what a LoRA adapter records as its base: an absolute folder path or a Hub id; None
@@ -141,10 +141,10 @@ def load_model_and_processor(config: TrainingConfig) -> tuple[nn.Module, Any, st
     """
     overrides = dict(config.config_overrides)
     if config.model:
-        from ..inference import load_model_and_processor as load_source
+        from ..inference import load_model_and_processor
 
         source = os.path.expanduser(config.model)
-        model, processor = load_source(source, trust_remote_code=config.trust_remote_code)
+        model, processor = load_model_and_processor(source, trust_remote_code=config.trust_remote_code)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
     from ..families import get_family
@@ -266,7 +266,7 @@ class ContrastiveTrainer:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         set_seed(cfg.seed)
 
-        model, self.processor, base_ref = load_model_and_processor(cfg)
+        model, self.processor, base_ref = load_training_model(cfg)
         self.loss_type, self.matryoshka_dims = resolve_loss(model, cfg)
         if cfg.mode == "lora" and base_ref is None:
             base_dir = self.output_dir / "base"
@@ -274,7 +274,7 @@ class ContrastiveTrainer:
                 save_model_folder(model, self.processor, base_dir)
             base_ref = str(base_dir.resolve())
         self.base_ref = base_ref
-        self.base_fingerprint = model_fingerprint(model)
+        self.base_fingerprint = architecture_fingerprint(model)
         if cfg.gradient_checkpointing:
             if not getattr(model, "supports_gradient_checkpointing", False):
                 raise ValueError(f"{type(model).__name__} does not support gradient checkpointing")
@@ -973,7 +973,7 @@ __all__ = [
     "ContrastiveTrainer",
     "DualEncoderModule",
     "TrainResult",
-    "load_model_and_processor",
+    "load_training_model",
     "parameter_groups",
     "resolve_loss",
     "train",
