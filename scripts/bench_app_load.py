@@ -30,9 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-# scripts/evaluate.py would shadow the `evaluate` package that wavlink.metrics imports
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
-
 WARMUP = 200
 
 

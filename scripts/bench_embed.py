@@ -70,10 +70,6 @@ import numpy as np
 import psutil
 import torch
 
-# this folder holds scripts/evaluate.py, which would shadow the `evaluate` package wavlink.metrics imports
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
-
 DEFAULT_PRESETS = "all"
 DEFAULT_BATCH_SIZES = "1,8,32"
 DEFAULT_LENGTHS = "5,10,30"

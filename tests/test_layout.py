@@ -4,6 +4,9 @@ imports itself back through a circle (every import counts, in-function ones incl
 from __future__ import annotations
 
 import ast
+import os
+import re
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "wavlink"
@@ -118,3 +121,74 @@ def test_remote_code_imports_only_itself():
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
                 assert not any(n.split(".")[0] == "wavlink" for n in names), f"{path.name}:{node.lineno}"
+
+
+# Where an import may sit inside a function: the modules `wavlink --help` loads (they keep torch & co. out of
+# start-up) and remote code (run in users' environments, where soundfile / soxr may be missing and some
+# transformers model modules exist only in newer releases).
+LAZY_MODULES = ("wavlink.cli", "wavlink", "wavlink.families", "wavlink.commands")
+REMOTE_CODE = "wavlink.remote_code"
+
+
+def _declared_dependencies() -> set[str]:
+    """Import names of the packages pyproject.toml always installs (``dependencies``)."""
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].strip().lower() for d in project["dependencies"]}
+    return {n.replace("-", "_") for n in names}
+
+
+def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Inside a ``try`` that handles ImportError / ModuleNotFoundError (an optional or version-dependent import)."""
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.Try) and any(
+                h.type is not None and any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError")
+                                           for n in ast.walk(h.type)) for h in node.handlers):
+            return True
+    return False
+
+
+def test_imports_inside_functions_only_for_start_up_and_optional_packages():
+    """Outside the start-up modules and remote code, a function imports only an optional package (an extra, or
+    one no declared dependency guarantees) or under an ImportError guard; the standard library, the declared
+    dependencies and the package itself are imported at the top of the module."""
+    always = _declared_dependencies() | {"wavlink"}
+    stdlib = set(sys.stdlib_module_names)
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module_name(path)
+        if module in LAZY_MODULES or module.startswith(("wavlink.commands.", REMOTE_CODE)):
+            continue
+        tree = ast.parse(path.read_text())
+        parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if not isinstance(node, (ast.Import, ast.ImportFrom)) or _guarded(node, parents):
+                    continue
+                if isinstance(node, ast.ImportFrom) and node.level:
+                    top = "wavlink"
+                else:
+                    top = (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name).split(".")[0]
+                if top in stdlib or top in always:
+                    bad.append(f"{module}:{node.lineno} {ast.unparse(node)}")
+    assert not bad, sorted(set(bad))
+
+
+
+def test_no_script_shadows_an_installed_module():
+    """`python scripts/x.py` puts scripts/ first on sys.path: a script named like a package (a scripts/evaluate.py
+    once hid the `evaluate` library that wavlink.metrics imports) breaks every import of that package there."""
+    import importlib.util
+
+    scripts = PACKAGE.parent / "scripts"
+    shadowing = []
+    for path in sorted(scripts.rglob("*.py")):
+        folder = str(path.parent)
+        found = importlib.util.find_spec(path.stem) if path.stem not in sys.modules else True
+        if found is True or (found is not None and os.path.dirname(found.origin or "") != folder):
+            shadowing.append(str(path.relative_to(PACKAGE.parent)))
+    assert not shadowing, shadowing

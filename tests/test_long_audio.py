@@ -37,12 +37,12 @@ def _write(path: Path, seconds: float, rate: int, channels: int) -> Path:
 ])
 def test_streamed_embedding_equals_the_whole_file_path(embedder, tmp_path, monkeypatch, seconds, rate,
                                                        channels) -> None:
-    import wavlink.long_audio as long_audio
+    import wavlink.inference as inference
 
     path = str(_write(tmp_path / "long.wav", seconds, rate, channels))
     calls = []
-    original = long_audio.embed_long_file
-    monkeypatch.setattr(long_audio, "embed_long_file", lambda *a, **k: calls.append(1) or original(*a, **k))
+    original = inference.embed_long_file  # the streamed path, as `Embedder.encode_audio` calls it
+    monkeypatch.setattr(inference, "embed_long_file", lambda *a, **k: calls.append(1) or original(*a, **k))
     for dim in (None, 16):
         embedder.stream_long_audio = False
         whole = embedder.encode_audio([path], truncate_dim=dim)

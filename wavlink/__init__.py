@@ -12,6 +12,7 @@ folder without `trust_remote_code`; call `wavlink.register_families()` to do tha
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -52,7 +53,6 @@ def __getattr__(name: str) -> Any:
     """Import a public name on first use (PEP 562), registering the families with the Auto classes once."""
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
 
     from .families import register_families  # importing the builders registers the families once
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from .inference import Embedder, check_labels, list_audio_files
 from .metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettify_label
+from .model_identity import licence_notice
 from .remote_code.losses import zero_shot_probabilities
 
 MAX_RESULTS = 10  # audio players in the search tab (the table and the exports hold every result up to MAX_TOP_K)
@@ -210,8 +211,6 @@ def build_app(engine: AppEngine):
     except ImportError as err:
         raise ImportError(GRADIO_MISSING) from err
     import pandas as pd
-
-    from .model_identity import licence_notice
 
     n_files = len(engine.files)
 

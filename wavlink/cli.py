@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+import warnings
 
 from . import commands
 
@@ -28,8 +30,6 @@ def _quiet_libraries() -> None:
     """Keep the CLI output readable unless WAVLINK_VERBOSE=1: no weight-loading tables or shard progress bars, and
     no FutureWarning / DeprecationWarning of the libraries underneath (they address the package's code, which the
     user of a command cannot change). The package's own notes are plain prints and warnings of other categories."""
-    import os
-    import warnings
 
     if os.environ.get("WAVLINK_VERBOSE"):
         return

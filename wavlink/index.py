@@ -28,11 +28,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data.sources import open_source
+from .inference import list_audio_files
+from .training.adapter import architecture_fingerprint
 
 EXACT_MAX = 50_000
 INDEX_TYPES = ("auto", "flat", "hnsw")
@@ -55,9 +62,6 @@ def require_faiss():
 def weights_fingerprint(model: Any) -> dict[str, Any]:
     """Architecture (`training.adapter.architecture_fingerprint`) plus a hash of the first 4096 values of every
     parameter as loaded: another model, another finetune or another dtype gives another fingerprint."""
-    import torch
-
-    from .training.adapter import architecture_fingerprint
 
     digest = hashlib.sha256()
     with torch.no_grad():
@@ -71,8 +75,6 @@ def collection_paths(source: str | os.PathLike, log: Callable[[str], None] | Non
     """Absolute paths of the audio files of a folder (recursively, `inference.list_audio_files`) or of anything
     else the data reader reads as files on disk (a manifest; its audio column, relative to the manifest's folder;
     duplicates once), in a fixed order."""
-    from .data.sources import open_source
-    from .inference import list_audio_files
 
     source = os.fspath(source)
     if os.path.isdir(source):
@@ -152,8 +154,6 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     todo = [c for c in mine if not (chunks / f"chunk-{c:06d}.npy").exists()]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         done = sum(min(chunk_size, len(paths) - c * chunk_size) for c in mine if c not in todo)
         total = sum(min(chunk_size, len(paths) - c * chunk_size) for c in mine)
         bar = tqdm(total=total, initial=done, desc=f"embedding{f' (rank {rank})' if world > 1 else ''}",
@@ -187,7 +187,6 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     if kind == "hnsw":
         meta["hnsw"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
     _atomic_write(out / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
-    import shutil
 
     shutil.rmtree(chunks, ignore_errors=True)
     assert dim == meta["dim"]

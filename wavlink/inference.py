@@ -8,15 +8,25 @@ little as possible; results come back in input order.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
+from sentence_transformers import SentenceTransformer
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoProcessor
 
+from .builders.default_model import default_model_dir
+from .long_audio import embed_long_file, supports_streaming
+from .optimize import int8_engine, quantize_int8
 from .remote_code.modeling_common import check_truncate_dim
+from .trust import read_config_dict, resolve_trust
 
 # every suffix recognised as audio (a path ending so is audio, not text); what can be *decoded* is narrower,
 # see `decodable_audio_suffixes`
@@ -54,7 +64,6 @@ def load_model_and_processor(source: str | os.PathLike, revision: str | None = N
     transformers reports a mistyped folder as an invalid repo id and an unreachable Hub id as a network
     error deep in huggingface_hub; both become one ValueError here.
     """
-    from transformers import AutoModel, AutoProcessor
 
     source = os.path.expanduser(os.fspath(source))
     trust = check_model_source(source, revision, trust_remote_code)
@@ -73,7 +82,6 @@ def check_model_source(source: str | os.PathLike, revision: str | None = None,
     """The checks of `load_model_and_processor` that load nothing (folder there, a model and not an adapter,
     revision only for Hub ids, whose code may run); returns the ``trust_remote_code`` to load it with.
     Cheap, so callers run it before slower work (reading data) to report a mistyped model first."""
-    from .trust import read_config_dict, resolve_trust
 
     source = os.path.expanduser(os.fspath(source))
     # a Hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path
@@ -120,8 +128,6 @@ def _duration(item: Any) -> float:
     """Cheap length estimate used only for batching order."""
     if isinstance(item, (str, os.PathLike)):
         try:
-            import soundfile as sf
-
             return float(sf.info(os.fspath(item)).duration)
         except Exception:  # errors are reported properly when the file is decoded
             return 0.0
@@ -166,8 +172,6 @@ class Embedder:
         after loading (CPU only, fp32 weights; see `wavlink.optimize.quantize_int8`).
         """
         if source is None:
-            from .builders.default_model import default_model_dir
-
             source = default_model_dir()
         if isinstance(dtype, str):
             if dtype not in DTYPES:
@@ -183,8 +187,6 @@ class Embedder:
         model, processor = load_model_and_processor(source, revision=revision, trust_remote_code=trust_remote_code,
                                                     **kwargs)
         if int8:
-            from .optimize import quantize_int8
-
             model = quantize_int8(model.float())
         embedder = cls(model, processor, device=device, batch_size=batch_size)
         if revision is not None:
@@ -192,8 +194,6 @@ class Embedder:
         if dtype is not None:
             embedder.load_options["dtype"] = str(dtype).removeprefix("torch.")
         if int8:
-            from .optimize import int8_engine
-
             embedder.load_options["int8"] = f"dynamic-{int8_engine(model)}"
         return embedder
 
@@ -208,8 +208,6 @@ class Embedder:
         out: list[np.ndarray | None] = [None] * len(items)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=len(items), desc=desc, unit="clip" if desc == "audio" else "text")
         for start in range(0, len(items), self.batch_size):
             idx = order[start : start + self.batch_size]
@@ -242,7 +240,6 @@ class Embedder:
         long = [i for i, (a, d) in enumerate(zip(audio, durations)) if self._streams(a, d)]
         if not long:
             return self._batched(audio, durations, run, progress, "audio")
-        from .long_audio import embed_long_file
 
         out: list[np.ndarray | None] = [None] * len(audio)
         for i in long:
@@ -263,7 +260,6 @@ class Embedder:
         fe = getattr(self.processor, "feature_extractor", None)
         if fe is None or duration <= float(getattr(fe, "max_audio_seconds", float("inf"))):
             return False
-        from .long_audio import supports_streaming
 
         return supports_streaming(self.model, self.processor)
 
@@ -299,11 +295,6 @@ def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | Non
     """`SentenceTransformer(source)` whose `truncate_dim` (here and in every `encode` call) must be a trained
     Matryoshka dim: plain sentence-transformers slices any width without complaint. WavLink / Omni folders
     load with the package's classes; another model type with code of its own needs `trust_remote_code`."""
-    import functools
-
-    from sentence_transformers import SentenceTransformer
-
-    from .trust import read_config_dict, resolve_trust
 
     source = os.fspath(source)
     trust = resolve_trust(source, read_config_dict(source, kwargs.get("revision")), trust_remote_code)
@@ -325,7 +316,6 @@ def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | Non
 def decodable_audio_suffixes() -> tuple[str, ...]:
     """The audio suffixes the installed libsndfile decodes (audio is decoded with soundfile only: no ffmpeg,
     so AAC / M4A never, MP3 only with libsndfile >= 1.1)."""
-    import soundfile as sf
 
     formats = sf.available_formats()
     suffixes = [s for fmt, names in _SOUNDFILE_SUFFIXES.items() if fmt in formats for s in names]
@@ -347,7 +337,6 @@ def list_audio_files(folder: str | os.PathLike, log: Callable[[str], None] | Non
     Files with an audio suffix the installed soundfile cannot decode (e.g. .aac, .m4a) are left out and
     reported in one line through `log` (default: printed to stderr), rather than failing one by one later.
     """
-    import sys
 
     folder = os.fspath(folder)
     if not os.path.isdir(folder):

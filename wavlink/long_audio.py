@@ -25,7 +25,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import soundfile as sf
+import soxr
 import torch
+
+from .remote_code.audio_utils import truncation_problem
 
 BLOCK_SECONDS = 10.0  # decoded per read
 
@@ -45,9 +49,6 @@ def supports_streaming(model: Any, processor: Any) -> bool:
 
 def _blocks(path: str, rate_out: int, name: str) -> Iterator[np.ndarray]:
     """Mono float32 blocks at `rate_out`: decoded, mixed and resampled block by block."""
-    import soundfile as sf
-
-    from .remote_code.audio_utils import truncation_problem
 
     problem = truncation_problem(path)
     if problem:
@@ -60,8 +61,6 @@ def _blocks(path: str, rate_out: int, name: str) -> Iterator[np.ndarray]:
         rate, total, seen = f.samplerate, f.frames, 0
         resampler = None
         if rate != rate_out:
-            import soxr
-
             resampler = soxr.ResampleStream(rate, rate_out, 1, dtype="float32", quality="HQ")
         block = max(1, int(BLOCK_SECONDS * rate))
         while True:

@@ -26,9 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import AutoProcessor
 
 from .families import FAMILIES, family_of, register_families
+from .inference import _duration, load_model_and_processor
 from .remote_code.modeling_common import check_truncate_dim
+from .remote_code.modeling_wavlink import WavLinkModel
 
 OPSET = 17
 MANIFEST = "wavlink_onnx.json"
@@ -77,8 +80,6 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, processor: Any = None, c
     import onnx
 
     if not isinstance(model, nn.Module):
-        from .inference import load_model_and_processor
-
         source = os.fspath(model)
         model, loaded_processor = load_model_and_processor(source)
         processor = processor or loaded_processor
@@ -171,7 +172,6 @@ class OnnxEmbedder:
 
     def __init__(self, folder: str | os.PathLike, batch_size: int = 16, threads: int | None = None) -> None:
         _require_onnx()
-        from transformers import AutoProcessor
 
         register_families()  # the processor classes, with the Auto classes
 
@@ -203,7 +203,6 @@ class OnnxEmbedder:
     def audio_features(self, input_features: np.ndarray, feature_attention_mask: np.ndarray,
                        truncate_dim: int | None = None) -> np.ndarray:
         """Embeddings of one featurised batch; clips over the window are chunked and averaged like the model."""
-        from .remote_code.modeling_wavlink import WavLinkModel
 
         mask = np.asarray(feature_attention_mask, dtype=np.int64)
         feats = np.asarray(input_features, dtype=np.float32)
@@ -230,8 +229,6 @@ class OnnxEmbedder:
 
     def encode_audio(self, audio: list[Any], truncate_dim: int | None = None,
                      sampling_rate: int | None = None) -> np.ndarray:
-        from .inference import _duration
-
         self._check_dim(truncate_dim)
         if len(audio) == 0:
             raise ValueError("no audio given")

@@ -19,8 +19,10 @@ For collections of tens of thousands of clips, ``wavlink index`` builds a FAISS 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +78,6 @@ def read_entry(entry: Path, model_sha256: str, dim: int | None) -> tuple[dict[tu
         if (meta.get("format") != FORMAT or meta.get("model") != model_sha256 or meta.get("dim") != dim
                 or meta.get("vectors_sha256") != _sha256(raw)):
             return empty
-        import io
 
         vectors = np.load(io.BytesIO(raw), allow_pickle=False)
         files = meta["files"]
@@ -92,7 +93,6 @@ def write_entry(entry: Path, model_sha256: str, dim: int | None, folder: str,
                 files: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
     """Write the vectors, then the entries naming their checksum (a crash in between leaves a cache that no
     longer reads back, so it is rebuilt, never mismatched)."""
-    import io
 
     entry.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -130,7 +130,6 @@ def cached_folder_embeddings(folder: str, files: Sequence[str], embed: Callable[
         try:
             write_entry(entry, model_sha256, dim, folder, stamps, vectors)
         except OSError as err:  # a read-only or full cache directory costs the next search time, not this one
-            import sys
 
             print(f"note: could not write the search cache ({err}); pass --no-cache to skip it", file=sys.stderr)
             return vectors, CacheReport(kept, len(missing), dropped, None)

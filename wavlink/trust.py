@@ -23,6 +23,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import snapshot_download
+from transformers import PretrainedConfig
+
+import wavlink
+
+from .families import FAMILIES
+
 TRUST_HINT = "pass --trust-remote-code (trust_remote_code=True) only if you have read that code and trust it"
 # top-level files that define a model's embeddings (weights, config, processor, tokenizer); README and docs do not
 FINGERPRINT_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".txt", ".tiktoken")
@@ -35,7 +42,6 @@ class UntrustedCodeError(ValueError):
 
 def package_model_types() -> set[str]:
     """The model types this package loads with its own classes (registered when wavlink is imported)."""
-    from .families import FAMILIES
 
     return {family.model_type for family in FAMILIES.values()}
 
@@ -50,8 +56,6 @@ def read_config_dict(source: str | os.PathLike, revision: str | None = None) -> 
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ValueError(f"cannot read {path}: {err}") from err
     else:
-        from transformers import PretrainedConfig
-
         try:
             data, _ = PretrainedConfig.get_config_dict(source, revision=revision)
         except OSError as err:
@@ -80,7 +84,6 @@ def resolve_trust(source: str | os.PathLike, config: dict[str, Any], trust_remot
     runs). Another model type with code of its own: True only when the caller said so. Another model type
     without code (a plain transformers architecture): False.
     """
-    import wavlink
 
     wavlink.register_families()  # the families' classes with the Auto classes
 
@@ -115,7 +118,6 @@ def local_model_folder(source: str | os.PathLike, revision: str | None = None) -
     source = os.path.expanduser(os.fspath(source))
     if os.path.isdir(source):
         return Path(source)
-    from huggingface_hub import snapshot_download
 
     patterns = [f"*{s}" for s in FINGERPRINT_SUFFIXES] + ["*.py"]
     try:

@@ -125,6 +125,7 @@ def test_revision_and_dtype_reach_from_pretrained_for_hub_ids(model_dir: Path, s
     for name in ("AutoModel", "AutoProcessor"):
         cls = getattr(transformers, name)
         monkeypatch.setattr(cls, "from_pretrained", fake(name, cls.from_pretrained))
+    import wavlink.inference
     import wavlink.trust
 
     real_config = wavlink.trust.read_config_dict
@@ -133,7 +134,8 @@ def test_revision_and_dtype_reach_from_pretrained_for_hub_ids(model_dir: Path, s
         calls.append(("config.json", source, {"revision": revision}))
         return real_config(model_dir)
 
-    monkeypatch.setattr(wavlink.trust, "read_config_dict", config_dict)
+    for module in (wavlink.trust, wavlink.inference):  # the loader's own reference too
+        monkeypatch.setattr(module, "read_config_dict", config_dict)
     assert main(["search", str(sounds), "a tone", "--model", "some-org/tiny", "--revision", "v1.0",
                  "--dtype", "float16", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["results"]) == 3

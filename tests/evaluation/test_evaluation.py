@@ -609,7 +609,7 @@ def test_bad_input_errors(model_dir: Path, tmp_path: Path, cache: Path, capsys: 
 
 # ------------------------------------------------------------------------------------------------ plug-ins
 def test_evaluate_script_runs(model_dir: Path, tmp_path: Path, cache: Path) -> None:
-    spec = importlib.util.spec_from_file_location("evaluate_script", REPO / "scripts" / "evaluate.py")
+    spec = importlib.util.spec_from_file_location("evaluate_script", REPO / "scripts" / "run_eval.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     write_clip(tmp_path / "0.wav", 0)

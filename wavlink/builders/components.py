@@ -16,8 +16,15 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig, WhisperModel
-from transformers.utils import logging
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    CLIPModel,
+    CLIPTextModelWithProjection,
+    PretrainedConfig,
+    WhisperModel,
+)
+from transformers.utils import cached_file, logging
 
 from ..remote_code.modeling_wavlink import WavLinkModel
 
@@ -54,8 +61,6 @@ def load_whisper_encoder(source: str | os.PathLike) -> tuple[PretrainedConfig, d
 def sentence_transformers_pooling(source: str) -> str | None:
     """Pooling mode declared by a sentence-transformers checkpoint ("mean"/"cls"), if any."""
     try:
-        from transformers.utils import cached_file
-
         modules_file = cached_file(source, "modules.json", _raise_exceptions_for_missing_entries=False)
         if modules_file is None:
             return None
@@ -82,16 +87,12 @@ def load_text_tower(source: str | os.PathLike) -> TextTower:
     source = os.fspath(source)
     cfg = AutoConfig.from_pretrained(source)
     if cfg.model_type == "clip":
-        from transformers import CLIPModel
-
         clip, info = CLIPModel.from_pretrained(source, output_loading_info=True)
         missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith(("text_model.", "text_projection.")))
         if missing:
             raise ValueError(f"CLIP checkpoint {source} lacks text weights: {missing[:10]}")
         return TextTower(clip.config.text_config, clip.text_model, clip.text_projection.weight.detach(), "eos")
     if cfg.model_type == "clip_text_model":
-        from transformers import CLIPTextModelWithProjection
-
         clip, info = CLIPTextModelWithProjection.from_pretrained(source, output_loading_info=True)
         if info.get("missing_keys"):
             raise ValueError(f"CLIP text checkpoint {source} lacks weights: {sorted(info['missing_keys'])[:10]}")

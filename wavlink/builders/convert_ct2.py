@@ -35,6 +35,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import torch
+from transformers import (
+    GenerationConfig,
+    WhisperConfig,
+    WhisperFeatureExtractor,
+    WhisperForConditionalGeneration,
+    WhisperProcessor,
+    WhisperTokenizer,
+)
 
 __all__ = [
     "CT2_BINARY_VERSION",
@@ -525,7 +534,6 @@ def _load_tokenizer(meta: Path, vocab_size: int) -> Any | None:
     every model output id decodes; ids are checked against ``vocabulary.txt`` when both exist.
     """
     from tokenizers import AddedToken
-    from transformers import WhisperTokenizer
 
     vocab = _read_vocabulary(meta / "vocabulary.txt")
     tok_json = meta / "tokenizer.json"
@@ -579,15 +587,6 @@ def _token_id(tok: Any, token: str) -> int | None:
 def _convert(
     src: SourceArg, out_dir: PathArg, *, dtype: str = "float32", meta_dir: PathArg | None = None
 ) -> tuple[Path, dict[str, Any]]:
-    import torch
-    from transformers import (
-        GenerationConfig,
-        WhisperConfig,
-        WhisperFeatureExtractor,
-        WhisperForConditionalGeneration,
-        WhisperProcessor,
-    )
-
     torch_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}.get(dtype)
     if torch_dtype is None:
         raise ValueError(f"dtype must be float32, float16 or bfloat16, got {dtype!r}")

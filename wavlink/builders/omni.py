@@ -35,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from torch import nn
 from transformers import AutoConfig, PretrainedConfig, Qwen2Config
+from transformers.utils import cached_file
 
 from ..remote_code.configuration_omni import AUDIO_ENCODER_MODEL_TYPES, OmniAudioEmbedderConfig
 from ..remote_code.modeling_omni import OmniAudioEmbedder
@@ -72,7 +74,6 @@ def _resolve(source: str, filename: str) -> str | None:
     if os.path.isdir(source):
         path = os.path.join(source, filename)
         return path if os.path.isfile(path) else None
-    from transformers.utils import cached_file
 
     try:
         return cached_file(source, filename, _raise_exceptions_for_missing_entries=False)
@@ -98,7 +99,6 @@ class SafetensorsCheckpoint:
             raise ValueError(
                 f"{self.source}: no {SAFE_WEIGHTS} or {SAFE_INDEX} (only safetensors checkpoints are supported)"
             )
-        from safetensors import safe_open
 
         with safe_open(single, framework="pt") as f:
             self.key_to_file = {key: SAFE_WEIGHTS for key in f.keys()}
@@ -108,7 +108,6 @@ class SafetensorsCheckpoint:
 
     def load(self, keys: list[str]) -> dict[str, torch.Tensor]:
         """The named tensors, reading only the shards that hold them."""
-        from safetensors import safe_open
 
         by_file: dict[str, list[str]] = defaultdict(list)
         for key in keys:

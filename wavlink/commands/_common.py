@@ -6,7 +6,9 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
+import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -145,8 +147,6 @@ def display_path(path: str) -> str:
     """A path as printed in a table: one that opens from the current directory (relative when the file is under
     it, absolute otherwise), with control and line-separator characters (newline, U+2028, ...) escaped so that a
     row stays one line. The --json output carries paths unescaped."""
-    import os
-    import unicodedata
 
     relative = os.path.relpath(path)
     shown = os.path.abspath(path) if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative

@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``scripts/evaluate.py``), same arguments and errors as ``wavlink eval``."""
-    parser = argparse.ArgumentParser(prog="evaluate.py", description=HELP)
+    """Stand-alone entry point (``scripts/run_eval.py``), same arguments and errors as ``wavlink eval``."""
+    parser = argparse.ArgumentParser(prog="run_eval.py", description=HELP)
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

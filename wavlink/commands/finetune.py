@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 
 from ..defaults import FINETUNE_BATCH_SIZE as BATCH_SIZE
 from ..defaults import FINETUNE_EPOCHS as EPOCHS
@@ -64,9 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import os
-
     from ..training.config import parse_override
     from ..training.finetune import finetune
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ._common import POSITIVE_INT, add_model_arguments, load_embedder, model_load_options
 
@@ -28,8 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     import torch
 
     from ..index import build_index, require_faiss

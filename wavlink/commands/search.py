@@ -13,6 +13,8 @@ positional argument is then a query).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 from typing import Any
@@ -181,8 +183,6 @@ def _model_key(args: argparse.Namespace, embedder: Any) -> str:
     """The model part of the cache key: `trust.model_files_fingerprint` (what indexes record: every file that
     defines the model), or, when the files cannot be found (a Hub id without a local snapshot), the hash of the
     loaded weights (`index.weights_fingerprint`)."""
-    import hashlib
-    import json
 
     from ..index import weights_fingerprint
     from ..trust import model_files_fingerprint

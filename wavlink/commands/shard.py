@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ._common import POSITIVE_INT
 
@@ -25,8 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from ..training.shard_writer import write_shards
 
     index = write_shards(args.manifest, args.out, shard_size=args.shard_size, prefix=args.prefix, split=args.split,

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 
 from ._common import NON_NEGATIVE, POSITIVE_INT, add_trust_argument
 
@@ -60,9 +62,6 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import os
-
     config = build_config(args)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2, default=str))

@@ -8,6 +8,7 @@ import io
 import os
 
 import numpy as np
+import soundfile as sf
 
 from ..remote_code.audio_utils import decode_audio, truncation_problem
 
@@ -18,7 +19,6 @@ def probe_audio(data: str | bytes | None, deep: bool = False) -> tuple[float | N
     """(duration in seconds, problem or None), reading only the header (and, for WAV / AIFF, checking that the
     file holds as many samples as the header declares) unless `deep`: then every sample is decoded and checked
     for NaN / inf and for a short count."""
-    import soundfile as sf
 
     if data is None:
         return None, "no audio (neither path nor bytes)"

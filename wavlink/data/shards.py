@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..data import decode_audio
+
 AUDIO_MEMBERS = ("flac", "wav", "mp3", "ogg")
 INDEX_FILE = "shards.json"
 
@@ -174,7 +176,6 @@ def sample_audio(sample: dict[str, Any]) -> bytes:
 def decode_sample(sample: dict[str, Any], sampling_rate: int, max_seconds: float | None = None,
                   start_fraction: float | None = None) -> np.ndarray:
     """The waveform of a raw sample through the package's one decoder; BadSample names shard and key."""
-    from ..data import decode_audio
 
     data = sample_audio(sample)
     try:

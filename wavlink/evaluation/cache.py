@@ -18,6 +18,7 @@ which equals what the model returns for ``truncate_dim``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from huggingface_hub import try_to_load_from_cache
 
 from ..cache_files import atomic_write_bytes, cache_dir
 
@@ -77,8 +80,6 @@ def resolve_model_folder(source: str | os.PathLike, revision: str | None = None)
     if os.path.isdir(source):
         return Path(source)
     try:
-        from huggingface_hub import try_to_load_from_cache
-
         found = try_to_load_from_cache(os.fspath(source), "config.json", revision=revision)
     except Exception:  # not a valid repo id, or no cache
         return None
@@ -106,7 +107,6 @@ def folder_fingerprint(folder: str | os.PathLike, memo_path: Path | None = None)
 
 def parameters_fingerprint(model: Any) -> str:
     """Fallback fingerprint: config JSON + every parameter/buffer's bytes (used when no folder exists)."""
-    import torch
 
     h = hashlib.sha256(f"wavlink-params-v{CACHE_VERSION}".encode())
     config = getattr(model, "config", None)
@@ -201,8 +201,6 @@ class EmbeddingCache:
         if arr.ndim != 2 or arr.shape[0] != len(items):
             raise ValueError(f"mismatched counts: {len(items)} {modality} inputs but embeddings of shape {arr.shape}")
         if path is not None:
-            import io
-
             buf = io.BytesIO()
             np.save(buf, arr, allow_pickle=False)
             atomic_write_bytes(path, buf.getvalue())

@@ -13,9 +13,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
+import soundfile as sf
+from transformers import AutoModel
+
+from ..inference import Embedder, load_model_and_processor, trained_dims
+from ..trust import read_config_dict, resolve_trust
+from .generic_sets import load_classification_set
+from .sets import ClassificationSet
 
 
 def _audio_item(item: Any, default_rate: int) -> Any:
@@ -54,8 +62,6 @@ class WavLinkMTEBEncoder:
     def __init__(self, model_name: str, revision: str | None = None, device: str | None = None,
                  batch_size: int = 16, truncate_dim: int | None = None, meta: Any = None,
                  trust_remote_code: bool = False, **kwargs: Any) -> None:
-        from ..inference import Embedder, load_model_and_processor
-
         # wavlink / omni folders load with the package's classes; other model code runs only when trusted
         model, processor = load_model_and_processor(model_name, revision=revision or None,
                                                     trust_remote_code=trust_remote_code)
@@ -131,19 +137,12 @@ def wavlink_model_meta(name: str, revision: str | None = None, release_date: str
     """An ``mteb.ModelMeta`` for a model of this package (needs mteb). Parameter count, Matryoshka dims and
     memory are read from ``model`` (an already loaded model) or else from ``model_dir`` (default: ``name``)
     when it can be loaded."""
-    from functools import partial
 
     from mteb.models.model_meta import ModelMeta
 
     n_params = embed_dim = memory = None
     try:
-        from transformers import AutoModel
-
-        from ..inference import trained_dims
-
         if model is None:
-            from ..trust import read_config_dict, resolve_trust
-
             source = model_dir or name
             model = AutoModel.from_pretrained(source, trust_remote_code=resolve_trust(source, read_config_dict(source)))
         n_params = int(sum(p.numel() for p in model.parameters()))
@@ -190,13 +189,9 @@ def local_zero_shot_task(data: Any, name: str = "LocalZeroshot", template: str =
     already loaded :class:`~wavlink.evaluation.sets.ClassificationSet`. Nothing is downloaded: ``load_data``
     builds the dataset from the files. Run it with ``mteb.evaluate(encoder, tasks=[task], cache=None)``.
     """
-    import soundfile as sf
     from datasets import Dataset, DatasetDict
     from mteb.abstasks import AbsTaskZeroShotClassification
     from mteb.abstasks.task_metadata import TaskMetadata
-
-    from .generic_sets import load_classification_set
-    from .sets import ClassificationSet
 
     clips = data if isinstance(data, ClassificationSet) else load_classification_set(data)
     candidates = [template.format(c) for c in clips.class_names]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 MATPLOTLIB_MISSING = (
     "matplotlib is not installed, so no quality-vs-dimension PNG was written (the JSON has every number). "
     "Install it with `pip install matplotlib` (or `pip install \"wavlink[eval]\"`) to get the plot."
@@ -83,7 +85,6 @@ def plot_confusion(matrix: Any, class_names: list[str], path: str | os.PathLike,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     counts = np.asarray(matrix, dtype=np.int64)
     n = len(class_names)

@@ -1,6 +1,6 @@
 """Run an evaluation end to end: load the data, embed (with the on-disk cache), score, print, write JSON.
 
-:func:`evaluate` is what ``wavlink eval`` and ``scripts/evaluate.py`` call. Its JSON is meant for the
+:func:`evaluate` is what ``wavlink eval`` and ``scripts/run_eval.py`` call. Its JSON is meant for the
 model-card generator: the top level carries the headline numbers for the largest evaluated width
 (retrieval: ``text_to_audio`` / ``audio_to_text`` with exactly ``R@1 R@5 R@10 mAP@10 cvR@5``;
 classification: ``top1`` / ``top5``), and ``dims[str(width)]`` holds that width's float32 metrics (read by
@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from .. import __version__
+from ..inference import Embedder
 from ..metrics import (
     DEFAULT_TEMPLATES,
     class_embeddings_from_templates,
@@ -45,7 +48,6 @@ CLASSIFICATION_KEYS: tuple[str, ...] = ("top1", "top5")
 def embed_audio(embedder: Any, items: Sequence[Any], progress: bool = True) -> np.ndarray:
     """Full-width audio embeddings, decoding lazily in chunks so a large in-memory dataset is never held
     decoded at once; one progress bar counted in clips."""
-    from tqdm.auto import tqdm
 
     chunk = max(64, 8 * int(getattr(embedder, "batch_size", 16)))
     parts = []
@@ -189,8 +191,6 @@ def evaluate(
     Returns:
         The result dictionary that is also written to ``output`` as JSON.
     """
-    from .. import __version__
-    from ..inference import Embedder
 
     name = canonical_task(task)
     kind = task_kind(name)

@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.repocard_data import eval_results_to_model_index
+from safetensors import safe_open
+from transformers import PretrainedConfig
 
 from ..families import FAMILIES, Family
 
@@ -142,8 +147,6 @@ def load_eval_results(paths: Iterable[str | os.PathLike]) -> list[EvalFile]:
 
 def model_index(model_name: str, results: Sequence[EvalFile]) -> list[dict[str, Any]] | None:
     """`model-index` for the card's YAML, built with huggingface_hub so the Hub parses it."""
-    from huggingface_hub import EvalResult
-    from huggingface_hub.repocard_data import eval_results_to_model_index
 
     entries = []
     for res in results:
@@ -211,7 +214,6 @@ def _config_docs(config: Any) -> dict[str, str]:
 
 def config_fields(config: Any) -> list[dict[str, Any]]:
     """The model's own config fields (not generic PretrainedConfig ones) with value and documentation."""
-    from transformers import PretrainedConfig
 
     generic = set(PretrainedConfig().to_dict()) | _GENERIC_CONFIG_KEYS
     docs = _config_docs(config)
@@ -248,8 +250,6 @@ def parameter_counts(folder: str | os.PathLike | None = None, model: Any = None)
         for name, param in model.state_dict().items():
             counts[name.split(".")[0]] = counts.get(name.split(".")[0], 0) + param.numel()
     elif folder is not None:
-        from safetensors import safe_open
-
         for file in sorted(Path(folder).glob("*.safetensors")):
             with safe_open(str(file), "pt") as handle:
                 for key in handle.keys():
@@ -329,7 +329,6 @@ def _to_yaml(value: Any) -> str:
 @functools.lru_cache(maxsize=8)
 def _environment(directory: Path) -> Any:
     """One Jinja environment per template folder (it caches compiled templates, re-checking file times)."""
-    import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(directory)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
@@ -340,7 +339,6 @@ def _environment(directory: Path) -> Any:
 
 def render_template(name: str, context: Mapping[str, Any], template_dir: str | os.PathLike | None = None) -> str:
     """Render one template; a field the template uses but the context lacks raises `CardError`."""
-    import jinja2
 
     directory = Path(template_dir) if template_dir is not None else TEMPLATE_DIR
     env = _environment(directory.resolve())
@@ -360,7 +358,6 @@ def validate_card(card_or_path: str | Path, required: Sequence[str] = ("license"
                                                                       "pipeline_tag", "tags")) -> Any:
     """Parse a card (its text, or a `Path` to README.md) with huggingface_hub, as the Hub will: YAML front
     matter and `model-index`; then check the keys the Hub needs to list the model."""
-    from huggingface_hub import ModelCard, ModelCardData
 
     try:
         card = ModelCard.load(card_or_path) if isinstance(card_or_path, Path) else ModelCard(card_or_path)

@@ -17,8 +17,10 @@ from typing import Any
 
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
+from safetensors import safe_open
 
 from ..builders.folder import ADAPTER_FILES, ADAPTER_META, ST_FILES
+from ..families import family_of
 
 # Pickle-based or non-safetensors weight formats: a repo that ships one can execute code on load.
 FORBIDDEN_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".h5", ".msgpack")
@@ -85,8 +87,6 @@ def refuse_pickles(folder: str | os.PathLike, files: list[str]) -> None:
 
 
 def _family(config: dict[str, Any]) -> str:
-    from ..families import family_of
-
     family = family_of(config)
     if family is None:
         raise PublishError(
@@ -175,7 +175,6 @@ def check_model_files(folder: Path, files: list[str], config: dict[str, Any]) ->
 
 def check_safetensors(folder: Path, files: list[str]) -> None:
     """Every safetensors file has a readable header (catches truncated copies)."""
-    from safetensors import safe_open
 
     for name in files:
         if name.endswith(".safetensors"):

@@ -14,13 +14,19 @@ import contextlib
 import importlib.abc
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import torch
+from peft import PeftModel
+from sentence_transformers import SentenceTransformer
+from transformers import AutoModel, AutoProcessor, pipeline
 
 PROBE_TEXT = "a dog barks twice while rain falls on a tin roof"
 PROBE_LABELS = ["a dog barking", "rain on a roof", "a car engine"]
@@ -42,7 +48,6 @@ SMALL_MODEL_BYTES = 200 * 2**20
 @contextlib.contextmanager
 def threads_for(weight_bytes: int) -> Iterator[None]:
     """One intra-op thread for small models: on a busy machine, many threads make tiny matmuls ~10x slower."""
-    import torch
 
     before = torch.get_num_threads()
     if weight_bytes < SMALL_MODEL_BYTES:
@@ -64,7 +69,6 @@ def _vec(tensor: Any) -> list[float]:
 def embed_transformers(model: Any, processor: Any, clip: np.ndarray, dims: list[int],
                        text: str = PROBE_TEXT, sampling_rate: int = SAMPLING_RATE) -> dict[str, list[float]]:
     """Text and audio embeddings through `get_*_features` (and each smaller Matryoshka width)."""
-    import torch
 
     out: dict[str, list[float]] = {}
     with torch.inference_mode():
@@ -116,16 +120,10 @@ def _isolate(blocked: str, repo_root: str) -> None:
 
 
 def _run_job(job: dict[str, Any], clip: np.ndarray) -> dict[str, Any]:
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers import AutoModel, AutoProcessor
-
     torch.manual_seed(0)
     folder, dims = job["folder"], job["dims"]
     result: dict[str, Any] = {}
     if job["kind"] == "adapter":
-        from peft import PeftModel
-
         base = AutoModel.from_pretrained(job["base"], trust_remote_code=True)
         model = PeftModel.from_pretrained(base, folder).eval()
         processor = AutoProcessor.from_pretrained(job["base"], trust_remote_code=True)
@@ -145,8 +143,6 @@ def _run_job(job: dict[str, Any], clip: np.ndarray) -> dict[str, Any]:
     result["sentence_transformers"] = embed_sentence_transformers(st, clip)
     del st
     if job.get("pipeline"):
-        from transformers import pipeline
-
         classifier = pipeline("zero-shot-audio-classification", model=folder, trust_remote_code=True, device="cpu")
         result["pipeline"] = pipeline_scores(classifier, clip)
     return result
@@ -155,10 +151,6 @@ def _run_job(job: dict[str, Any], clip: np.ndarray) -> dict[str, Any]:
 def _embed_adapter_repo(folder: str, base: str, clip: np.ndarray) -> dict[str, list[float]]:
     """`SentenceTransformer(<adapter repo>)`: the same files, with the base repo id pointed at the local base
     (the base repo is not on the Hub yet, and verification runs offline)."""
-    import shutil
-    import tempfile
-
-    from sentence_transformers import SentenceTransformer
 
     with tempfile.TemporaryDirectory(prefix="adapter-repo-") as tmp:
         copy = os.path.join(tmp, os.path.basename(folder))

@@ -17,6 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import HfApi
+from transformers import AutoConfig
+
+import wavlink
+
 from ..builders.folder import ST_FILES, save_model_folder, write_sentence_transformers_files
 from ..families import FAMILIES, family_of_model_class
 from .cards import (
@@ -101,10 +106,6 @@ def _print(msg: str) -> None:
 
 # ----------------------------------------------------------------------------------------------- staging
 def _load_config(folder: Path) -> Any:
-    from transformers import AutoConfig
-
-    import wavlink
-
     wavlink.register_families()  # both families with the Auto classes
 
     return AutoConfig.from_pretrained(folder, trust_remote_code=False)  # never the folder's own code
@@ -260,7 +261,6 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
 def _verify_remote(staged: Staged, oid: str, token: str, options: PublishOptions, log: Log) -> dict[str, Any]:
     """Download the commit just made (not the staged copy) and reload it in a fresh process without wavlink,
     against the same reference embeddings."""
-    from huggingface_hub import HfApi
 
     assert staged.job is not None
     api = HfApi(token=token)

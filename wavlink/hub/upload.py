@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from huggingface_hub import HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
 from .folders import PublishError, list_files
 
 T = TypeVar("T")
@@ -39,7 +42,6 @@ class RetryPolicy:
 
 def resolve_token() -> str:
     """The token from the usual huggingface_hub places (HF_TOKEN, `hf auth login`'s file, ...)."""
-    from huggingface_hub import get_token
 
     token = get_token()
     if not token:
@@ -52,7 +54,6 @@ def resolve_token() -> str:
 
 def is_retryable(err: BaseException) -> bool:
     """Transient transport errors and 5xx/429 answers; not auth, not-found, offline mode or bad requests."""
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if isinstance(err, OfflineModeIsEnabled):
         return False
@@ -106,7 +107,6 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
     Raises `PushError` when it fails: saying that nothing was committed when the commit did not happen, or
     naming the commit whose content is wrong.
     """
-    from huggingface_hub import HfApi
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
 

@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from peft import PeftModel
+from transformers import AutoModel, AutoProcessor, pipeline
 
+import wavlink
+
+from ..remote_code import remote_code_files
 from . import probe
+from .cards import CardError, validate_card
 from .folders import (
     PublishError,
     adapter_serves_sentence_transformers,
@@ -68,8 +74,6 @@ def reference_embeddings(model: Any, processor: Any, family: str, dims: Sequence
     with probe.threads_for(_weight_bytes(model)):
         reference = {"transformers": probe.embed_transformers(model, processor, clip, list(dims))}
         if hasattr(processor, "feature_extractor"):
-            from transformers import pipeline
-
             classifier = pipeline("zero-shot-audio-classification", model=model, device="cpu",
                                   feature_extractor=processor.feature_extractor, tokenizer=processor.tokenizer)
             reference["pipeline"] = probe.pipeline_scores(classifier, clip)
@@ -82,9 +86,6 @@ def _weight_bytes(model: Any) -> int:
 
 def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
     """Load a model folder with the package's own classes (registered locally); its .py files are not run."""
-    from transformers import AutoModel, AutoProcessor
-
-    import wavlink
 
     wavlink.register_families()  # both families with the Auto classes
 
@@ -96,7 +97,6 @@ def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
 
 def adapter_reference(adapter: str | os.PathLike, base: str | os.PathLike) -> tuple[dict, list[int]]:
     """Reference embeddings of base + adapter, loaded with the package in this process."""
-    from peft import PeftModel
 
     base_model, processor = load_with_package(base)
     dims = smaller_dims(base_model.config)
@@ -107,8 +107,6 @@ def adapter_reference(adapter: str | os.PathLike, base: str | os.PathLike) -> tu
 
 
 def check_card(folder: Path, base_repo: str | None = None) -> None:
-    from .cards import CardError, validate_card
-
     readme = folder / "README.md"
     if not readme.is_file():
         raise VerificationError(f"{folder} has no README.md model card")
@@ -195,7 +193,6 @@ def run_child(jobs: Sequence[VerifyJob], timeout: float) -> list[dict[str, Any]]
 def foreign_code(folder: str | os.PathLike) -> list[str]:
     """The .py files of a folder that are not byte-identical to this package's remote-code files (the reload
     check runs a folder's code in a fresh process: that is what Hub users will run)."""
-    from ..remote_code import remote_code_files
 
     own = {p.name: p.read_bytes() for p in remote_code_files()}
     return sorted(p.name for p in Path(folder).glob("*.py") if own.get(p.name) != p.read_bytes())

@@ -6,7 +6,9 @@ standard library.
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +20,6 @@ HEADER_BYTES = 1 << 16  # how much of a file the truncation check reads
 
 def _riff_data_sizes(head: bytes, size: int) -> tuple[int, int] | None:
     """(declared, present) bytes of the ``data`` chunk of a RIFF/RF64 WAVE file, or None if unknown."""
-    import struct
 
     if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in (b"RIFF", b"RF64"):
         return None
@@ -38,7 +39,6 @@ def _riff_data_sizes(head: bytes, size: int) -> tuple[int, int] | None:
 
 def _aiff_frames(head: bytes, size: int) -> tuple[int, int] | None:
     """(declared, present) sample frames of an AIFF/AIFC file, or None if unknown."""
-    import struct
 
     if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
         return None
@@ -94,7 +94,6 @@ def decode_audio(
     With `max_seconds`, only a window of that length is read: at the start (`start_fraction=None`, the
     deterministic choice used at inference and evaluation), or at `start_fraction` of the slack (training crops).
     """
-    import io
 
     import soundfile as sf
 

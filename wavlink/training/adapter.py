@@ -26,9 +26,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from peft import PeftModel
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import AutoModel, AutoProcessor
 
 from ..builders.folder import ADAPTER_META, ST_FILES, save_model_folder, write_sentence_transformers_files
+from ..trust import read_config_dict, resolve_trust
 from .recipe import unwrap
 
 
@@ -57,7 +62,6 @@ def save_adapter(
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write an adapter folder loadable by peft and sentence-transformers (see the module docstring)."""
-    from safetensors.torch import load_file, save_file
 
     if not base_ref:
         raise ValueError("an adapter needs its base: a model folder or Hub id (base_ref)")
@@ -123,7 +127,6 @@ def read_adapter_meta(adapter_dir: str | os.PathLike) -> dict[str, Any]:
 
 def check_adapter_base(adapter_dir: str | os.PathLike, base_model: nn.Module, base_name: str | None = None) -> None:
     """Raise a clear ValueError when `base_model` is not the architecture the adapter was trained on."""
-    from safetensors import safe_open
 
     meta = read_adapter_meta(adapter_dir)
     expected = meta.get("base_fingerprint")
@@ -170,10 +173,6 @@ def load_adapter(adapter_dir: str | os.PathLike, base: str | os.PathLike | None 
     code of its own needs `trust_remote_code`. Raises ValueError when the base does not match the adapter's
     architecture.
     """
-    from peft import PeftModel
-    from transformers import AutoModel, AutoProcessor
-
-    from ..trust import read_config_dict, resolve_trust
 
     meta = read_adapter_meta(adapter_dir)
     base = os.fspath(base) if base is not None else meta.get("base_model")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import soxr
 
 FIELDS_HELP = "gain_db, noise_p, noise_snr_db, pitch_p, pitch_semitones, mix_p, mix_snr_db"
 
@@ -105,7 +106,6 @@ def add_at_snr(signal: np.ndarray, other: np.ndarray, snr_db: float) -> np.ndarr
 
 def pitch_shift(wave: np.ndarray, semitones: float, sampling_rate: int) -> np.ndarray:
     """Play `wave` 2**(semitones/12) times faster (higher and shorter for positive semitones)."""
-    import soxr
 
     factor = 2 ** (semitones / 12)
     return soxr.resample(wave, sampling_rate * factor, sampling_rate).astype(np.float32)

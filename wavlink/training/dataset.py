@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from ..data import decode_audio, probe_audio
 from ..data.records import CaptionPair, ClipRef, load_source, read_audiofolder, read_hf_dataset, read_manifest
@@ -337,8 +338,6 @@ class AudioCaptionDataset(Dataset):
         bad: set[int] = set()
         clips = range(len(self.clips))
         if progress:
-            from tqdm.auto import tqdm
-
             clips = tqdm(clips, desc=f"checking audio ({self.name})", unit="clip")
         for c in clips:
             clip = self.clips[c]

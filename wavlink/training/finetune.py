@@ -11,6 +11,7 @@ from typing import Any
 
 from ..defaults import FINETUNE_BATCH_SIZE, FINETUNE_EPOCHS, FINETUNE_LORA_LR, FINETUNE_MIN_STEPS
 from .config import TrainingConfig
+from .recipe import parse_towers
 from .trainer import TrainResult, train
 
 # Defaults sized for users' small sets (why and how they were measured: wavlink/defaults.py).
@@ -51,7 +52,6 @@ def finetune(
     when it is a path). Other keyword arguments are `TrainingConfig` fields (``mixed_precision="bf16"``,
     ``gradient_checkpointing=True``, ``max_train_seconds``, ...).
     """
-    from .recipe import parse_towers
 
     towers = parse_towers(targets)
     out = Path(out_dir)

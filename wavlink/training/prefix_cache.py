@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 PART_SIZE = 256  # clips per part file
 
@@ -119,7 +120,6 @@ class PrefixCache:
             _atomic_save(plan_file, lambda p: p.write_text(json.dumps(plan) + "\n"))
         parts = (len(paths) + PART_SIZE - 1) // PART_SIZE
         model.eval()
-        from tqdm.auto import tqdm
 
         bar = tqdm(total=len(paths), desc="prefix cache", unit="clip", disable=not progress, mininterval=10)
         for part in range(parts):

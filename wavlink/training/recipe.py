@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from peft import LoraConfig, get_peft_model
 from torch import nn
 
 from ..families import FAMILIES, QWEN_LINEARS, TEXT_ATTENTION_LINEARS, WHISPER_LINEARS, family_of
@@ -176,8 +177,6 @@ def apply_training_mode(
     scales = loss_scale_names(base, loss_type)
     base.requires_grad_(False)
     if mode == "lora":
-        from peft import LoraConfig, get_peft_model
-
         chosen = parse_towers(lora_towers, scope)
         if scope != "both" and chosen != [scope]:
             frozen = "text" if scope == "audio" else "audio"

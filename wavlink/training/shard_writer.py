@@ -13,6 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import soundfile as sf
+from tqdm.auto import tqdm
+
+from ..data import decode_audio
 from ..data.records import load_source
 from ..data.shards import AUDIO_MEMBERS, INDEX_FILE, _require_webdataset
 from .shards import ON_BAD
@@ -30,7 +34,6 @@ def write_shards(source: Any, out_dir: str | os.PathLike, shard_size: int = 1000
     Shards are written under a temporary name and renamed when complete. Returns the index written.
     """
     wds = _require_webdataset()
-    from ..data import decode_audio
 
     if shard_size < 1:
         raise ValueError(f"--shard-size must be positive, got {shard_size}")
@@ -62,8 +65,6 @@ def write_shards(source: Any, out_dir: str | os.PathLike, shard_size: int = 1000
 
     order = sorted(captions)
     if progress:
-        from tqdm.auto import tqdm
-
         order = tqdm(order, desc="writing shards", unit="clip")
     n = 0
     for c in order:
@@ -79,7 +80,6 @@ def write_shards(source: Any, out_dir: str | os.PathLike, shard_size: int = 1000
         if ext in AUDIO_MEMBERS:
             data = Path(clip.path).read_bytes()
         else:  # e.g. .aiff / .opus: re-encode losslessly as FLAC
-            import soundfile as sf
 
             wave, rate = sf.read(clip.path, dtype="float32")
             buf = io.BytesIO()

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset
+from torch.utils.data import DataLoader, IterableDataset
 
 from ..data.shards import (  # the reading side lives in the data layer (evaluation reads shards too)
     INDEX_FILE,
@@ -321,8 +321,6 @@ class StreamLoader:
 
     def __init__(self, stream: ShardStream, collator: Any, epoch: int, batches_done: int = 0,
                  state: dict[str, Any] | None = None, pin_memory: bool = False) -> None:
-        from torch.utils.data import DataLoader
-
         positions = None
         readers = [stream.world_size, stream.plan.num_workers]
         if state is not None and state.get("readers", readers) != readers:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 SOUNDS = (
     "a low hum",
@@ -63,7 +64,6 @@ def make_toy_dataset(
     sr: int = 16000,
 ) -> Path:
     """Write ``root/audio/*.wav`` and ``root/data.csv`` (audio, caption, split); returns the manifest path."""
-    import soundfile as sf
 
     root = Path(root)
     (root / "audio").mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ audio-caption retrieval on ``eval_data``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import json
 import logging
@@ -50,9 +51,17 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
 
 from ..builders.folder import save_model_folder
 from ..data.shards import is_shard_spec
+from ..data.text_pairs import read_text_pair_source
+from ..errors import EnvironmentProblem, first_line, free_space_note, write_failure_hint
+from ..families import get_family
+from ..inference import check_model_source, load_model_and_processor
+from ..metrics import class_embeddings_from_templates
+from ..remote_code.losses import ClipLoss, ComposedDistillationLoss, LabelDistillationLoss, build_loss
 from .adapter import architecture_fingerprint, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .checkpoints import (
@@ -71,6 +80,7 @@ from .checkpoints import (
 )
 from .config import TrainingConfig
 from .dataset import AudioCaptionDataset, split_clips
+from .distill import TeacherScores
 from .grad_cache import grad_cache_backward
 from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
 from .shards import ShardStream, StreamLoader
@@ -141,13 +151,10 @@ def load_training_model(config: TrainingConfig) -> tuple[nn.Module, Any, str | N
     """
     overrides = dict(config.config_overrides)
     if config.model:
-        from ..inference import load_model_and_processor
-
         source = os.path.expanduser(config.model)
         model, processor = load_model_and_processor(source, trust_remote_code=config.trust_remote_code)
         ref = os.path.abspath(source) if os.path.isdir(source) else source
         return model, processor, ref
-    from ..families import get_family
 
     family = get_family(config.family)
     if config.preset:
@@ -248,7 +255,6 @@ class ContrastiveTrainer:
     def setup(self) -> None:
         """Model, data, optimizer, schedule; restores a checkpoint when resuming."""
         from accelerate.utils import set_seed
-        from transformers import get_cosine_schedule_with_warmup
 
         cfg = self.config
         self.accelerator, trackers = self._make_accelerator()
@@ -256,7 +262,6 @@ class ContrastiveTrainer:
         checkpoint = resolve_resume(self.resume, self.output_dir)
         self._check_output_dir(checkpoint)
         if cfg.model:  # a mistyped or untrusted model is reported first (nothing is loaded here)
-            from ..inference import check_model_source
 
             check_model_source(os.path.expanduser(cfg.model), trust_remote_code=cfg.trust_remote_code)
         # every manifest read and every clip probed before the model is loaded: a bad manifest or clip is
@@ -290,8 +295,6 @@ class ContrastiveTrainer:
         self.model = model
         self._print(f"{cfg.mode} / {cfg.scope}: {describe_trainable(model)}; loss {self.loss_type}"
                     + (f", Matryoshka {self.matryoshka_dims}" if self.matryoshka_dims else ""))
-
-        from ..remote_code.losses import build_loss
 
         self.loss_fn = build_loss(self.loss_type, matryoshka_dims=self.matryoshka_dims,
                                   **({"matryoshka_weights": cfg.matryoshka_weights} if cfg.matryoshka_weights else {}),
@@ -442,7 +445,6 @@ class ContrastiveTrainer:
 
     def _setup_text_pair_data(self, sr: int) -> None:
         """Text-only transfer: text-pair files for training, audio-caption manifests (``eval_data``) to evaluate."""
-        from ..data.text_pairs import read_text_pair_source
 
         cfg, acc = self.config, self.accelerator
         if any(is_shard_spec(s) for s in cfg.train_data):
@@ -536,8 +538,6 @@ class ContrastiveTrainer:
         self.label_embeds_step = -1
         if self.distill is None:
             return
-        from ..remote_code.losses import ComposedDistillationLoss, LabelDistillationLoss
-        from .distill import TeacherScores
 
         teacher = TeacherScores.load(self.distill.teacher)
         covered = self.train_set.attach_teacher(teacher)
@@ -555,7 +555,6 @@ class ContrastiveTrainer:
     @torch.no_grad()
     def refresh_label_embeddings(self) -> torch.Tensor:
         """Text embeddings of the teacher's class names (template-averaged, L2-normalised), without gradient."""
-        from ..metrics import class_embeddings_from_templates
 
         model = self.accelerator.unwrap_model(self.module).model
         was_training = model.training
@@ -616,8 +615,6 @@ class ContrastiveTrainer:
         try:
             return self._save_checkpoint()
         except (OSError, RuntimeError) as err:
-            from ..errors import EnvironmentProblem, first_line, free_space_note, write_failure_hint
-
             if isinstance(err, EnvironmentProblem):
                 raise
             root = self.output_dir / "checkpoints"
@@ -806,7 +803,6 @@ class ContrastiveTrainer:
         The loss caps ``exp(logit_scale)`` (100 by default) but that cap has zero gradient above it, so without
         this the parameter could drift past the cap and stop learning. SigLIP's scale has no cap (as in SigLIP).
         """
-        from ..remote_code.losses import ClipLoss
 
         caps = [m.max_logit_scale for m in self.loss_fn.modules()
                 if isinstance(m, ClipLoss) and m.max_logit_scale is not None]
@@ -862,7 +858,6 @@ class ContrastiveTrainer:
         """Run (or resume) the whole training; returns where everything was written."""
         self.setup()
         cfg, acc = self.config, self.accelerator
-        from tqdm.auto import tqdm
 
         initial = None
         if cfg.eval_at_start and self.step == 0:
@@ -923,8 +918,6 @@ class ContrastiveTrainer:
         try:
             return self._save_final()
         except (OSError, RuntimeError) as err:
-            from ..errors import EnvironmentProblem, first_line, write_failure_hint
-
             if isinstance(err, EnvironmentProblem):
                 raise
             kept = list_checkpoints(self.output_dir)
@@ -948,8 +941,6 @@ class ContrastiveTrainer:
                              metadata={"mode": cfg.mode, "scope": cfg.scope, "loss": self.loss_type,
                                        "steps": self.step, "lora_r": cfg.lora_r})
                 if cfg.merge_lora:
-                    import copy
-
                     save_model_folder(copy.deepcopy(model).merge_and_unload(), self.processor, model_dir)
                 else:
                     model_dir = None

@@ -8,6 +8,7 @@ exits at once if the parent is already gone. Every DataLoader of the package pas
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import signal
@@ -20,8 +21,6 @@ PR_SET_PDEATHSIG = 1
 def die_with_parent(worker_id: int, parent: int) -> None:
     """``worker_init_fn``: this worker gets SIGKILL when `parent` (the process that made it) dies."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the signal was armed

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..audio import probe_audio
 from ..splits import normalize_split
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aac", ".m4a", ".opus", ".aiff", ".aif")
@@ -286,7 +287,6 @@ def write_prepared(dataset: str, rows: Iterable[Row], out_dir: str | os.PathLike
     Rows are streamed to a staging folder next to `out_dir` (memory holds clip ids, not rows: AudioSetCaps has
     6M), then moved into place; with ``fail_on_missing`` nothing is written when a clip lacks audio. `stats` is
     the counter dict the converter fills while `rows` is consumed (``empty_captions``)."""
-    from ..audio import probe_audio
 
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
