@@ -16,7 +16,7 @@ RANKS = {
     "remote_code": 0, "metrics": 0,  # self-contained: the model folders' code, the evaluate metric modules
     "errors": 0,  # the environment failures the CLI reports in one line (full disk, ...)
     "defaults": 0,  # plain constants the CLI shows without importing torch (finetune defaults)
-    "cache_files": 0,  # where the caches live and their atomic writes (search and evaluation caches)
+    "files": 0,  # where the caches live, and the one atomic writer (caches, indexes, embeddings, checkpoints)
     "families": 0,  # the family registry: names its classes and builders as strings, imported on first use
     "builders": 1, "data": 1,
     "optimize": 1,  # opt-in int8 dynamic quantisation (torch only), applied by `Embedder.load(int8=True)`
@@ -176,7 +176,6 @@ def test_imports_inside_functions_only_for_start_up_and_optional_packages():
                 if top in stdlib or top in always:
                     bad.append(f"{module}:{node.lineno} {ast.unparse(node)}")
     assert not bad, sorted(set(bad))
-
 
 
 def test_no_script_shadows_an_installed_module():

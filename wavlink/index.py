@@ -38,6 +38,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .data.sources import open_source
+from .files import atomic_write
 from .inference import list_audio_files
 from .training.adapter import architecture_fingerprint
 
@@ -83,14 +84,6 @@ def collection_paths(source: str | os.PathLike, log: Callable[[str], None] | Non
     if rows.kind not in ("manifest", "folder"):
         raise ValueError(f"{source}: an index is built from audio files on disk: give a folder or a manifest")
     return list(dict.fromkeys(r.audio for r in rows.rows))
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -146,7 +139,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
         if plan_file.exists() and json.loads(plan_file.read_text()) != plan:
             raise ValueError(f"{chunks} holds chunks of another build (other files, model, dim or chunk size); "
                              "remove it or choose another --out")
-        _atomic_write(plan_file, lambda p: p.write_text(json.dumps(plan, indent=2)))
+        atomic_write(plan_file, lambda p: p.write_text(json.dumps(plan, indent=2)))
     if state is not None:
         state.wait_for_everyone()
     n_chunks = (len(paths) + chunk_size - 1) // chunk_size
@@ -161,7 +154,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     for c in todo:
         part = paths[c * chunk_size : (c + 1) * chunk_size]
         emb = embedder.encode_audio(part, truncate_dim=truncate_dim).astype(np.float32)
-        _atomic_write(chunks / f"chunk-{c:06d}.npy", lambda p, emb=emb: _save_npy(p, emb))
+        atomic_write(chunks / f"chunk-{c:06d}.npy", lambda p, emb=emb: _save_npy(p, emb))
         if bar is not None:
             bar.update(len(part))
     if bar is not None:
@@ -174,8 +167,8 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
     index, kind = make_index(vectors, int8=int8, index_type=index_type)
     faiss = require_faiss()
-    _atomic_write(out / INDEX_FILE, lambda p: faiss.write_index(index, str(p)))
-    _atomic_write(out / PATHS_FILE, lambda p: p.write_text(paths_jsonl(paths), encoding="ascii"))
+    atomic_write(out / INDEX_FILE, lambda p: faiss.write_index(index, str(p)))
+    atomic_write(out / PATHS_FILE, lambda p: p.write_text(paths_jsonl(paths), encoding="ascii"))
     model = embedder.model
     meta = {"format": FORMAT, "model": model_source, "fingerprint": fingerprint,
             "model_type": getattr(model.config, "model_type", None), "dim": int(vectors.shape[1]),
@@ -186,7 +179,7 @@ def build_index(source: str | os.PathLike, out: str | os.PathLike, embedder: Any
             "load_options": dict(load_options or {}), "model_files": model_files}
     if kind == "hnsw":
         meta["hnsw"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
-    _atomic_write(out / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
+    atomic_write(out / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
 
     shutil.rmtree(chunks, ignore_errors=True)
     assert dim == meta["dim"]

@@ -2,7 +2,7 @@
 
 Users search the same folder again and again; re-embedding every clip each time costs a minute for a few hundred
 clips. One cache entry per (folder, model, load options, dim) lives in the user's cache directory
-(`default_cache_dir`: ``$WAVLINK_CACHE/search``, else ``$XDG_CACHE_HOME/wavlink/search`` or
+(`search_cache_dir`: ``$WAVLINK_CACHE/search``, else ``$XDG_CACHE_HOME/wavlink/search`` or
 ``~/.cache/wavlink/search``), never in the audio folder. It holds two files:
 
 * ``vectors.npy``: one float32 row per clip (read with ``allow_pickle=False``: a cache file is never unpickled);
@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from .cache_files import atomic_write_bytes, cache_dir
+from .files import atomic_write_bytes, cache_dir
 
 FORMAT = 1
 VECTORS_FILE, ENTRIES_FILE = "vectors.npy", "entries.json"
 
 
-def default_cache_dir() -> Path:
+def search_cache_dir() -> Path:
     """``$WAVLINK_CACHE/search``, else ``$XDG_CACHE_HOME/wavlink/search`` (``~/.cache/wavlink/search``)."""
     return cache_dir("search")
 
@@ -109,7 +109,7 @@ def cached_folder_embeddings(folder: str, files: Sequence[str], embed: Callable[
                              cache_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, CacheReport]:
     """Embeddings of `files` (paths under `folder`, rows in that order), embedding with `embed` only the files
     the cache does not hold unchanged, and writing the updated cache back."""
-    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_root = Path(cache_dir) if cache_dir is not None else search_cache_dir()
     entry = entry_dir(cache_root, folder, model_sha256, dict(options or {}), dim)
     cached, old_vectors = read_entry(entry, model_sha256, dim)
     stamps = [(os.path.relpath(path, folder), *file_stamp(path)) for path in files]
@@ -136,5 +136,5 @@ def cached_folder_embeddings(folder: str, files: Sequence[str], embed: Callable[
     return vectors, CacheReport(kept, len(missing), dropped, entry)
 
 
-__all__ = ["CacheReport", "cached_folder_embeddings", "default_cache_dir", "entry_dir", "file_stamp", "read_entry",
+__all__ = ["CacheReport", "cached_folder_embeddings", "search_cache_dir", "entry_dir", "file_stamp", "read_entry",
            "write_entry"]

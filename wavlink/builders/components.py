@@ -27,6 +27,7 @@ from transformers import (
 from transformers.utils import cached_file, logging
 
 from ..remote_code.modeling_wavlink import WavLinkModel
+from .weights import load_strict
 
 logger = logging.get_logger(__name__)
 
@@ -37,16 +38,6 @@ class TextTower:
     module: nn.Module
     projection: torch.Tensor | None  # pretrained projection weight (CLIP), (proj_dim, hidden)
     pooling: str
-
-
-def load_strict(target: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """Copy `state` into `target`; any missing or unexpected key is an error, never a silent random weight."""
-    missing, unexpected = target.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f"{what}: pretrained weights do not match the model: missing={sorted(missing)[:20]} "
-            f"unexpected={sorted(unexpected)[:20]} ({len(missing)} missing, {len(unexpected)} unexpected)"
-        )
 
 
 def load_whisper_encoder(source: str | os.PathLike) -> tuple[PretrainedConfig, dict[str, torch.Tensor]]:

@@ -36,7 +36,6 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from torch import nn
 from transformers import AutoConfig, PretrainedConfig, Qwen2Config
 from transformers.utils import cached_file
 
@@ -46,6 +45,7 @@ from ..remote_code.processing_omni import OmniAudioFeatureExtractor, OmniAudioPr
 from .folder import save_model_folder
 from .omni_presets import OMNI_PRESETS, TINY, omni_preset_config, prune_text_config
 from .tokenization import BYTE_LEVEL, load_tokenizer
+from .weights import load_strict
 
 SAFE_WEIGHTS = "model.safetensors"
 SAFE_INDEX = "model.safetensors.index.json"
@@ -131,25 +131,6 @@ class SafetensorsCheckpoint:
                 state = self.load(chosen)
                 return prefix, {k[len(prefix):]: v for k, v in state.items()}
         raise ValueError(f"{self.source}: no {what} weights (looked for keys starting with {list(prefixes)})")
-
-
-def load_strict(target: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """Copy `state` into `target`; a missing, unexpected or mis-shaped tensor is an error, never a random weight."""
-    expected = target.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in set(state) & set(expected)
-        if tuple(state[k].shape) != tuple(expected[k].shape)
-    )
-    if missing or unexpected or mismatched:
-        raise ValueError(
-            f"{what}: weights do not match the model ({len(missing)} missing, {len(unexpected)} unexpected, "
-            f"{len(mismatched)} mis-shaped): missing={missing[:20]} unexpected={unexpected[:20]} "
-            f"mis-shaped={mismatched[:10]}"
-        )
-    target.load_state_dict(state, strict=True)
 
 
 # ---------------------------------------------------------------------------------------------------- configs
@@ -382,7 +363,6 @@ __all__ = [
     "build_omni",
     "build_preset",
     "create_omni",
-    "load_strict",
     "processor_for",
     "save_omni_folder",
 ]

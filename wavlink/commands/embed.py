@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from ..files import atomic_write
 from ._common import add_model_arguments, load_embedder
 
 COMMAND = "embed"
@@ -51,7 +52,7 @@ def check_outputs(out: str, overwrite: bool) -> None:
         raise ValueError(f"the folder of --out does not exist: {parent}")
 
 
-def check_audio_inputs(inputs: list[str]) -> None:
+def check_input_paths(inputs: list[str]) -> None:
     """Refuse, before the model loads, an input that is neither a file nor a folder; one that looks like a
     sentence (no audio suffix) was most likely meant as text, so the error says --text."""
     from ..inference import AUDIO_SUFFIXES
@@ -67,15 +68,6 @@ def check_audio_inputs(inputs: list[str]) -> None:
     raise ValueError(f"audio file not found: {first}{more}")
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np  # lazy, as torch: `wavlink --help` imports neither
 
@@ -85,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.text:
         items = list(args.inputs)
     else:
-        check_audio_inputs(args.inputs)
+        check_input_paths(args.inputs)
         items = []
         for x in args.inputs:
             items.extend(list_audio_files(x) if os.path.isdir(x) else [x])
@@ -102,15 +94,15 @@ def run(args: argparse.Namespace) -> int:
             with open(tmp, "wb") as f:
                 np.save(f, vectors)
 
-        _write_atomic(out, save_npy)
+        atomic_write(out, save_npy)
         lines = "".join(json.dumps(str(x)) + "\n" for x in items)  # ASCII: U+2028 & co. escaped, one line each
-        _write_atomic(sidecar_path(out), lambda tmp: tmp.write_text(lines, encoding="utf-8"))
+        atomic_write(sidecar_path(out), lambda tmp: tmp.write_text(lines, encoding="utf-8"))
         where = f"{out} (inputs: {sidecar_path(out)})"
     else:
         import torch
         from safetensors.torch import save_file
 
-        _write_atomic(out, lambda tmp: save_file(
+        atomic_write(out, lambda tmp: save_file(
             {"embeddings": torch.from_numpy(vectors)}, str(tmp),
             metadata={"inputs": json.dumps([str(x) for x in items], ensure_ascii=False), "inputs_format": "json",
                       "modality": "text" if args.text else "audio"}))

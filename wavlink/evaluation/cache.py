@@ -29,14 +29,14 @@ import numpy as np
 import torch
 from huggingface_hub import try_to_load_from_cache
 
-from ..cache_files import atomic_write_bytes, cache_dir
+from ..files import atomic_write_bytes, cache_dir
 
 CACHE_VERSION = 1
 _SMALL_FILE = 1 << 20
 _SKIP_FILES = {"README.md", ".gitattributes"}
 
 
-def default_cache_dir() -> Path:
+def embedding_cache_dir() -> Path:
     """``$WAVLINK_CACHE/embeddings``, else ``$XDG_CACHE_HOME/wavlink/embeddings`` or ``~/.cache/...``."""
     return cache_dir("embeddings")
 
@@ -214,7 +214,7 @@ __all__ = [
     "CACHE_VERSION",
     "EmbeddingCache",
     "data_fingerprint",
-    "default_cache_dir",
+    "embedding_cache_dir",
     "folder_fingerprint",
     "model_cache_key",
     "parameters_fingerprint",

@@ -35,7 +35,7 @@ from ..metrics import (
     zero_shot_accuracy,
 )
 from .benchmarks import canonical_task, load_task_data, task_kind
-from .cache import EmbeddingCache, default_cache_dir, model_cache_key
+from .cache import EmbeddingCache, embedding_cache_dir, model_cache_key
 from .plots import MATPLOTLIB_MISSING, plot_confusion, plot_matryoshka
 from .quantization import PRECISIONS, bytes_per_clip, quantize, truncate
 from .sets import ClassificationSet, RetrievalSet
@@ -181,7 +181,7 @@ def evaluate(
         fold / per_fold: zero-shot only: keep the clips of one fold / also report each fold's accuracy.
             Every clip is always scored against all classes (zero-shot has no training split).
         templates: prompt templates for zero-shot class embeddings (default: the package's ensemble).
-        cache_dir / use_cache: where embeddings are cached (default :func:`default_cache_dir`).
+        cache_dir / use_cache: where embeddings are cached (default :func:`embedding_cache_dir`).
         plot: PNG path of the plots (default: next to ``output``): the quality-vs-dimension curve with
             ``matryoshka`` (int8 / binary too with ``quantize_embeddings``), and for zero-shot tasks the confusion
             matrix at the full width (``<stem>_confusion.png``; its counts are in the JSON as ``confusion``).
@@ -225,7 +225,7 @@ def evaluate(
     precisions = list(PRECISIONS) if quantize_embeddings else ["float32"]
 
     source = getattr(embedder.model, "name_or_path", None) or (None if isinstance(model, Embedder) else model)
-    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_root = Path(cache_dir) if cache_dir is not None else embedding_cache_dir()
     options = getattr(embedder, "load_options", {})
     variant = options.get("dtype")
     if options.get("int8"):  # quantised weights give other embeddings: their own cache entries

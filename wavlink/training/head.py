@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..files import atomic_write
 from ..remote_code.losses import (
     ClipLoss,
     ComposedDistillationLoss,
@@ -134,12 +134,9 @@ class HeadTrainer:
         state = {"params": {n: p.detach().clone() for n, p in self.params.items()},
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "epoch": self.epoch, "step": self.step, "config": self.cfg.to_dict()}
-        tmp = self._checkpoint_path().with_suffix(".tmp")
         try:
-            torch.save(state, tmp)
-            os.replace(tmp, self._checkpoint_path())
+            atomic_write(self._checkpoint_path(), lambda tmp: torch.save(state, tmp))
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             raise OSError(f"checkpoint write failed ({err.strerror or err}; no space left on device?); the "
                           f"previous checkpoint {self._checkpoint_path()} is kept") from err
 

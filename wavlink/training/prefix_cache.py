@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..files import atomic_write
+
 PART_SIZE = 256  # clips per part file
 
 
@@ -35,12 +37,6 @@ def prefix_fingerprint(model: torch.nn.Module) -> str:
             h.update(name.encode())
             h.update(tensor.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()[:20]
-
-
-def _atomic_save(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _write_part(path: Path, states: list[np.ndarray]) -> None:
@@ -117,7 +113,7 @@ class PrefixCache:
                 raise ValueError(f"{folder} holds a prefix cache of another model, clip list or precision "
                                  f"({existing}); choose another folder or delete it")
         else:
-            _atomic_save(plan_file, lambda p: p.write_text(json.dumps(plan) + "\n"))
+            atomic_write(plan_file, lambda p: p.write_text(json.dumps(plan) + "\n"))
         parts = (len(paths) + PART_SIZE - 1) // PART_SIZE
         model.eval()
 
@@ -143,10 +139,10 @@ class PrefixCache:
                 for j, r in enumerate(rows):
                     states[r] = x[j, : int(mask[j].sum())]
                 bar.update(len(rows))
-            _atomic_save(target, lambda p, s=states: _write_part(p, s))
+            atomic_write(target, lambda p, s=states: _write_part(p, s))
         bar.close()
         manifest = {**plan, "paths": paths, "parts": parts}
-        _atomic_save(folder / "manifest.json", lambda p: p.write_text(json.dumps(manifest) + "\n"))
+        atomic_write(folder / "manifest.json", lambda p: p.write_text(json.dumps(manifest) + "\n"))
         return cls(folder)
 
 

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ..data import decode_audio
 from ..data.records import load_source
 from ..data.shards import AUDIO_MEMBERS, INDEX_FILE, _require_webdataset
+from ..files import atomic_write
 from .shards import ON_BAD
 
 logger = logging.getLogger(__name__)
@@ -97,9 +98,7 @@ def write_shards(source: Any, out_dir: str | os.PathLike, shard_size: int = 1000
     if not names:
         raise ValueError(f"{name}: no clip to write")
     index = {"shards": names, "counts": written, "samples": n, "source": str(source), "skipped": len(skipped)}
-    tmp = out / (INDEX_FILE + ".tmp")
-    tmp.write_text(json.dumps(index, indent=2) + "\n")
-    os.replace(tmp, out / INDEX_FILE)
+    atomic_write(out / INDEX_FILE, lambda tmp: tmp.write_text(json.dumps(index, indent=2) + "\n"))
     for line in skipped[:20]:
         logger.warning("skipped %s", line)
     return index

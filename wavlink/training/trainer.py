@@ -59,6 +59,7 @@ from ..data.shards import is_shard_spec
 from ..data.text_pairs import read_text_pair_source
 from ..errors import EnvironmentProblem, first_line, free_space_note, write_failure_hint
 from ..families import get_family
+from ..files import atomic_write
 from ..inference import check_model_source, load_model_and_processor
 from ..metrics import class_embeddings_from_templates
 from ..remote_code.losses import ClipLoss, ComposedDistillationLoss, LabelDistillationLoss, build_loss
@@ -602,9 +603,8 @@ class ContrastiveTrainer:
                 continue  # a line cut by the kill
             if record.get("step", 0) <= step:
                 kept.append(line)
-        tmp = self.log_path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, self.log_path)
+        text = "".join(line + "\n" for line in kept)
+        atomic_write(self.log_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
