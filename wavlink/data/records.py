@@ -201,7 +201,12 @@ def read_hf_dataset(dataset: Any, source: int = 0, split: str | None = None, aud
         dataset, split = dataset[key], None
     rows = read_dataset_rows(dataset, audio_column, name).select(split, default_split)
     clips, pairs = caption_records(rows, caption_column, source)
-    return clips, pairs, rows.data
+    return clips, pairs, _audio_only(rows)
+
+
+def _audio_only(source: Source) -> Any:
+    """The dataset the clips point into, with its audio column only (what DataLoader workers get a copy of)."""
+    return source.data.select_columns([source.audio_column])
 
 
 def read_shards(spec: Any, name: str | None = None, source: int = 0, on_bad_audio: str = "fail"):
@@ -277,7 +282,7 @@ def load_source(spec: Any, split: str | None = None, source_index: int = 0, defa
             data, split = data[key], None
         rows = read_dataset_rows(data, audio_column, name)
         clips, pairs = caption_records(rows.select(split, default_split), caption_column, source_index)
-        return clips, pairs, rows.data, rows.audio_column, name
+        return clips, pairs, _audio_only(rows), rows.audio_column, name
     raise ValueError(f"unknown data source {spec!r}: give a manifest path, an audio folder, or a dict with "
                      "'manifest', 'audiofolder' or 'hf'")
 
