@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,16 @@ def _offline_hf_home() -> Iterator[str]:
     assert os.path.realpath(hub_constants.HF_HOME) == os.path.realpath(_HF_HOME), hub_constants.HF_HOME
     yield _HF_HOME
     shutil.rmtree(_HF_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three tones in a folder with a sub-folder (wav and flac): what the command and inference tests embed."""
+    import soundfile as sf
+    from helpers import SR, make_tone
+
+    folder = tmp_path_factory.mktemp("sounds")
+    (folder / "sub").mkdir()
+    for name, freqs in [("low.wav", (220.0,)), ("mid.flac", (880.0, 1320.0)), ("sub/high.wav", (3000.0,))]:
+        sf.write(folder / name, make_tone(1.0 + len(name) / 10, SR, freqs), SR)
+    return folder

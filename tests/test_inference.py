@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from helpers import SR, make_clip, make_tone
+from helpers import SR, make_clip
 
 from wavlink.builders.folder import save_model_folder
 from wavlink.builders.wavlink import create_model
@@ -32,15 +32,6 @@ from wavlink.inference import (
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny-random WavLink folder (32-d, Matryoshka dims 32/16/8/4), as `wavlink create` writes it."""
     return save_model_folder(*create_model("tiny-random"), tmp_path_factory.mktemp("inference") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sounds")
-    (folder / "sub").mkdir()
-    for name, freqs in [("low.wav", (220.0,)), ("mid.flac", (880.0, 1320.0)), ("sub/high.wav", (3000.0,))]:
-        sf.write(folder / name, make_tone(1.0 + len(name) / 10, SR, freqs), SR)
-    return folder
 
 
 @pytest.fixture(scope="module")

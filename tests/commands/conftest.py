@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import soundfile as sf
-from helpers import SR, make_tone
 
 from wavlink.cli import main
 from wavlink.inference import Embedder
@@ -19,15 +17,6 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "tiny"
     assert main(["create", "--preset", "tiny-random", "--out", str(out)]) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sounds")
-    (folder / "sub").mkdir()
-    for name, freqs in [("low.wav", (220.0,)), ("mid.flac", (880.0, 1320.0)), ("sub/high.wav", (3000.0,))]:
-        sf.write(folder / name, make_tone(1.0 + len(name) / 10, SR, freqs), SR)
-    return folder
 
 
 @pytest.fixture
