@@ -68,6 +68,9 @@ def cli_scores(capsys, model_dir: Path, clips: list[str], *extra: str) -> np.nda
     assert main(["classify", *clips, "--labels", ",".join(LABELS), "--model", str(model_dir),
                  "--top-k", str(len(LABELS)), "--json", *extra]) == 0
     rows = json.loads(capsys.readouterr().out)
+    scale = "cosine" if "cosine" in extra else "sigmoid" if Embedder.load(model_dir).model.config.loss_type == "siglip" \
+        else "softmax"
+    assert all(r["scores"] == scale for r in rows)  # the JSON names its score scale
     return np.array([[{x["label"]: x["score"] for x in r["labels"]}[label] for label in LABELS] for r in rows])
 
 

@@ -3,6 +3,7 @@
 Scores are probabilities on the model's trained logit scale (`remote_code.losses.zero_shot_probabilities`: a
 softmax over the labels for CLIP-trained models, one sigmoid per label for SigLIP-trained ones), the same numbers
 the web app and the folder's zero-shot pipeline show; ``--scores cosine`` prints the raw cosine similarities.
+With ``--json`` every row names its scale (``"scores": "softmax" | "sigmoid" | "cosine"``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,16 @@ def read_labels(spec: str) -> list[str]:
     return check_labels(labels)
 
 
+def score_scale(model: Any, kind: str) -> str:
+    """What the scores are, as `--json` names them: ``softmax`` (over the labels: CLIP-trained), ``sigmoid`` (one
+    per label: SigLIP-trained) or ``cosine``."""
+    if kind == "cosine":
+        return "cosine"
+    from ..remote_code.losses import is_sigmoid_loss
+
+    return "sigmoid" if is_sigmoid_loss(getattr(model.config, "loss_type", "clip")) else "softmax"
+
+
 def label_scores(audio: np.ndarray, classes: np.ndarray, model: Any, kind: str) -> np.ndarray:
     """(clips, labels) scores: `zero_shot_probabilities` (kind "probability") or raw cosines."""
     if kind == "cosine":
@@ -82,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     k = min(args.top_k, len(labels))
     ranked = [(path, [(labels[i], float(row[i])) for i in row.argsort()[::-1][:k]]) for path, row in zip(files, scores)]
     if args.json:
-        print_json([{"path": path, "labels": [{"label": label, "score": score} for label, score in best]}
+        scale = score_scale(embedder.model, args.scores)
+        print_json([{"path": path, "scores": scale, "labels": [{"label": label, "score": score} for label, score in best]}
                     for path, best in ranked])
         return 0
     rows = [[os.path.basename(path)] + [f"{label} ({score:.3f})" for label, score in best] for path, best in ranked]
