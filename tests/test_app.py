@@ -7,6 +7,7 @@ The real-browser test (Playwright + Debian's chromium) is in tests/test_app_brow
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -297,6 +298,19 @@ def test_results_export_as_csv_and_json(engine: AppEngine, folder: Path) -> None
     doc = json.loads(Path(json_path).read_text())
     assert doc["query"] == "a high whistle" and [r["rank"] for r in doc["results"]] == [1, 2, 3]
     assert [r["path"] for r in doc["results"]] == [p for p, _ in hits]
+
+
+def test_exports_do_not_accumulate_and_go_with_the_engine(embedder: Embedder, folder: Path) -> None:
+    from wavlink.app import KEPT_EXPORTS
+
+    engine = AppEngine(embedder, folder)
+    hits = engine.search("a tone", top_k=2)
+    files = [engine.export(hits, f"query {i}") for i in range(KEPT_EXPORTS + 5)]
+    where = Path(files[0][0]).parent
+    assert sorted(os.listdir(where)) == sorted(Path(f).name for pair in files[-KEPT_EXPORTS:] for f in pair)
+    assert all(Path(f).is_file() for f in files[-1])  # the newest export is there to download
+    engine.close()
+    assert not where.exists()
 
 
 def test_model_name_and_licence_come_from_the_card(tmp_path: Path) -> None:

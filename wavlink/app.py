@@ -8,12 +8,16 @@ zero-shot, and compare clips with captions in a heat map.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import uuid
+import weakref
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any
@@ -25,6 +29,7 @@ from .metrics import DEFAULT_TEMPLATES, class_embeddings_from_templates, prettif
 from .model_identity import licence_notice
 from .remote_code.losses import zero_shot_probabilities
 
+KEPT_EXPORTS = 20  # the exports of the last 20 searches stay on disk (Gradio has copied older ones to its cache)
 MAX_RESULTS = 10  # audio players in the search tab (the table and the exports hold every result up to MAX_TOP_K)
 MAX_TOP_K = 100
 EXAMPLE_QUERIES = ["a dog barking", "rain falling", "a church bell ringing", "footsteps", "a car horn"]
@@ -81,6 +86,9 @@ class AppEngine:
         self._folder_embeddings: np.ndarray | None = None
         self._row = {os.path.realpath(p): i for i, p in enumerate(self.files)}
         self._exports = tempfile.mkdtemp(prefix="wavlink-app-exports-")
+        self._written: collections.deque[str] = collections.deque()
+        # the export folder goes with the engine (or at exit): a long-running app leaves nothing behind
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._exports, ignore_errors=True)
 
     def name(self, path: str) -> str:
         return os.path.relpath(path, self.folder) if path.startswith(self.folder + os.sep) else os.path.basename(path)
@@ -125,7 +133,8 @@ class AppEngine:
 
     def export(self, hits: Sequence[tuple[str, float]], query: str) -> list[str]:
         """The results as a CSV and a JSON file (rank, score, file relative to the folder, absolute path), for
-        download; written to a temporary folder of this app, never the audio folder."""
+        download; written to a temporary folder of this app, never the audio folder. Only the last
+        `KEPT_EXPORTS` searches' files are kept, so the folder does not grow with every search."""
         rows = [{"rank": r + 1, "score": round(s, 6), "file": self.name(p), "path": p}
                 for r, (p, s) in enumerate(hits)]
         stem = os.path.join(self._exports, f"wavlink-search-{uuid.uuid4().hex[:8]}")
@@ -138,7 +147,17 @@ class AppEngine:
         with open(stem + ".json", "w", encoding="utf-8") as f:
             json.dump({"query": query, "model": self.model_name, "folder": self.folder, "results": rows}, f,
                       indent=2)
+        self._written.append(stem)
+        while len(self._written) > KEPT_EXPORTS:
+            old = self._written.popleft()
+            for suffix in (".csv", ".json"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(old + suffix)
         return [stem + ".csv", stem + ".json"]
+
+    def close(self) -> None:
+        """Remove the export folder now (it also goes when the engine is garbage-collected, or at exit)."""
+        self._cleanup()
 
     def classify(self, audio: Any, labels: Sequence[str]) -> dict[str, float]:
         """Zero-shot label probabilities of one clip (path, array or audio dict), prompt-template ensembled.
