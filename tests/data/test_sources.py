@@ -129,3 +129,5 @@ def test_a_folder_without_a_manifest_says_what_to_put_there(tmp_path: Path) -> N
         open_source(tmp_path / "bare")
     with pytest.raises(FileNotFoundError, match="audio folder not found"):
         load_source({"audiofolder": str(tmp_path / "nowhere")})
+    with pytest.raises(FileNotFoundError, match=r"data not found: .*my_sounds \(no such folder"):
+        open_source(tmp_path / "my_sounds")  # a mistyped folder: not "unsupported manifest type ''"

@@ -37,7 +37,7 @@ import numpy as np
 
 from .shards import BadSample, expand_shards, is_shard_spec, iter_raw, sample_audio
 from .splits import SPLIT_ALIASES, SPLITS, normalize_split
-from .tables import read_table
+from .tables import TABLE_SUFFIXES, read_table
 
 AUDIO_COLUMNS = ("audio", "audio_path", "path", "file_name", "filename", "file")
 CAPTION_COLUMNS = ("caption", "text", "captions")
@@ -381,6 +381,9 @@ def open_source(spec: Any, audio_column: str | None = None, audio_root: str | os
             data, name = load_dataset_source(path), path.name
         elif path.is_dir():
             return read_folder_rows(path, audio_column, audio_root)
+        elif not path.exists() and path.suffix.lower() not in TABLE_SUFFIXES:
+            raise DataNotFoundError(f"data not found: {path} (no such folder, and not a manifest file name: "
+                                    f"{', '.join(TABLE_SUFFIXES)})")
         else:
             return read_manifest_rows(path, audio_column, audio_root)
     if is_dataset_dict(data):
