@@ -152,8 +152,10 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
 
 def test_imports_inside_functions_only_for_start_up_and_optional_packages():
     """Outside the start-up modules and remote code, a function imports only an optional package (an extra, or
-    one no declared dependency guarantees) or under an ImportError guard; the standard library, the declared
-    dependencies and the package itself are imported at the top of the module."""
+    one no declared dependency guarantees), under an ImportError guard, or with a ``# lazy:`` comment giving the
+    seconds it would add to every import of a module that light paths use (sentence-transformers, peft,
+    transformers' Auto classes, the builders); the standard library, the declared dependencies and the package
+    itself are otherwise imported at the top of the module."""
     always = _declared_dependencies() | {"wavlink"}
     stdlib = set(sys.stdlib_module_names)
     bad = []
@@ -161,13 +163,17 @@ def test_imports_inside_functions_only_for_start_up_and_optional_packages():
         module = _module_name(path)
         if module in LAZY_MODULES or module.startswith(("wavlink.commands.", REMOTE_CODE)):
             continue
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
+        lines = text.splitlines()
+        tree = ast.parse(text)
         parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             for node in ast.walk(fn):
                 if not isinstance(node, (ast.Import, ast.ImportFrom)) or _guarded(node, parents):
+                    continue
+                if "# lazy:" in lines[node.end_lineno - 1]:
                     continue
                 if isinstance(node, ast.ImportFrom) and node.level:
                     top = "wavlink"

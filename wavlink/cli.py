@@ -30,7 +30,6 @@ def _quiet_libraries() -> None:
     """Keep the CLI output readable unless WAVLINK_VERBOSE=1: no weight-loading tables or shard progress bars, and
     no FutureWarning / DeprecationWarning of the libraries underneath (they address the package's code, which the
     user of a command cannot change). The package's own notes are plain prints and warnings of other categories."""
-
     if os.environ.get("WAVLINK_VERBOSE"):
         return
     for category in (FutureWarning, DeprecationWarning, PendingDeprecationWarning):

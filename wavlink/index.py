@@ -34,13 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from .data.sources import open_source
 from .files import atomic_write
-from .inference import list_audio_files
-from .training.adapter import architecture_fingerprint
+from .model_identity import architecture_fingerprint
 
 EXACT_MAX = 50_000
 INDEX_TYPES = ("auto", "flat", "hnsw")
@@ -61,8 +59,9 @@ def require_faiss():
 
 
 def weights_fingerprint(model: Any) -> dict[str, Any]:
-    """Architecture (`training.adapter.architecture_fingerprint`) plus a hash of the first 4096 values of every
+    """Architecture (`model_identity.architecture_fingerprint`) plus a hash of the first 4096 values of every
     parameter as loaded: another model, another finetune or another dtype gives another fingerprint."""
+    import torch  # lazy: 1.3 s; opening an index and checking its trust need only numpy and FAISS
 
     digest = hashlib.sha256()
     with torch.no_grad():
@@ -76,6 +75,7 @@ def collection_paths(source: str | os.PathLike, log: Callable[[str], None] | Non
     """Absolute paths of the audio files of a folder (recursively, `inference.list_audio_files`) or of anything
     else the data reader reads as files on disk (a manifest; its audio column, relative to the manifest's folder;
     duplicates once), in a fixed order."""
+    from .inference import list_audio_files  # lazy: torch; see weights_fingerprint
 
     source = os.fspath(source)
     if os.path.isdir(source):

@@ -18,11 +18,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 import torch
-from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
-from transformers import AutoModel, AutoProcessor
 
-from .builders.default_model import default_model_dir
 from .long_audio import embed_long_file, supports_streaming
 from .optimize import int8_engine, quantize_int8
 from .remote_code.modeling_common import check_truncate_dim
@@ -64,6 +61,7 @@ def load_model_and_processor(source: str | os.PathLike, revision: str | None = N
     transformers reports a mistyped folder as an invalid repo id and an unreachable Hub id as a network
     error deep in huggingface_hub; both become one ValueError here.
     """
+    from transformers import AutoModel, AutoProcessor  # lazy: 2.5 s; the input checks before a load skip it
 
     source = os.path.expanduser(os.fspath(source))
     trust = check_model_source(source, revision, trust_remote_code)
@@ -82,7 +80,6 @@ def check_model_source(source: str | os.PathLike, revision: str | None = None,
     """The checks of `load_model_and_processor` that load nothing (folder there, a model and not an adapter,
     revision only for Hub ids, whose code may run); returns the ``trust_remote_code`` to load it with.
     Cheap, so callers run it before slower work (reading data) to report a mistyped model first."""
-
     source = os.path.expanduser(os.fspath(source))
     # a Hub id is "name" or "org/name"; anything else that is not a folder is a mistyped path
     looks_like_path = os.path.isabs(source) or source.startswith((".", "\\")) or source.count("/") > 1
@@ -172,6 +169,8 @@ class Embedder:
         after loading (CPU only, fp32 weights; see `wavlink.optimize.quantize_int8`).
         """
         if source is None:
+            from .builders.default_model import default_model_dir  # lazy: 2.7 s (builders)
+
             source = default_model_dir()
         if isinstance(dtype, str):
             if dtype not in DTYPES:
@@ -295,6 +294,7 @@ def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | Non
     """`SentenceTransformer(source)` whose `truncate_dim` (here and in every `encode` call) must be a trained
     Matryoshka dim: plain sentence-transformers slices any width without complaint. WavLink / Omni folders
     load with the package's classes; another model type with code of its own needs `trust_remote_code`."""
+    from sentence_transformers import SentenceTransformer  # lazy: 4 s (sklearn, pandas)
 
     source = os.fspath(source)
     trust = resolve_trust(source, read_config_dict(source, kwargs.get("revision")), trust_remote_code)
@@ -316,7 +316,6 @@ def load_sentence_transformer(source: str | os.PathLike, truncate_dim: int | Non
 def decodable_audio_suffixes() -> tuple[str, ...]:
     """The audio suffixes the installed libsndfile decodes (audio is decoded with soundfile only: no ffmpeg,
     so AAC / M4A never, MP3 only with libsndfile >= 1.1)."""
-
     formats = sf.available_formats()
     suffixes = [s for fmt, names in _SOUNDFILE_SUFFIXES.items() if fmt in formats for s in names]
     if "OGG" in formats and "OPUS" in sf.available_subtypes("OGG"):
@@ -337,7 +336,6 @@ def list_audio_files(folder: str | os.PathLike, log: Callable[[str], None] | Non
     Files with an audio suffix the installed soundfile cannot decode (e.g. .aac, .m4a) are left out and
     reported in one line through `log` (default: printed to stderr), rather than failing one by one later.
     """
-
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
         raise ValueError(f"not a folder: {folder}")

@@ -49,7 +49,6 @@ def supports_streaming(model: Any, processor: Any) -> bool:
 
 def _blocks(path: str, rate_out: int, name: str) -> Iterator[np.ndarray]:
     """Mono float32 blocks at `rate_out`: decoded, mixed and resampled block by block."""
-
     problem = truncation_problem(path)
     if problem:
         raise ValueError(f"{name}: {problem}")

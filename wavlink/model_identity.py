@@ -1,11 +1,15 @@
-"""What to call a model in front of a user, and under which licence: the web app's header shows these instead of
-a cache path, so that a non-commercial licence (the default model's CC BY-NC) is in view wherever it is served."""
+"""What a model is: what to call it in front of a user and under which licence (the web app's header shows these
+instead of a cache path, so that a non-commercial licence, the default model's CC BY-NC, is in view wherever it is
+served), and its architecture fingerprint (adapters refuse a wrong base with it, indexes record it). Light on
+purpose: the index and search read it without importing the training stack."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 
 def _front_matter(card: str) -> dict[str, str]:
@@ -41,4 +45,22 @@ def licence_notice(licence: str | None) -> str:
     return f"licence: {licence}"
 
 
-__all__ = ["licence_notice", "model_identity"]
+def unwrap(model: Any) -> Any:
+    """The plain model under a DDP / PeftModel wrapper."""
+    model = getattr(model, "module", model)
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+def architecture_fingerprint(model: Any) -> dict[str, Any]:
+    """Architecture identity of a base model (type + parameter names and shapes), to refuse a wrong base."""
+    base = unwrap(model)
+    lines = sorted(f"{n}:{tuple(p.shape)}" for n, p in base.named_parameters())
+    return {
+        "model_type": getattr(getattr(base, "config", None), "model_type", None),
+        "num_parameters": sum(p.numel() for p in base.parameters()),
+        "shapes_sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+    }
+
+
+__all__ = ["architecture_fingerprint", "licence_notice", "model_identity", "unwrap"]

@@ -203,7 +203,6 @@ class OnnxEmbedder:
     def audio_features(self, input_features: np.ndarray, feature_attention_mask: np.ndarray,
                        truncate_dim: int | None = None) -> np.ndarray:
         """Embeddings of one featurised batch; clips over the window are chunked and averaged like the model."""
-
         mask = np.asarray(feature_attention_mask, dtype=np.int64)
         feats = np.asarray(input_features, dtype=np.float32)
         lengths = mask.sum(-1)

@@ -93,7 +93,6 @@ def write_entry(entry: Path, model_sha256: str, dim: int | None, folder: str,
                 files: Sequence[tuple[str, int, int]], vectors: np.ndarray) -> None:
     """Write the vectors, then the entries naming their checksum (a crash in between leaves a cache that no
     longer reads back, so it is rebuilt, never mismatched)."""
-
     entry.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)

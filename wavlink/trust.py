@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import snapshot_download
-from transformers import PretrainedConfig
 
 import wavlink
 
@@ -42,7 +41,6 @@ class UntrustedCodeError(ValueError):
 
 def package_model_types() -> set[str]:
     """The model types this package loads with its own classes (registered when wavlink is imported)."""
-
     return {family.model_type for family in FAMILIES.values()}
 
 
@@ -56,6 +54,8 @@ def read_config_dict(source: str | os.PathLike, revision: str | None = None) -> 
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ValueError(f"cannot read {path}: {err}") from err
     else:
+        from transformers import PretrainedConfig  # lazy: 1.5 s (torch); a local folder is read as plain JSON
+
         try:
             data, _ = PretrainedConfig.get_config_dict(source, revision=revision)
         except OSError as err:
@@ -84,7 +84,6 @@ def resolve_trust(source: str | os.PathLike, config: dict[str, Any], trust_remot
     runs). Another model type with code of its own: True only when the caller said so. Another model type
     without code (a plain transformers architecture): False.
     """
-
     wavlink.register_families()  # the families' classes with the Auto classes
 
     model_type = config.get("model_type")

@@ -108,7 +108,6 @@ class SafetensorsCheckpoint:
 
     def load(self, keys: list[str]) -> dict[str, torch.Tensor]:
         """The named tensors, reading only the shards that hold them."""
-
         by_file: dict[str, list[str]] = defaultdict(list)
         for key in keys:
             by_file[self.key_to_file[key]].append(key)

@@ -147,7 +147,6 @@ def display_path(path: str) -> str:
     """A path as printed in a table: one that opens from the current directory (relative when the file is under
     it, absolute otherwise), with control and line-separator characters (newline, U+2028, ...) escaped so that a
     row stays one line. The --json output carries paths unescaped."""
-
     relative = os.path.relpath(path)
     shown = os.path.abspath(path) if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
     return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c)[0] in "CZ" and c != " "

@@ -183,7 +183,6 @@ def _model_key(args: argparse.Namespace, embedder: Any) -> str:
     """The model part of the cache key: `trust.model_files_fingerprint` (what indexes record: every file that
     defines the model), or, when the files cannot be found (a Hub id without a local snapshot), the hash of the
     loaded weights (`index.weights_fingerprint`)."""
-
     from ..index import weights_fingerprint
     from ..trust import model_files_fingerprint
     from .index import _model_folder

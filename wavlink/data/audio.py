@@ -19,7 +19,6 @@ def probe_audio(data: str | bytes | None, deep: bool = False) -> tuple[float | N
     """(duration in seconds, problem or None), reading only the header (and, for WAV / AIFF, checking that the
     file holds as many samples as the header declares) unless `deep`: then every sample is decoded and checked
     for NaN / inf and for a short count."""
-
     if data is None:
         return None, "no audio (neither path nor bytes)"
     if isinstance(data, str):

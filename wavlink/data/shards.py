@@ -176,7 +176,6 @@ def sample_audio(sample: dict[str, Any]) -> bytes:
 def decode_sample(sample: dict[str, Any], sampling_rate: int, max_seconds: float | None = None,
                   start_fraction: float | None = None) -> np.ndarray:
     """The waveform of a raw sample through the package's one decoder; BadSample names shard and key."""
-
     data = sample_audio(sample)
     try:
         return decode_audio(data, sampling_rate, max_seconds=max_seconds, start_fraction=start_fraction,

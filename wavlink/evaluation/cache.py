@@ -107,7 +107,6 @@ def folder_fingerprint(folder: str | os.PathLike, memo_path: Path | None = None)
 
 def parameters_fingerprint(model: Any) -> str:
     """Fallback fingerprint: config JSON + every parameter/buffer's bytes (used when no folder exists)."""
-
     h = hashlib.sha256(f"wavlink-params-v{CACHE_VERSION}".encode())
     config = getattr(model, "config", None)
     if config is not None:

@@ -92,7 +92,6 @@ def load_model(model_file_path: str = "", timestamp_mode: str | None = None, hop
         timestamp_mode: ``"frames"`` or ``"windows"`` (see the module docstring; default by model family).
         hop_ms / window_ms: timestamp hop and window length of the ``"windows"`` mode.
     """
-
     embedder = Embedder.load(model_file_path or None, device=device)
     return HearModel(embedder.model, embedder.processor, timestamp_mode=timestamp_mode, hop_ms=hop_ms,
                      window_ms=window_ms, batch_size=batch_size)

@@ -137,7 +137,6 @@ def wavlink_model_meta(name: str, revision: str | None = None, release_date: str
     """An ``mteb.ModelMeta`` for a model of this package (needs mteb). Parameter count, Matryoshka dims and
     memory are read from ``model`` (an already loaded model) or else from ``model_dir`` (default: ``name``)
     when it can be loaded."""
-
     from mteb.models.model_meta import ModelMeta
 
     n_params = embed_dim = memory = None

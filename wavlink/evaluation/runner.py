@@ -48,7 +48,6 @@ CLASSIFICATION_KEYS: tuple[str, ...] = ("top1", "top5")
 def embed_audio(embedder: Any, items: Sequence[Any], progress: bool = True) -> np.ndarray:
     """Full-width audio embeddings, decoding lazily in chunks so a large in-memory dataset is never held
     decoded at once; one progress bar counted in clips."""
-
     chunk = max(64, 8 * int(getattr(embedder, "batch_size", 16)))
     parts = []
     with tqdm(total=len(items), unit="clip", desc="embedding audio", disable=not progress) as bar:
@@ -191,7 +190,6 @@ def evaluate(
     Returns:
         The result dictionary that is also written to ``output`` as JSON.
     """
-
     name = canonical_task(task)
     kind = task_kind(name)
     if kind == "retrieval" and (fold is not None or per_fold):

@@ -147,7 +147,6 @@ def load_eval_results(paths: Iterable[str | os.PathLike]) -> list[EvalFile]:
 
 def model_index(model_name: str, results: Sequence[EvalFile]) -> list[dict[str, Any]] | None:
     """`model-index` for the card's YAML, built with huggingface_hub so the Hub parses it."""
-
     entries = []
     for res in results:
         common = dict(dataset_type=res.dataset_type, dataset_name=res.dataset, dataset_split=res.split)
@@ -214,7 +213,6 @@ def _config_docs(config: Any) -> dict[str, str]:
 
 def config_fields(config: Any) -> list[dict[str, Any]]:
     """The model's own config fields (not generic PretrainedConfig ones) with value and documentation."""
-
     generic = set(PretrainedConfig().to_dict()) | _GENERIC_CONFIG_KEYS
     docs = _config_docs(config)
     rows = []
@@ -329,7 +327,6 @@ def _to_yaml(value: Any) -> str:
 @functools.lru_cache(maxsize=8)
 def _environment(directory: Path) -> Any:
     """One Jinja environment per template folder (it caches compiled templates, re-checking file times)."""
-
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(directory)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["yaml_value"] = _yaml_value
@@ -339,7 +336,6 @@ def _environment(directory: Path) -> Any:
 
 def render_template(name: str, context: Mapping[str, Any], template_dir: str | os.PathLike | None = None) -> str:
     """Render one template; a field the template uses but the context lacks raises `CardError`."""
-
     directory = Path(template_dir) if template_dir is not None else TEMPLATE_DIR
     env = _environment(directory.resolve())
     try:
@@ -358,7 +354,6 @@ def validate_card(card_or_path: str | Path, required: Sequence[str] = ("license"
                                                                       "pipeline_tag", "tags")) -> Any:
     """Parse a card (its text, or a `Path` to README.md) with huggingface_hub, as the Hub will: YAML front
     matter and `model-index`; then check the keys the Hub needs to list the model."""
-
     try:
         card = ModelCard.load(card_or_path) if isinstance(card_or_path, Path) else ModelCard(card_or_path)
         data = card.data.to_dict()

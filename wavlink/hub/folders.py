@@ -175,7 +175,6 @@ def check_model_files(folder: Path, files: list[str], config: dict[str, Any]) ->
 
 def check_safetensors(folder: Path, files: list[str]) -> None:
     """Every safetensors file has a readable header (catches truncated copies)."""
-
     for name in files:
         if name.endswith(".safetensors"):
             try:

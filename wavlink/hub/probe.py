@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from peft import PeftModel
-from sentence_transformers import SentenceTransformer
 from transformers import AutoModel, AutoProcessor, pipeline
 
 PROBE_TEXT = "a dog barks twice while rain falls on a tin roof"
@@ -48,7 +46,6 @@ SMALL_MODEL_BYTES = 200 * 2**20
 @contextlib.contextmanager
 def threads_for(weight_bytes: int) -> Iterator[None]:
     """One intra-op thread for small models: on a busy machine, many threads make tiny matmuls ~10x slower."""
-
     before = torch.get_num_threads()
     if weight_bytes < SMALL_MODEL_BYTES:
         torch.set_num_threads(1)
@@ -69,7 +66,6 @@ def _vec(tensor: Any) -> list[float]:
 def embed_transformers(model: Any, processor: Any, clip: np.ndarray, dims: list[int],
                        text: str = PROBE_TEXT, sampling_rate: int = SAMPLING_RATE) -> dict[str, list[float]]:
     """Text and audio embeddings through `get_*_features` (and each smaller Matryoshka width)."""
-
     out: dict[str, list[float]] = {}
     with torch.inference_mode():
         text_inputs = processor(text=[text], return_tensors="pt")
@@ -120,10 +116,14 @@ def _isolate(blocked: str, repo_root: str) -> None:
 
 
 def _run_job(job: dict[str, Any], clip: np.ndarray) -> dict[str, Any]:
+    from sentence_transformers import SentenceTransformer  # lazy: 4 s; only the jobs that use it pay
+
     torch.manual_seed(0)
     folder, dims = job["folder"], job["dims"]
     result: dict[str, Any] = {}
     if job["kind"] == "adapter":
+        from peft import PeftModel  # lazy: 2.5 s; adapter jobs only
+
         base = AutoModel.from_pretrained(job["base"], trust_remote_code=True)
         model = PeftModel.from_pretrained(base, folder).eval()
         processor = AutoProcessor.from_pretrained(job["base"], trust_remote_code=True)
@@ -151,6 +151,7 @@ def _run_job(job: dict[str, Any], clip: np.ndarray) -> dict[str, Any]:
 def _embed_adapter_repo(folder: str, base: str, clip: np.ndarray) -> dict[str, list[float]]:
     """`SentenceTransformer(<adapter repo>)`: the same files, with the base repo id pointed at the local base
     (the base repo is not on the Hub yet, and verification runs offline)."""
+    from sentence_transformers import SentenceTransformer  # lazy: 4 s; only this job pays
 
     with tempfile.TemporaryDirectory(prefix="adapter-repo-") as tmp:
         copy = os.path.join(tmp, os.path.basename(folder))

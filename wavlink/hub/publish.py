@@ -261,7 +261,6 @@ def _finish(staged: list[Staged], options: PublishOptions, token: str | None, lo
 def _verify_remote(staged: Staged, oid: str, token: str, options: PublishOptions, log: Log) -> dict[str, Any]:
     """Download the commit just made (not the staged copy) and reload it in a fresh process without wavlink,
     against the same reference embeddings."""
-
     assert staged.job is not None
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="wavlink-remote-") as tmp:

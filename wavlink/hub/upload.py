@@ -42,7 +42,6 @@ class RetryPolicy:
 
 def resolve_token() -> str:
     """The token from the usual huggingface_hub places (HF_TOKEN, `hf auth login`'s file, ...)."""
-
     token = get_token()
     if not token:
         raise PublishError(
@@ -54,7 +53,6 @@ def resolve_token() -> str:
 
 def is_retryable(err: BaseException) -> bool:
     """Transient transport errors and 5xx/429 answers; not auth, not-found, offline mode or bad requests."""
-
     if isinstance(err, OfflineModeIsEnabled):
         return False
     if isinstance(err, HfHubHTTPError):
@@ -107,7 +105,6 @@ def upload_folder_atomic(folder: str | Path, repo_id: str, *, token: str, privat
     Raises `PushError` when it fails: saying that nothing was committed when the commit did not happen, or
     naming the commit whose content is wrong.
     """
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
 
     folder = Path(folder)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from peft import PeftModel
 from transformers import AutoModel, AutoProcessor, pipeline
 
 import wavlink
@@ -86,7 +85,6 @@ def _weight_bytes(model: Any) -> int:
 
 def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
     """Load a model folder with the package's own classes (registered locally); its .py files are not run."""
-
     wavlink.register_families()  # both families with the Auto classes
 
     # the registered classes only: the folder's own .py files are never run in this process
@@ -97,6 +95,7 @@ def load_with_package(folder: str | os.PathLike) -> tuple[Any, Any]:
 
 def adapter_reference(adapter: str | os.PathLike, base: str | os.PathLike) -> tuple[dict, list[int]]:
     """Reference embeddings of base + adapter, loaded with the package in this process."""
+    from peft import PeftModel  # lazy: 2.5 s; only adapter verification needs it
 
     base_model, processor = load_with_package(base)
     dims = smaller_dims(base_model.config)
@@ -193,7 +192,6 @@ def run_child(jobs: Sequence[VerifyJob], timeout: float) -> list[dict[str, Any]]
 def foreign_code(folder: str | os.PathLike) -> list[str]:
     """The .py files of a folder that are not byte-identical to this package's remote-code files (the reload
     check runs a folder's code in a fresh process: that is what Hub users will run)."""
-
     own = {p.name: p.read_bytes() for p in remote_code_files()}
     return sorted(p.name for p in Path(folder).glob("*.py") if own.get(p.name) != p.read_bytes())
 

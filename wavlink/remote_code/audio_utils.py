@@ -20,7 +20,6 @@ HEADER_BYTES = 1 << 16  # how much of a file the truncation check reads
 
 def _riff_data_sizes(head: bytes, size: int) -> tuple[int, int] | None:
     """(declared, present) bytes of the ``data`` chunk of a RIFF/RF64 WAVE file, or None if unknown."""
-
     if len(head) < 12 or head[8:12] != b"WAVE" or head[:4] not in (b"RIFF", b"RF64"):
         return None
     pos, ds64 = 12, None
@@ -39,7 +38,6 @@ def _riff_data_sizes(head: bytes, size: int) -> tuple[int, int] | None:
 
 def _aiff_frames(head: bytes, size: int) -> tuple[int, int] | None:
     """(declared, present) sample frames of an AIFF/AIFC file, or None if unknown."""
-
     if len(head) < 12 or head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
         return None
     pos, frames, frame_bytes = 12, None, None
@@ -94,7 +92,6 @@ def decode_audio(
     With `max_seconds`, only a window of that length is read: at the start (`start_fraction=None`, the
     deterministic choice used at inference and evaluation), or at `start_fraction` of the slack (training crops).
     """
-
     import soundfile as sf
 
     if isinstance(source, (bytes, bytearray)):

@@ -14,7 +14,8 @@ Command line: ``wavlink finetune ...`` and ``wavlink train --stage 1 --config FI
 """
 
 from ..data.records import read_audiofolder, read_manifest
-from .adapter import architecture_fingerprint, check_adapter_base, load_adapter, merge_adapter, save_adapter
+from ..model_identity import architecture_fingerprint
+from .adapter import check_adapter_base, load_adapter, merge_adapter, save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .checkpoints import list_checkpoints
 from .config import TrainingConfig, load_config

@@ -19,22 +19,20 @@ refuse a wrong base with a clear message instead of a shape error deep inside pe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from peft import PeftModel
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModel, AutoProcessor
 
 from ..builders.folder import ADAPTER_META, ST_FILES, save_model_folder, write_sentence_transformers_files
+from ..model_identity import architecture_fingerprint
 from ..trust import read_config_dict, resolve_trust
-from .recipe import unwrap
 
 
 def _write_st_files(base_ref: str | None, out: Path) -> None:
@@ -62,7 +60,6 @@ def save_adapter(
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write an adapter folder loadable by peft and sentence-transformers (see the module docstring)."""
-
     if not base_ref:
         raise ValueError("an adapter needs its base: a model folder or Hub id (base_ref)")
     out = Path(out_dir)
@@ -127,7 +124,6 @@ def read_adapter_meta(adapter_dir: str | os.PathLike) -> dict[str, Any]:
 
 def check_adapter_base(adapter_dir: str | os.PathLike, base_model: nn.Module, base_name: str | None = None) -> None:
     """Raise a clear ValueError when `base_model` is not the architecture the adapter was trained on."""
-
     meta = read_adapter_meta(adapter_dir)
     expected = meta.get("base_fingerprint")
     actual = architecture_fingerprint(base_model)
@@ -173,6 +169,7 @@ def load_adapter(adapter_dir: str | os.PathLike, base: str | os.PathLike | None 
     code of its own needs `trust_remote_code`. Raises ValueError when the base does not match the adapter's
     architecture.
     """
+    from peft import PeftModel  # lazy: 2.5 s; only loading an adapter needs it
 
     meta = read_adapter_meta(adapter_dir)
     base = os.fspath(base) if base is not None else meta.get("base_model")
@@ -195,20 +192,8 @@ def merge_adapter(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike,
     return save_model_folder(model.merge_and_unload(), processor, out_dir)
 
 
-def architecture_fingerprint(model: nn.Module) -> dict[str, Any]:
-    """Architecture identity of a base model (type + parameter names and shapes), to refuse a wrong base."""
-    base = unwrap(model)
-    lines = sorted(f"{n}:{tuple(p.shape)}" for n, p in base.named_parameters())
-    return {
-        "model_type": getattr(getattr(base, "config", None), "model_type", None),
-        "num_parameters": sum(p.numel() for p in base.parameters()),
-        "shapes_sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
-    }
-
-
 __all__ = [
     "ADAPTER_META",
-    "architecture_fingerprint",
     "check_adapter_base",
     "load_adapter",
     "merge_adapter",

@@ -106,7 +106,6 @@ def add_at_snr(signal: np.ndarray, other: np.ndarray, snr_db: float) -> np.ndarr
 
 def pitch_shift(wave: np.ndarray, semitones: float, sampling_rate: int) -> np.ndarray:
     """Play `wave` 2**(semitones/12) times faster (higher and shorter for positive semitones)."""
-
     factor = 2 ** (semitones / 12)
     return soxr.resample(wave, sampling_rate * factor, sampling_rate).astype(np.float32)
 

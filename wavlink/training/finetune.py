@@ -52,7 +52,6 @@ def finetune(
     when it is a path). Other keyword arguments are `TrainingConfig` fields (``mixed_precision="bf16"``,
     ``gradient_checkpointing=True``, ``max_train_seconds``, ...).
     """
-
     towers = parse_towers(targets)
     out = Path(out_dir)
     merge_dir = None

@@ -29,10 +29,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from peft import LoraConfig, get_peft_model
 from torch import nn
 
 from ..families import FAMILIES, QWEN_LINEARS, TEXT_ATTENTION_LINEARS, WHISPER_LINEARS, family_of
+from ..model_identity import unwrap
 
 MODES = ("projector", "lora", "full")
 SCOPES = ("both", "audio", "text")
@@ -42,13 +42,6 @@ TOWERS = ("audio", "text")
 # the leaf names the families use.
 FALLBACK_LORA_TARGETS = {"audio": WHISPER_LINEARS, "text": TEXT_ATTENTION_LINEARS + QWEN_LINEARS}
 SCALE_PARAMETERS = ("logit_scale", "siglip_logit_scale", "siglip_logit_bias")
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The plain model under a DDP / PeftModel wrapper."""
-    model = getattr(model, "module", model)
-    get_base = getattr(model, "get_base_model", None)
-    return get_base() if callable(get_base) else model
 
 
 def find_towers(model: nn.Module) -> dict[str, str]:
@@ -177,6 +170,8 @@ def apply_training_mode(
     scales = loss_scale_names(base, loss_type)
     base.requires_grad_(False)
     if mode == "lora":
+        from peft import LoraConfig, get_peft_model  # lazy: 2.5 s; only LoRA needs it
+
         chosen = parse_towers(lora_towers, scope)
         if scope != "both" and chosen != [scope]:
             frozen = "text" if scope == "audio" else "audio"
@@ -247,5 +242,4 @@ __all__ = [
     "loss_scale_kwargs",
     "loss_scale_names",
     "parse_towers",
-    "unwrap",
 ]

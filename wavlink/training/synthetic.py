@@ -64,7 +64,6 @@ def make_toy_dataset(
     sr: int = 16000,
 ) -> Path:
     """Write ``root/audio/*.wav`` and ``root/data.csv`` (audio, caption, split); returns the manifest path."""
-
     root = Path(root)
     (root / "audio").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -52,7 +52,6 @@ from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_cosine_schedule_with_warmup
 
 from ..builders.folder import save_model_folder
 from ..data.shards import is_shard_spec
@@ -61,9 +60,9 @@ from ..errors import EnvironmentProblem, first_line, free_space_note, write_fail
 from ..families import get_family
 from ..files import atomic_write
 from ..inference import check_model_source, load_model_and_processor
-from ..metrics import class_embeddings_from_templates
+from ..model_identity import architecture_fingerprint, unwrap
 from ..remote_code.losses import ClipLoss, ComposedDistillationLoss, LabelDistillationLoss, build_loss
-from .adapter import architecture_fingerprint, save_adapter
+from .adapter import save_adapter
 from .batching import AudioCaptionCollator, LengthBucketBatchSampler
 from .checkpoints import (
     CHECKPOINT_PREFIX,
@@ -83,7 +82,7 @@ from .config import TrainingConfig
 from .dataset import AudioCaptionDataset, split_clips
 from .distill import TeacherScores
 from .grad_cache import grad_cache_backward
-from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs, unwrap
+from .recipe import apply_training_mode, describe_trainable, loss_scale_kwargs
 from .shards import ShardStream, StreamLoader
 from .text_pairs import TextPairCollator, TextPairDataset, TextPairModule
 from .validation import eval_set_labels, evaluate_retrieval, to_device
@@ -311,6 +310,8 @@ class ContrastiveTrainer:
         self.module, self.optimizer = acc.prepare(self.module, optimizer)
         acc.register_save_state_pre_hook(_keep_trainable_weights)
         warmup = cfg.warmup_steps if cfg.warmup_steps is not None else math.ceil(cfg.warmup_ratio * self.total_steps)
+        from transformers import get_cosine_schedule_with_warmup  # lazy: 2 s (peft via trainer_utils)
+
         self.scheduler = get_cosine_schedule_with_warmup(self.optimizer.optimizer, warmup, self.total_steps)
         self.trainable = [p for p in self.module.parameters() if p.requires_grad]
 
@@ -446,7 +447,6 @@ class ContrastiveTrainer:
 
     def _setup_text_pair_data(self, sr: int) -> None:
         """Text-only transfer: text-pair files for training, audio-caption manifests (``eval_data``) to evaluate."""
-
         cfg, acc = self.config, self.accelerator
         if any(is_shard_spec(s) for s in cfg.train_data):
             raise ValueError("objective text_pairs reads text-pair files (CSV/TSV/JSONL), not WebDataset shards")
@@ -556,7 +556,6 @@ class ContrastiveTrainer:
     @torch.no_grad()
     def refresh_label_embeddings(self) -> torch.Tensor:
         """Text embeddings of the teacher's class names (template-averaged, L2-normalised), without gradient."""
-
         model = self.accelerator.unwrap_model(self.module).model
         was_training = model.training
         model.eval()
@@ -570,6 +569,8 @@ class ContrastiveTrainer:
                     emb = model.get_text_features(**to_device(dict(inputs), device)).pooler_output
                 out.append(emb.float().cpu().numpy())
             return np.concatenate(out)
+
+        from ..metrics import class_embeddings_from_templates  # lazy: 1-3 s (evaluate); distillation only
 
         try:
             embeds = class_embeddings_from_templates(encode, self.train_set.teacher.labels, self.distill.templates)
@@ -803,7 +804,6 @@ class ContrastiveTrainer:
         The loss caps ``exp(logit_scale)`` (100 by default) but that cap has zero gradient above it, so without
         this the parameter could drift past the cap and stop learning. SigLIP's scale has no cap (as in SigLIP).
         """
-
         caps = [m.max_logit_scale for m in self.loss_fn.modules()
                 if isinstance(m, ClipLoss) and m.max_logit_scale is not None]
         if not caps:

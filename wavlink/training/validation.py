@@ -19,7 +19,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ..metrics import retrieval_metrics
 from .dataset import AudioCaptionDataset
 from .workers import loader_kwargs
 
@@ -84,6 +83,7 @@ def retrieval_scores(
 ) -> dict[str, float]:
     """Flat metrics: ``t2a_R@1`` ... ``a2t_R@10`` (+ ``t2a_R@1@d`` per smaller Matryoshka width), and the set's
     ``n_clips`` / ``n_captions``."""
+    from ..metrics import retrieval_metrics  # lazy: 1-3 s (evaluate); paid at the first validation
 
     def sim(d: int | None) -> np.ndarray:
         a, t = (audio, text) if d is None else (audio[:, :d], text[:, :d])

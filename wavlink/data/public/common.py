@@ -287,7 +287,6 @@ def write_prepared(dataset: str, rows: Iterable[Row], out_dir: str | os.PathLike
     Rows are streamed to a staging folder next to `out_dir` (memory holds clip ids, not rows: AudioSetCaps has
     6M), then moved into place; with ``fail_on_missing`` nothing is written when a clip lacks audio. `stats` is
     the counter dict the converter fills while `rows` is consumed (``empty_captions``)."""
-
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.prepare-", dir=out.parent))
