@@ -108,19 +108,17 @@ class Source:
                 raise ValueError(f"{self.name}: no {chosen}/ sub-folder with a metadata file; splits present: "
                                  f"{sorted(self.split_folders)}")
             file = self.split_folders[chosen]
-            return replace(self, rows=[r for r in self.rows if r.split == chosen], file=file,
-                           root=self.root or file.parent), chosen
+            return replace(self.select(chosen), file=file, root=self.root or file.parent), chosen
         if not self.split_column:
             if split is not None:
                 raise ValueError(f"{where}: --split {split!r} given but the manifest has no split column")
             return self, None
         present = self.splits_present
         chosen = normalize_split(split, where) if split is not None else _evaluation_split(present, where)
-        rows = [r for r in self.rows if (r.split or "train") == chosen]
-        if not rows:
+        selected = self.select(chosen)  # empty split cells count as train, as in training
+        if not selected.rows:
             raise ValueError(f"{where}: no rows in split {chosen!r}; splits present: {present}")
-        return replace(self, rows=rows), chosen
-
+        return selected, chosen
 
 
 def _evaluation_split(present: Iterable[str], where: str) -> str:
@@ -276,7 +274,7 @@ def read_dataset_rows(dataset: Any, audio_column: str | None = None, name: str =
     ``split`` column tags rows as in manifests."""
     import datasets
 
-    if isinstance(dataset, datasets.DatasetDict):
+    if is_dataset_dict(dataset):
         raise ValueError(f"{name}: a DatasetDict needs split= one of {list(dataset)}")
     column = pick_column(dataset.column_names, audio_column, AUDIO_COLUMNS, "audio", name)
     feature = dataset.features[column]
@@ -365,10 +363,10 @@ def shard_meta(row: SourceRow) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- dispatch
-def open_source(spec: Any, audio_column: str | None = None, audio_root: str | os.PathLike | None = None,
-                dataset_split: str | None = None) -> Source:
+def open_source(spec: Any, audio_column: str | None = None, audio_root: str | os.PathLike | None = None) -> Source:
     """Read any layout (see the module docstring): a path (manifest, folder, ``save_to_disk`` folder), ``hf:NAME``,
-    shards, or an in-memory `datasets.Dataset` (a `DatasetDict` needs `dataset_split`, a key or a split name)."""
+    shards, or an in-memory `datasets.Dataset`. A `DatasetDict` is refused: which split to read is the caller's
+    rule (training's `records.load_source`, evaluation's `generic_sets.open_for_evaluation`)."""
     if is_shard_spec(spec):
         return read_shard_rows(spec)
     if hasattr(spec, "column_names"):
@@ -386,12 +384,6 @@ def open_source(spec: Any, audio_column: str | None = None, audio_root: str | os
                                     f"{', '.join(TABLE_SUFFIXES)})")
         else:
             return read_manifest_rows(path, audio_column, audio_root)
-    if is_dataset_dict(data):
-        key = dataset_split if dataset_split in data else dataset_dict_key(data, dataset_split)
-        if key is None:
-            raise ValueError(f"{name}: split {dataset_split!r} not in {list(data)}" if dataset_split is not None
-                             else f"{name}: a DatasetDict needs split= one of {list(data)}")
-        data = data[key]
     return read_dataset_rows(data, audio_column, name)
 
 
